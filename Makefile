@@ -1,0 +1,47 @@
+# Set-up and entry points. `make demo` and `make test` each create the virtual environments they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DS_VENV := .venv-deepsparse
+DATA_DIR ?= $(abspath ../shared/data/sst2)
+export HARNESS_DATA_DIR ?= $(DATA_DIR)
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: setup demo test test-quick bench-harness deepsparse-env browser clean-cache help
+
+help:
+	@echo "make demo           set up and run the default job (about 10 minutes on 2 cores)"
+	@echo "make test           set up and run the test suite"
+	@echo "make bench-harness  micro-benchmarks of the harness's own hot paths (pytest-benchmark)"
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(DS_VENV)/.installed: requirements-deepsparse.lock
+	$(PYTHON) -m venv $(DS_VENV)
+	$(DS_VENV)/bin/python -m pip install -q -r requirements-deepsparse.lock \
+	  || { echo "DeepSparse environment could not be created (x86-64 Linux with Python 3.8-3.11 only); deepsparse runs will be recorded as unsupported"; rm -rf $(DS_VENV); mkdir -p $(DS_VENV); }
+	touch $@
+
+deepsparse-env: $(DS_VENV)/.installed
+
+# Headless Chromium renders the HTML reports in tests; tests that need it skip when it is absent.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
+
+setup: $(VENV)/.installed $(DS_VENV)/.installed browser
+
+demo: setup
+	$(VENV)/bin/harness demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench-harness: setup
+	$(PY) -m pytest -q -p no:randomly benchmarks/micro --benchmark-only
+
+clean-cache:
+	rm -rf .cache

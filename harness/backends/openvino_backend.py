@@ -1,0 +1,73 @@
+"""OpenVINO, CPU plugin. fp32 unless bf16 is asked for: on CPUs with avx512_bf16 OpenVINO otherwise
+silently picks bf16 (seen on this development machine with 2026.4)."""
+
+from __future__ import annotations
+
+from .base import Backend
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+
+    @classmethod
+    def available(cls):
+        try:
+            import openvino
+        except ImportError:
+            return None
+        return openvino.get_version()
+
+    def load(self):
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(self.artifact["onnx_path"])
+        streams = int(self.settings.get("streams", 1))
+        props = {
+            "INFERENCE_PRECISION_HINT": "bf16" if self.config["precision"] == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "NUM_STREAMS": streams,
+            "ENABLE_CPU_PINNING": bool(self.settings.get("pinning", True)),
+            "PERFORMANCE_HINT": "LATENCY" if streams == 1 else "THROUGHPUT",
+        }
+        sparse_rate = self.settings.get("openvino_sparse_rate")
+        if self.config.get("kernel") == "sparse":
+            # decompress weights whose sparsity is above this rate (OpenVINO's sparse-weights option)
+            props["CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE"] = float(sparse_rate if sparse_rate is not None else 0.8)
+        self.requested = props
+        self.compiled = core.compile_model(model, "CPU", props)
+        self.request = self.compiled.create_infer_request()
+        self.output = self.compiled.outputs[0]
+
+    def infer(self, prepared):
+        return self.request.infer(prepared)[self.output]
+
+    def _prop(self, name):
+        try:
+            value = self.compiled.get_property(name)
+        except Exception:  # property not exposed by this plugin version
+            return None
+        return value if isinstance(value, (int, float, bool)) else str(value)
+
+    def effective_settings(self):
+        precision = str(self._prop("INFERENCE_PRECISION_HINT") or "").lower()
+        precision = {"f32": "fp32", "<type: 'float32'>": "fp32", "bf16": "bf16"}.get(precision, precision)
+        threads = self._prop("INFERENCE_NUM_THREADS")
+        return {
+            "precision": "bf16" if "bf16" in precision else ("fp32" if "f32" in precision or "float32" in precision or precision == "fp32" else precision),
+            "threads": threads,
+            "engine": {
+                name.lower(): self._prop(name)
+                for name in (
+                    "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING",
+                    "PERFORMANCE_HINT", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_MODE_HINT",
+                )
+            } | {"requested": {k: str(v) for k, v in self.requested.items()}},
+        }
+
+    def kernel_info(self):
+        if self.config.get("kernel") != "sparse":
+            return super().kernel_info()
+        from .sparse_kernels import openvino_sparse_evidence
+
+        return openvino_sparse_evidence(self)

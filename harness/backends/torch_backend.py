@@ -1,0 +1,70 @@
+"""PyTorch eager, inference mode."""
+
+from __future__ import annotations
+
+from .base import Backend
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    needs_onnx = False
+
+    @classmethod
+    def available(cls):
+        try:
+            import torch
+        except ImportError:
+            return None
+        return torch.__version__
+
+    def load(self):
+        import torch
+
+        torch.set_num_threads(self.threads)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already set in this process
+            pass
+        from ..runner.artifacts import load_torch_model
+
+        self.model = load_torch_model(self.config)
+        self.dtype = torch.bfloat16 if self.config["precision"] == "bf16" else torch.float32
+        self._kernel = {"kernel": "dense", "evidence": {"reason": "torch dense matmul (MKL/oneDNN); zeros are multiplied"}}
+        if self.config.get("kernel") == "sparse":
+            from .sparse_kernels import swap_to_sparse
+
+            self._kernel = swap_to_sparse(self.model, self.settings)
+
+    def prepare(self, inputs):
+        import torch
+
+        return tuple(torch.from_numpy(inputs[name]).contiguous() for name in self.artifact["input_names"])
+
+    def infer(self, prepared):
+        import torch
+
+        with torch.inference_mode():
+            if self.dtype is torch.bfloat16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return self.model(*prepared)
+            return self.model(*prepared)
+
+    def to_numpy(self, result):
+        return result.float().numpy()
+
+    def effective_settings(self):
+        import torch
+
+        return {
+            "precision": "bf16" if self.dtype is torch.bfloat16 else "fp32",
+            "threads": torch.get_num_threads(),
+            "engine": {
+                "num_threads": torch.get_num_threads(),
+                "num_interop_threads": torch.get_num_interop_threads(),
+                "mkldnn": torch.backends.mkldnn.is_available(),
+                "autocast_bf16": self.dtype is torch.bfloat16,
+            },
+        }
+
+    def kernel_info(self):
+        return self._kernel

@@ -1,0 +1,75 @@
+"""Thin command layer: parse arguments, call one library function, turn known errors into one line.
+
+Each command lives in harness/commands/<name>.py and exposes `register(subparsers)`, which adds its
+parser (with an example in the help) and sets `func`. Adding a command is one module plus one line in
+COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import HarnessError
+
+COMMANDS = (
+    "models",
+    "bench",
+    "run",
+    "results",
+    "demo",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, with the valid choices argparse already names
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="harness",
+        description="Benchmark pruned neural networks on CPU backends and turn the numbers into cost.",
+        epilog="example: harness bench --model bert-base --backend torch,onnxruntime --threads 1,2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"harness.commands.{name}").register(sub)
+    return parser
+
+
+def add_command(sub, name: str, help: str, example: str, description: str | None = None):
+    """Create a subcommand parser whose help ends with an example."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""`harness bench`: measure models x backends x threads x batch x seq and store the records."""
+
+from __future__ import annotations
+
+from ..cli import add_command
+from ..errors import ConfigError
+
+
+def csv_list(kind: str, cast=str):
+    def parse(text: str):
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        if not items:
+            raise ConfigError(f"--{kind}: expected a comma-separated list, got {text!r}")
+        try:
+            return [cast(x) for x in items]
+        except ValueError:
+            raise ConfigError(f"--{kind}: expected integers, got {text!r}") from None
+
+    return parse
+
+
+def add_settings_arguments(p) -> None:
+    g = p.add_argument_group("measurement")
+    g.add_argument("--min-duration", type=float, default=None, metavar="S", help="time at least S seconds per configuration (default 5)")
+    g.add_argument("--min-iters", type=int, default=None, metavar="N", help="and at least N timed calls (default 30)")
+    g.add_argument("--warmup", type=int, default=None, metavar="N", help="warm-up calls before timing (default 5)")
+    g.add_argument("--timeout", type=float, default=None, metavar="S", help="kill a worker after S seconds (default 900)")
+    g.add_argument("--memory-limit-mb", type=int, default=None, metavar="MB", help="address-space limit of each worker")
+    g.add_argument("--no-spinning", action="store_true", help="ONNX Runtime: threads sleep instead of spinning")
+    g.add_argument("--streams", type=int, default=None, help="OpenVINO NUM_STREAMS (default 1)")
+    g.add_argument("--no-pinning", action="store_true", help="do not pin worker threads to CPUs")
+
+
+def settings_from_args(args, base=None):
+    from ..schema import Settings
+
+    values = dict(base or {})
+    for arg, field in (("min_duration", "min_duration_s"), ("min_iters", "min_iters"), ("warmup", "warmup_iters"),
+                       ("timeout", "timeout_s"), ("memory_limit_mb", "memory_limit_mb"), ("streams", "streams")):
+        if getattr(args, arg, None) is not None:
+            values[field] = getattr(args, arg)
+    if getattr(args, "no_spinning", False):
+        values["spinning"] = False
+    if getattr(args, "no_pinning", False):
+        values["pinning"] = False
+    return Settings(**values)
+
+
+def register(sub):
+    p = add_command(
+        sub, "bench", "measure models on backends and store one record per configuration",
+        "harness bench --model bert-base,distilbert --backend torch,onnxruntime,openvino --threads 1,2 --batch 1 --seq 128",
+    )
+    p.add_argument("--model", required=True, type=csv_list("model"), help="model name(s), comma-separated (see `harness models`)")
+    p.add_argument("--backend", required=True, type=csv_list("backend"), help="torch, onnxruntime, openvino, deepsparse")
+    p.add_argument("--threads", type=csv_list("threads", int), default=[1], help="thread count(s), e.g. 1,2")
+    p.add_argument("--batch", type=csv_list("batch", int), default=[1], help="batch size(s); a list is the offline sweep")
+    p.add_argument("--seq", type=csv_list("seq", int), default=None, help="sequence length(s) (image side for resnet50); default per model")
+    p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default) or bf16")
+    p.add_argument("--kernel", type=csv_list("kernel"), default=["dense"], help="dense (default) or sparse")
+    p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`")
+    p.add_argument("--scenario", default="single-stream", help="single-stream (default), offline or server")
+    p.add_argument("--sla-ms", type=float, default=None, help="server scenario: the p99 latency bound")
+    p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
+    p.add_argument("--repeat", type=int, default=1, help="run the whole list N times, interleaved")
+    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    p.add_argument("--skip-recorded", action="store_true", help="skip configurations already recorded for this machine and commit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(p)
+    p.set_defaults(func=run)
+
+
+def configs_from_args(args):
+    """The configurations a bench command line asks for (validated like a matrix file)."""
+    import dataclasses
+
+    from ..matrix import expand, validate_matrix
+    from ..registry import model_family
+
+    if args.scenario == "server" and args.sla_ms is None:
+        raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
+    settings = settings_from_args(args, {"sla_ms": args.sla_ms} if args.sla_ms is not None else None)
+    matrix = {
+        "models": args.model, "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch,
+        "seq_lens": args.seq or [128], "precisions": args.precision, "kernels": args.kernel,
+        "variants": args.variant, "scenario": args.scenario,
+    }
+    if args.instance_type:
+        matrix["instance_type"] = args.instance_type
+    configs = expand(validate_matrix(matrix, "command line"))
+    if args.seq is None:  # each model's own default sequence length or image side
+        configs = [dataclasses.replace(c, seq_len=model_family(c.model).default_seq_len) for c in configs]
+    return [dataclasses.replace(c, settings=settings) for c in configs]
+
+
+def run(args) -> int:
+    from ..bench import run_configs
+    from ..report.summary import print_summary
+
+    configs = configs_from_args(args)
+    records = run_configs(configs, root=args.results, force=not args.skip_recorded, repeats=args.repeat, progress=not args.quiet)
+    print_summary(records)
+    return 0 if any(r["status"] == "ok" for r in records) or not records else 1

@@ -1,0 +1,54 @@
+"""`harness results`: read the store as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..cli import add_command
+from ..errors import choices_error
+
+FORMATS = ("table", "csv", "json")
+
+
+def register(sub):
+    p = add_command(sub, "results", "show stored records (table, csv or json)", "harness results --format csv > results.csv")
+    p.add_argument("--format", default="table", help="table (default), csv, or json (a list of records)")
+    p.add_argument("--results", default=None, help="results directory (default results/)")
+    p.add_argument("--model", default=None, help="only this model")
+    p.add_argument("--backend", default=None, help="only this backend")
+    p.add_argument("--status", default=None, help="only records with this status (ok, error, timeout, ...)")
+    p.add_argument("--last", type=int, default=None, help="only the newest N records")
+    p.set_defaults(func=run)
+
+
+def select(records, args):
+    out = [
+        r for r in records
+        if (not args.model or r["config"].get("model") == args.model)
+        and (not args.backend or r["config"].get("backend") == args.backend)
+        and (not args.status or r.get("status") == args.status)
+    ]
+    out.sort(key=lambda r: r.get("created_at") or "")
+    return out[-args.last:] if args.last else out
+
+
+def run(args) -> int:
+    from ..report.summary import SUMMARY_COLUMNS, summary_rows
+    from ..report.tables import print_table
+    from ..store import load_records, to_frame
+
+    if args.format not in FORMATS:
+        raise choices_error("format", args.format, FORMATS)
+    records = select(load_records(args.results), args)
+    if args.format == "json":
+        json.dump(records, sys.stdout, indent=1)
+        print()
+    elif args.format == "csv":
+        to_frame(records).to_csv(sys.stdout, index=False)
+    else:
+        if not records:
+            print("no records yet: run `harness bench` or `harness demo`", file=sys.stderr)
+            return 0
+        print_table(summary_rows(records), SUMMARY_COLUMNS)
+    return 0

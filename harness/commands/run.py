@@ -1,0 +1,36 @@
+"""`harness run MATRIX.yaml`: a matrix of configurations, resumable and shardable."""
+
+from __future__ import annotations
+
+from ..cli import add_command
+
+
+def register(sub):
+    p = add_command(
+        sub, "run", "run a matrix file (resumable: recorded configurations are skipped)",
+        "harness run matrices/default.yaml --shard 1/2",
+    )
+    p.add_argument("matrix", help="YAML matrix file (keys: models, backends, threads, batch_sizes, seq_lens, ...)")
+    p.add_argument("--shard", default=None, help="i/n: run only this machine's deterministic share of the matrix")
+    p.add_argument("--force", action="store_true", help="rerun configurations already recorded for this machine and commit")
+    p.add_argument("--repeat", type=int, default=1, help="run the whole matrix N times, interleaved")
+    p.add_argument("--results", default=None, help="results directory (default results/)")
+    p.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..bench import run_configs
+    from ..matrix import expand, load_matrix, parse_shard, shard
+    from ..report.summary import print_summary
+    from ..report.tables import print_table
+
+    matrix = load_matrix(args.matrix)
+    configs = shard(expand(matrix), parse_shard(args.shard))
+    if args.dry_run:
+        print_table([{k: v for k, v in c.to_dict().items() if k != "settings"} for c in configs])
+        return 0
+    records = run_configs(configs, root=args.results, force=args.force, repeats=args.repeat, progress=not args.quiet)
+    print_summary(records)
+    return 0

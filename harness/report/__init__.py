@@ -1,0 +1,1 @@
+"""Rendering of results and cost: terminal tables, Markdown, HTML with plots, CSV."""

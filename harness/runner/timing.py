@@ -1,0 +1,61 @@
+"""The timed loop. Standard library only (it runs in every worker interpreter)."""
+
+from __future__ import annotations
+
+import time
+
+
+def timed_loop(call, *, warmup_iters: int = 5, warmup_s: float = 0.0, min_iters: int = 30,
+               min_duration_s: float = 5.0, max_iters: int = 100_000, max_duration_s: float = 120.0,
+               clock=time.perf_counter) -> dict:
+    """Warm up, then time `call()` until both min_iters and min_duration_s are reached.
+
+    Warm-up runs at least `warmup_iters` calls and at least `warmup_s` seconds. Timing stops early
+    at max_iters or max_duration_s (the record says which bound ended it). Every sample is kept.
+    """
+    start = clock()
+    done = 0
+    while done < warmup_iters or clock() - start < warmup_s:
+        call()
+        done += 1
+    samples_ms = []
+    t_begin = clock()
+    stop_reason = "min_iters_and_duration"
+    while True:
+        t0 = clock()
+        call()
+        t1 = clock()
+        samples_ms.append((t1 - t0) * 1000.0)
+        elapsed = t1 - t_begin
+        if len(samples_ms) >= min_iters and elapsed >= min_duration_s:
+            break
+        if len(samples_ms) >= max_iters:
+            stop_reason = "max_iters"
+            break
+        if elapsed >= max_duration_s:
+            stop_reason = "max_duration_s"
+            break
+    return {"samples_ms": samples_ms, "warmup_iters": done, "timed_s": clock() - t_begin, "stop_reason": stop_reason}
+
+
+def poisson_trial(call, *, rate_per_s: float, n_requests: int, seed: int = 0, clock=time.perf_counter,
+                  sleep=time.sleep) -> list[float]:
+    """Server scenario: requests arrive as a Poisson process at `rate_per_s` and are served one at a
+    time. Returns each request's latency (queueing + service) in milliseconds."""
+    import random
+
+    rng = random.Random(seed)
+    arrivals = []
+    t = 0.0
+    for _ in range(n_requests):
+        t += rng.expovariate(rate_per_s)
+        arrivals.append(t)
+    latencies = []
+    origin = clock()
+    for arrival in arrivals:
+        now = clock() - origin
+        if now < arrival:
+            sleep(arrival - now)
+        call()
+        latencies.append((clock() - origin - arrival) * 1000.0)
+    return latencies

@@ -1,0 +1,84 @@
+"""Statistics derived from raw latency samples.
+
+Percentiles use the distribution-free order-statistic interval: for the q-quantile of n samples, the
+ranks l and u are chosen from the Binomial(n, q) distribution so that P(x_(l) <= Q_q <= x_(u)) >= 95%.
+When the sample count is too small for such ranks to exist inside 1..n, the percentile is reported as
+unsupported rather than as a number (p99 needs roughly 300+ samples).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
+
+
+def percentile_interval(sorted_samples: np.ndarray, q: float, confidence: float = 0.95):
+    """(estimate, (low, high)) for the q-quantile, or None when n cannot support it."""
+    from scipy.stats import binom
+
+    n = len(sorted_samples)
+    if n == 0:
+        return None
+    alpha = (1.0 - confidence) / 2.0
+    # 1-based ranks: P(B < l) <= alpha and P(B >= u) <= alpha with B ~ Binomial(n, q)
+    lo_rank = int(binom.ppf(alpha, n, q))  # x_(lo_rank) is a lower bound when lo_rank >= 1
+    hi_rank = int(binom.ppf(1.0 - alpha, n, q)) + 1
+    if lo_rank < 1 or hi_rank > n:
+        return None
+    estimate = float(np.quantile(sorted_samples, q, method="linear"))
+    return estimate, (float(sorted_samples[lo_rank - 1]), float(sorted_samples[hi_rank - 1]))
+
+
+def summarize(samples_ms, confidence: float = 0.95) -> dict:
+    """p50/p90/p99 with intervals, mean, std, min, max and n, from raw samples in milliseconds."""
+    arr = np.sort(np.asarray(samples_ms, dtype=np.float64))
+    n = int(arr.size)
+    out: dict = {"n": n, "ci95": {}, "unsupported": []}
+    for name, q in PERCENTILES.items():
+        result = percentile_interval(arr, q, confidence) if n else None
+        if result is None:
+            out[name] = None
+            out["ci95"][name] = None
+            out["unsupported"].append(name)
+        else:
+            out[name] = result[0]
+            out["ci95"][name] = list(result[1])
+    out["mean"] = float(arr.mean()) if n else None
+    out["std"] = float(arr.std(ddof=1)) if n > 1 else None
+    out["min"] = float(arr[0]) if n else None
+    out["max"] = float(arr[-1]) if n else None
+    return out
+
+
+def ratio_with_spread(a_ms, b_ms, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Median(a)/median(b) with a bootstrap 95% interval: how to state "x times faster" honestly."""
+    a = np.asarray(a_ms, dtype=np.float64)
+    b = np.asarray(b_ms, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    ia = rng.integers(0, a.size, (n_boot, a.size))
+    ib = rng.integers(0, b.size, (n_boot, b.size))
+    boot = np.median(a[ia], axis=1) / np.median(b[ib], axis=1)
+    return {
+        "ratio": float(np.median(a) / np.median(b)),
+        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+    }
+
+
+def throughput_per_s(samples_ms, batch_size: int) -> float | None:
+    """Items per second from per-call latencies: batch / mean latency."""
+    if not len(samples_ms):
+        return None
+    mean_ms = float(np.mean(samples_ms))
+    return batch_size * 1000.0 / mean_ms if mean_ms > 0 else None
+
+
+def mann_whitney_p(a, b) -> float:
+    """Two-sided Mann-Whitney U p-value (nonparametric: no normality assumed)."""
+    from scipy.stats import mannwhitneyu
+
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
