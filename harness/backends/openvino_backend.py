@@ -50,11 +50,10 @@ class OpenVinoBackend(Backend):
         return value if isinstance(value, (int, float, bool)) else str(value)
 
     def effective_settings(self):
-        precision = str(self._prop("INFERENCE_PRECISION_HINT") or "").lower()
-        precision = {"f32": "fp32", "<type: 'float32'>": "fp32", "bf16": "bf16"}.get(precision, precision)
+        precision = normalize_precision(self._prop("INFERENCE_PRECISION_HINT"))
         threads = self._prop("INFERENCE_NUM_THREADS")
         return {
-            "precision": "bf16" if "bf16" in precision else ("fp32" if "f32" in precision or "float32" in precision or precision == "fp32" else precision),
+            "precision": precision,
             "threads": threads,
             "engine": {
                 name.lower(): self._prop(name)
@@ -71,3 +70,12 @@ class OpenVinoBackend(Backend):
         from .sparse_kernels import openvino_sparse_evidence
 
         return openvino_sparse_evidence(self)
+
+
+def normalize_precision(value) -> str:
+    """OpenVINO reports element types as f32, <Type: 'float32'>, bf16, <Type: 'bfloat16'>, ..."""
+    text = str(value or "").lower()
+    for names, short in ((("bfloat16", "bf16"), "bf16"), (("float16", "f16"), "fp16"), (("float32", "f32"), "fp32")):
+        if any(n in text for n in names):
+            return short
+    return text or "unknown"

@@ -1,0 +1,50 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Artifacts and calibration go to a session cache; results to a per-test directory (below)."""
+    if "HARNESS_CACHE_DIR" not in os.environ:
+        os.environ["HARNESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("harness-cache"))
+    yield
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch):
+    path = tmp_path / "results"
+    monkeypatch.setenv("HARNESS_RESULTS_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def quick_settings():
+    from harness.schema import Settings
+
+    return Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, timeout_s=120)
+
+
+@pytest.fixture
+def fault_backends(monkeypatch):
+    """Register the deliberately faulty test backends for one test."""
+    from harness import registry
+
+    for name in ("crash", "hang", "hog", "raise", "spin"):
+        cls = name.capitalize() + "Backend"
+        monkeypatch.setitem(registry.BACKENDS, name, f"tests.helpers.faulty_backends:{cls}")
+    return registry.BACKENDS
+
+
+def harness_cli(*args, env=None, cwd=None):
+    """Run the real console entry point in a subprocess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=600,
+    )

@@ -1,0 +1,66 @@
+"""The timed loop with a fake clock: deterministic known answers."""
+
+from harness.runner.timing import poisson_trial, timed_loop
+
+
+class FakeClock:
+    def __init__(self, step):
+        self.t = 0.0
+        self.step = step
+
+    def __call__(self):
+        return self.t
+
+    def advance(self):
+        self.t += self.step
+
+
+def test_loop_runs_until_both_min_iters_and_min_duration():
+    clock = FakeClock(1 / 64)  # each call takes 15.625 ms (exact in binary floating point)
+    out = timed_loop(clock.advance, warmup_iters=3, min_iters=5, min_duration_s=0.125, clock=clock)
+    assert out["warmup_iters"] == 3
+    assert len(out["samples_ms"]) == 8  # 0.125 s / 15.625 ms, more than min_iters
+    assert all(s == 15.625 for s in out["samples_ms"])
+    assert out["stop_reason"] == "min_iters_and_duration"
+
+
+def test_min_iters_dominates_when_calls_are_slow():
+    clock = FakeClock(1.0)
+    out = timed_loop(clock.advance, warmup_iters=0, min_iters=7, min_duration_s=0.5, clock=clock)
+    assert len(out["samples_ms"]) == 7
+
+
+def test_max_iters_and_max_duration_bound_the_loop():
+    clock = FakeClock(0.001)
+    out = timed_loop(clock.advance, warmup_iters=0, min_iters=10, min_duration_s=100, max_iters=50, clock=clock)
+    assert len(out["samples_ms"]) == 50 and out["stop_reason"] == "max_iters"
+    clock = FakeClock(1.0)
+    out = timed_loop(clock.advance, warmup_iters=0, min_iters=1000, min_duration_s=1, max_duration_s=5, clock=clock)
+    assert out["stop_reason"] == "max_duration_s" and len(out["samples_ms"]) == 5
+
+
+def test_warmup_honours_seconds_as_well_as_calls():
+    clock = FakeClock(0.125)
+    out = timed_loop(clock.advance, warmup_iters=1, warmup_s=1.0, min_iters=1, min_duration_s=0, clock=clock)
+    assert out["warmup_iters"] == 8
+
+
+def test_poisson_trial_queues_when_service_is_slower_than_arrivals():
+    clock = FakeClock(0.05)  # 50 ms service
+
+    def sleep(dt):
+        clock.t += dt
+
+    lat = poisson_trial(clock.advance, rate_per_s=100.0, n_requests=50, clock=clock, sleep=sleep)
+    assert len(lat) == 50
+    assert lat[-1] > lat[0]  # the queue grows: arrivals every ~10 ms, service 50 ms
+
+
+def test_poisson_trial_without_queueing_measures_service_time():
+    clock = FakeClock(0.002)  # 2 ms service, arrivals about 1 s apart: nobody waits
+
+    def sleep(dt):
+        clock.t += dt
+
+    lat = poisson_trial(clock.advance, rate_per_s=1.0, n_requests=20, clock=clock, sleep=sleep)
+    assert all(abs(x - 2.0) < 1e-6 for x in lat)
