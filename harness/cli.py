@@ -15,6 +15,7 @@ from .errors import HarnessError
 
 COMMANDS = (
     "models",
+    "prune",
     "bench",
     "run",
     "results",
@@ -56,7 +57,10 @@ def add_command(sub, name: str, help: str, example: str, description: str | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return int(exc.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..cli import add_command
 from ..errors import ConfigError
 
@@ -10,11 +12,11 @@ def csv_list(kind: str, cast=str):
     def parse(text: str):
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
-            raise ConfigError(f"--{kind}: expected a comma-separated list, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
         try:
             return [cast(x) for x in items]
         except ValueError:
-            raise ConfigError(f"--{kind}: expected integers, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected integers, got {text!r}") from None
 
     return parse
 
@@ -77,6 +79,15 @@ def configs_from_args(args):
     from ..matrix import expand, validate_matrix
     from ..registry import model_family
 
+    from ..registry import MODELS, USER_BACKENDS
+    from ..schema import KERNELS, PRECISIONS, SCENARIOS
+
+    for flag, values, valid in (("--model", args.model, MODELS), ("--backend", args.backend, USER_BACKENDS),
+                                ("--precision", args.precision, PRECISIONS), ("--kernel", args.kernel, KERNELS),
+                                ("--scenario", [args.scenario], SCENARIOS)):
+        for v in values:
+            if v not in valid:
+                raise ConfigError(f"{flag}: unknown value {v!r}; valid: {', '.join(valid)}")
     if args.scenario == "server" and args.sla_ms is None:
         raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
     settings = settings_from_args(args, {"sla_ms": args.sla_ms} if args.sla_ms is not None else None)
