@@ -41,7 +41,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 bench-harness: setup
-	$(PY) -m pytest -q -p no:randomly benchmarks/micro --benchmark-only
+	$(PY) -m pytest -q benchmarks/micro --benchmark-only
 
 clean-cache:
 	rm -rf .cache

@@ -1,0 +1,93 @@
+"""Harness overhead: the harness's median latency against a bare loop calling the engine directly.
+
+Both run on the same ONNX artifact, in fresh processes pinned to the same CPUs with the same thread
+settings, interleaved (harness, bare, harness, bare, ...) so drift of a shared machine spreads over
+both. Prints the ratio of medians with a bootstrap 95% interval and writes results/overhead/*.json.
+
+    .venv/bin/python benchmarks/harness_overhead.py --model distilbert --threads 2 --rounds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BARE = r"""
+import json, sys, time
+import numpy as np, onnxruntime as ort
+job = json.loads(sys.stdin.read())
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = job["threads"]
+opts.inter_op_num_threads = 1
+if job.get("affinity"):
+    opts.add_session_config_entry("session.intra_op_thread_affinities", job["affinity"])
+s = ort.InferenceSession(job["onnx"], opts, providers=["CPUExecutionProvider"])
+io = np.load(job["io"])
+feed = {n: io["input:" + n] for n in job["inputs"]}
+out = s.get_outputs()[0].name
+for _ in range(job["warmup"]):
+    s.run([out], feed)
+samples = []
+t_end = time.perf_counter() + job["seconds"]
+while len(samples) < job["iters"] or time.perf_counter() < t_end:
+    t0 = time.perf_counter(); s.run([out], feed); samples.append((time.perf_counter() - t0) * 1000)
+print(json.dumps(samples))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="distilbert")
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--out", default="results/overhead")
+    args = ap.parse_args()
+
+    from harness.runner.artifacts import prepare
+    from harness.runner.parent import choose_cpus, run_config, worker_env
+    from harness.schema import BenchConfig, Settings
+    from harness.stats import ratio_with_spread, summarize
+
+    settings = Settings(warmup_iters=5, warmup_s=0.0, min_iters=30, min_duration_s=args.seconds)
+    config = BenchConfig(model=args.model, backend="onnxruntime", seq_len=args.seq, threads=args.threads, settings=settings)
+    artifact = prepare(config, static=False, needs_onnx=True)
+    cpus = choose_cpus(args.threads)
+    affinity = ";".join(str(c + 1) for c in cpus[1:]) if args.threads > 1 else None
+    job = {"threads": args.threads, "onnx": artifact["onnx_path"], "io": artifact["io_path"], "inputs": artifact["input_names"],
+           "warmup": 5, "iters": 30, "seconds": args.seconds, "affinity": affinity}
+    harness_samples, bare_samples = [], []
+    for r in range(args.rounds):
+        record = run_config(config, calibrate=False)
+        assert record["status"] == "ok", record["reason"]
+        harness_samples += record["samples_ms"]
+        proc = subprocess.run([sys.executable, "-c", BARE], input=json.dumps(job), capture_output=True, text=True,
+                              env=worker_env(args.threads), preexec_fn=lambda: os.sched_setaffinity(0, cpus), check=True)
+        bare_samples += json.loads(proc.stdout)
+        print(f"round {r + 1}/{args.rounds}: harness p50 {summarize(record['samples_ms'])['p50']:.2f} ms, "
+              f"bare p50 {summarize(json.loads(proc.stdout))['p50']:.2f} ms", file=sys.stderr)
+    ratio = ratio_with_spread(harness_samples, bare_samples)
+    result = {
+        "schema_version": 1, "model": args.model, "seq_len": args.seq, "threads": args.threads, "rounds": args.rounds,
+        "harness_p50_ms": summarize(harness_samples)["p50"], "bare_p50_ms": summarize(bare_samples)["p50"],
+        "ratio_harness_over_bare": ratio["ratio"], "ratio_ci95": ratio["ci95"],
+        "n_harness": len(harness_samples), "n_bare": len(bare_samples),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"overhead-{args.model}-t{args.threads}.json").write_text(json.dumps(result, indent=1))
+    print(f"harness p50 {result['harness_p50_ms']:.2f} ms vs bare loop {result['bare_p50_ms']:.2f} ms: "
+          f"ratio {ratio['ratio']:.4f} (95% CI {ratio['ci95'][0]:.4f}-{ratio['ci95'][1]:.4f}), "
+          f"{abs(ratio['ratio'] - 1) * 100:.2f}% {'within' if abs(ratio['ratio'] - 1) <= 0.02 else 'outside'} the 2% target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

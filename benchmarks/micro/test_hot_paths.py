@@ -1,0 +1,30 @@
+"""Micro-benchmarks of the harness's own hot paths (pytest-benchmark; `make bench-harness`).
+
+Not part of the pass/fail suite: these report timings, they do not judge them.
+"""
+
+import numpy as np
+import pytest
+
+from harness.runner.timing import timed_loop
+from harness.stats import summarize
+from harness.store import append_record
+
+pytestmark = pytest.mark.bench
+
+
+def test_timed_loop_overhead_per_call(benchmark):
+    """The loop's own cost: 10k calls of a no-op (divide the mean by 10k for per-call overhead)."""
+    benchmark(timed_loop, lambda: None, warmup_iters=0, min_iters=10_000, min_duration_s=0.0)
+
+
+def test_statistics_on_100k_samples(benchmark):
+    samples = np.random.default_rng(0).lognormal(3, 0.2, 100_000)
+    out = benchmark(summarize, samples)
+    assert out["n"] == 100_000
+
+
+def test_record_append(benchmark, tmp_path):
+    record = {"schema_version": 1, "status": "ok", "machine": {"id": "bench"},
+              "samples_ms": list(np.random.default_rng(0).lognormal(3, 0.2, 1000)), "config": {}}
+    benchmark(append_record, record, tmp_path)
