@@ -69,6 +69,7 @@ class BenchConfig:
     precision: str = "fp32"
     kernel: str = "dense"
     variant: str | None = None  # variant directory, None = dense
+    checkpoint: str | None = None  # local Hugging Face checkpoint directory, None = seeded random weights
     scenario: str = "single-stream"
     instance_type: str | None = None
     settings: Settings = field(default_factory=Settings)

@@ -81,3 +81,19 @@ def test_run_matrix_with_dry_run_and_shard(tmp_path, capsys):
         assert main(["run", str(m), "--dry-run", "--shard", f"{i}/2"]) == 0
         counts.append(capsys.readouterr().out.count("bert-tiny"))
     assert sum(counts) == 6
+
+
+def test_bench_from_a_local_checkpoint(tmp_path, results_dir, capsys):
+    from harness.registry import model_family
+
+    model = model_family("bert-tiny").build(seed=7)
+    model.save_pretrained(tmp_path / "ckpt")
+    code = main(["bench", "--model", "bert-tiny", "--backend", "onnxruntime", "--checkpoint", str(tmp_path / "ckpt"),
+                 "--min-duration", "0.05", "--min-iters", "5", "--warmup", "1", "--quiet"])
+    assert code == 0
+    capsys.readouterr()
+    main(["results", "--format", "json"])
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["status"] == "ok" and record["config"]["checkpoint"] == str(tmp_path / "ckpt")
+    assert main(["bench", "--model", "bert-tiny", "--backend", "torch", "--checkpoint", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -91,3 +91,27 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     (bad / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(HarnessError, match="could not be loaded"):
         family.build(checkpoint=bad)
+
+
+def test_pickled_checkpoint_that_runs_code_is_refused(tmp_path):
+    family = model_family("bert-tiny")
+    model = family.build(seed=1)
+    ckpt = tmp_path / "ckpt"
+    model.config.save_pretrained(ckpt)
+    state = dict(model.state_dict())
+    # a plain-tensor pickle loads with weights_only
+    torch.save(state, ckpt / "pytorch_model.bin")
+    loaded = family.build(checkpoint=ckpt)
+    assert torch.equal(loaded.state_dict()["classifier.weight"], state["classifier.weight"])
+    # a pickle carrying an arbitrary object is refused unless explicitly allowed
+    state["payload"] = Exploit()
+    torch.save(state, ckpt / "pytorch_model.bin")
+    with pytest.raises(HarnessError, match="refusing .* --allow-pickle"):
+        family.build(checkpoint=ckpt)
+    with pytest.raises(HarnessError, match="refusing"):
+        family.load_checkpoint(ckpt, allow_pickle=False)
+    assert family.load_checkpoint(ckpt, allow_pickle=True) is not None
+
+
+class Exploit:
+    """Stands in for a pickled object whose loading would run code."""

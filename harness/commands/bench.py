@@ -61,6 +61,8 @@ def register(sub):
     p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default) or bf16")
     p.add_argument("--kernel", type=csv_list("kernel"), default=["dense"], help="dense (default) or sparse")
     p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`")
+    p.add_argument("--checkpoint", default=None, help="local Hugging Face checkpoint directory (nothing is downloaded)")
+    p.add_argument("--allow-pickle", action="store_true", help="trust a pickled pytorch_model.bin that needs more than tensors")
     p.add_argument("--scenario", default="single-stream", help="single-stream (default), offline or server")
     p.add_argument("--sla-ms", type=float, default=None, help="server scenario: the p99 latency bound")
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
@@ -101,7 +103,15 @@ def configs_from_args(args):
     configs = expand(validate_matrix(matrix, "command line"))
     if args.seq is None:  # each model's own default sequence length or image side
         configs = [dataclasses.replace(c, seq_len=model_family(c.model).default_seq_len) for c in configs]
-    return [dataclasses.replace(c, settings=settings) for c in configs]
+    if args.checkpoint:
+        from ..runner.artifacts import checkpoint_id
+
+        checkpoint_id(args.checkpoint)  # a missing directory fails here, before any worker starts
+        if args.allow_pickle:
+            import os
+
+            os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
+    return [dataclasses.replace(c, settings=settings, checkpoint=args.checkpoint) for c in configs]
 
 
 def run(args) -> int:

@@ -39,6 +39,9 @@ class ModelFamily:
     default_seq_len: int = 128
     num_labels: int = 2
     pretrained: bool = False  # real weights ship with it
+    # "torch": the runner exports and runs the torch model; anything else: the family implements
+    # prepare_artifact(config, directory, *, static, needs_onnx) and the runner delegates to it
+    framework: str = "torch"
 
     # -- construction ---------------------------------------------------------------------
     def make_config(self):
@@ -55,27 +58,39 @@ class ModelFamily:
         model = self.model_class()(self.make_config())
         return model.eval()
 
-    def load_checkpoint(self, directory: str | Path) -> nn.Module:
-        """Load a local Hugging Face checkpoint directory; never fetches anything."""
+    def load_checkpoint(self, directory: str | Path, *, allow_pickle: bool = False) -> nn.Module:
+        """Load a local Hugging Face checkpoint directory; never fetches anything.
+
+        Weights come from model.safetensors, or from pytorch_model.bin read with torch.load's
+        weights_only mode. A pickle that needs more than tensors (it could run code) is refused
+        unless `allow_pickle` (the CLI's --allow-pickle) says the user trusts it.
+        """
         path = Path(directory)
         if not path.is_dir():
             raise HarnessError(f"checkpoint directory {str(path)!r} does not exist")
         if not (path / "config.json").is_file():
             raise HarnessError(f"checkpoint directory {str(path)!r} has no config.json")
-        weights = [p for p in ("model.safetensors", "pytorch_model.bin") if (path / p).is_file()]
-        if not weights:
-            raise HarnessError(
-                f"checkpoint directory {str(path)!r} has no model.safetensors or pytorch_model.bin"
-            )
         quiet_transformers()
         try:
-            json.loads((path / "config.json").read_text())
-            model = self.model_class().from_pretrained(
-                str(path), local_files_only=True, num_labels=self.num_labels, use_safetensors=weights[0].endswith(".safetensors")
+            config = self.model_class().config_class.from_pretrained(str(path), local_files_only=True, num_labels=self.num_labels)
+        except (OSError, ValueError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"checkpoint directory {str(path)!r} could not be loaded: {_first_line(exc)}") from None
+        if (path / "model.safetensors").is_file():
+            state = _load_safetensors(path / "model.safetensors")
+        elif (path / "pytorch_model.bin").is_file():
+            state = _load_pickled(path / "pytorch_model.bin", allow_pickle)
+        else:
+            raise HarnessError(f"checkpoint directory {str(path)!r} has no model.safetensors or pytorch_model.bin")
+        torch.manual_seed(0)  # heads missing from the checkpoint are initialised reproducibly
+        model = self.model_class()(config)
+        state = _adapt_prefixes(state, model)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not _is_head(k)]
+        if missing:
+            raise HarnessError(
+                f"checkpoint directory {str(path)!r} does not match {self.name}: {len(missing)} weights missing "
+                f"(first: {missing[0]})"
             )
-        except (OSError, ValueError, json.JSONDecodeError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HarnessError(f"checkpoint directory {str(path)!r} could not be loaded: {first}") from None
         return model.eval()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -179,3 +194,49 @@ def quiet_transformers() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _load_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HarnessError(f"checkpoint file {str(path)!r} is not a readable safetensors file: {_first_line(exc)}") from None
+
+
+def _load_pickled(path: Path, allow_pickle: bool) -> dict:
+    import pickle
+
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not allow_pickle:
+            raise HarnessError(
+                f"refusing {str(path)!r}: it is a pickle that needs more than tensors to load, which could run "
+                f"code; convert it to safetensors, or pass --allow-pickle if you trust its source"
+            ) from None
+        _ = exc
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise HarnessError(f"checkpoint file {str(path)!r} could not be read: {_first_line(exc)}") from None
+    return torch.load(str(path), map_location="cpu", weights_only=False)
+
+
+def _adapt_prefixes(state: dict, model: nn.Module) -> dict:
+    """Accept encoder-only checkpoints (keys without the task model's base prefix, as sentence-transformers ship)."""
+    expected = set(model.state_dict())
+    if any(k in expected for k in state):
+        return state
+    prefix = getattr(model, "base_model_prefix", "")
+    return {f"{prefix}.{k}": v for k, v in state.items()}
+
+
+def _is_head(key: str) -> bool:
+    """Task heads a base checkpoint does not have; they are newly initialised."""
+    return key.startswith(("classifier.", "pre_classifier.", "bert.pooler.")) or ".pooler." in key

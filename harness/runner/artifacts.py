@@ -28,8 +28,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_model(model_name: str, variant: str | None):
-    """(family, torch model in eval mode, variant manifest or None)."""
+def build_model(model_name: str, variant: str | None, checkpoint: str | None = None):
+    """(family, torch model in eval mode, variant manifest or None, variant id or None)."""
     from ..registry import model_family
 
     family = model_family(model_name)
@@ -43,15 +43,27 @@ def build_model(model_name: str, variant: str | None):
     from ..models.base import quiet_transformers
 
     quiet_transformers()
-    return family, family.build(), None, None
+    allow_pickle = os.environ.get("HARNESS_ALLOW_PICKLE") == "1"
+    model = family.load_checkpoint(checkpoint, allow_pickle=allow_pickle) if checkpoint else family.build()
+    return family, model, None, None
 
 
 def load_torch_model(config: dict):
     """The positional-forward torch module a torch-based worker runs (same weights as the export)."""
     from ..models.base import ExportWrapper
 
-    family, model, _, _ = build_model(config["model"], config.get("variant"))
+    family, model, _, _ = build_model(config["model"], config.get("variant"), config.get("checkpoint"))
     return ExportWrapper(model, family.input_names).eval()
+
+
+def checkpoint_id(directory: str) -> str:
+    """A short id of a checkpoint directory's contents (config and weight files: name, size, mtime)."""
+    from ..schema import stable_hash
+
+    path = Path(directory)
+    if not path.is_dir():
+        raise HarnessError(f"checkpoint directory {directory!r} does not exist")
+    return stable_hash([(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(path.iterdir()) if p.is_file()])[:10]
 
 
 def _variant_id(variant: str | None) -> str | None:
@@ -73,9 +85,12 @@ def prepare(config, *, static: bool, needs_onnx: bool) -> dict:
     from ..registry import model_family
 
     family = model_family(config.model)
+    if family.framework != "torch":  # e.g. scikit-learn trees: the family prepares its own artifact
+        return family.prepare_artifact(config, cache_dir() / "artifacts", static=static, needs_onnx=needs_onnx)
     variant_id = _variant_id(config.variant)
     shape_tag = f"static-b{config.batch_size}-s{config.seq_len}" if static else "dynamic"
-    directory = cache_dir() / "artifacts" / f"{config.model}-{variant_id or 'dense'}-{shape_tag}"
+    weights = variant_id or (f"ckpt{checkpoint_id(config.checkpoint)}" if config.checkpoint else "dense")
+    directory = cache_dir() / "artifacts" / f"{config.model}-{weights}-{shape_tag}"
     directory.mkdir(parents=True, exist_ok=True)
     io_path = directory / f"io-b{config.batch_size}-s{config.seq_len}.npz"
     onnx_path = directory / "model.onnx"
@@ -108,7 +123,7 @@ def _build_artifacts(config, family, directory, io_path, onnx_path, meta_path, m
 
     from ..models.base import ExportWrapper
 
-    _, model, manifest, _ = build_model(config.model, config.variant)
+    _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
     if manifest is not None:
         _atomic_write_bytes(manifest_path, json.dumps(manifest).encode())
     wrapper = ExportWrapper(model, family.input_names).eval()
