@@ -52,7 +52,8 @@ def load_matrix(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path.name}: not a text file") from None
     return validate_matrix(data, path.name)

@@ -6,13 +6,19 @@ import json
 import sys
 
 from ..cli import add_command
-from ..errors import choices_error
+from ..errors import ConfigError, choices_error
 
 FORMATS = ("table", "csv", "json")
 
 
 def register(sub):
-    p = add_command(sub, "results", "show stored records (table, csv or json)", "harness results --format csv > results.csv")
+    p = add_command(
+        sub, "results", "show stored records (table, csv or json); push/pull them to a shared S3 store",
+        "harness results --format csv > results.csv\n  harness results push s3://bench-results/nightly",
+    )
+    p.add_argument("action", nargs="?", default="show", help="show (default), push or pull")
+    p.add_argument("url", nargs="?", default=None, help="push/pull: s3://bucket/prefix")
+    p.add_argument("--endpoint-url", default=None, help="push/pull: S3-compatible endpoint (default: boto3 configuration)")
     p.add_argument("--format", default="table", help="table (default), csv, or json (a list of records)")
     p.add_argument("--results", default=None, help="results directory (default results/)")
     p.add_argument("--model", default=None, help="only this model")
@@ -33,7 +39,14 @@ def select(records, args):
     return out[-args.last:] if args.last else out
 
 
+ACTIONS = ("show", "push", "pull")
+
+
 def run(args) -> int:
+    if args.action not in ACTIONS:
+        raise choices_error("action", args.action, ACTIONS)
+    if args.action != "show":
+        return sync(args)
     from ..report.summary import SUMMARY_COLUMNS, summary_rows
     from ..report.tables import print_table
     from ..store import load_records, to_frame
@@ -51,4 +64,16 @@ def run(args) -> int:
             print("no records yet: run `harness bench` or `harness demo`", file=sys.stderr)
             return 0
         print_table(summary_rows(records), SUMMARY_COLUMNS)
+    return 0
+
+
+def sync(args) -> int:
+    from ..sync import pull, push
+
+    if not args.url:
+        raise ConfigError(f"results {args.action} needs an s3://bucket/prefix URL")
+    moved = (push if args.action == "push" else pull)(args.url, args.results, endpoint_url=args.endpoint_url)
+    total = sum(moved.values())
+    verb = "uploaded" if args.action == "push" else "downloaded"
+    print(f"{verb} {total} new record(s) in {len(moved)} file(s) ({args.url})")
     return 0
