@@ -8,6 +8,9 @@ from ..cli import add_command
 from ..errors import ConfigError
 
 
+OFFLINE_BATCHES = (1, 8, 32)
+
+
 def csv_list(kind: str, cast=str):
     def parse(text: str):
         items = [x.strip() for x in text.split(",") if x.strip()]
@@ -56,7 +59,7 @@ def register(sub):
     p.add_argument("--model", required=True, type=csv_list("model"), help="model name(s), comma-separated (see `harness models`)")
     p.add_argument("--backend", required=True, type=csv_list("backend"), help="torch, onnxruntime, openvino, deepsparse")
     p.add_argument("--threads", type=csv_list("threads", int), default=[1], help="thread count(s), e.g. 1,2")
-    p.add_argument("--batch", type=csv_list("batch", int), default=[1], help="batch size(s); a list is the offline sweep")
+    p.add_argument("--batch", type=csv_list("batch", int), default=[1], help="batch size(s); the offline scenario sweeps 1,8,32 unless given")
     p.add_argument("--seq", type=csv_list("seq", int), default=None, help="sequence length(s) (image side for resnet50); default per model")
     p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default) or bf16")
     p.add_argument("--kernel", type=csv_list("kernel"), default=["dense"], help="dense (default) or sparse")
@@ -92,6 +95,8 @@ def configs_from_args(args):
                 raise ConfigError(f"{flag}: unknown value {v!r}; valid: {', '.join(valid)}")
     if args.scenario == "server" and args.sla_ms is None:
         raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
+    if args.scenario == "offline" and args.batch == [1]:
+        args.batch = list(OFFLINE_BATCHES)  # the offline scenario is a batch-size sweep
     settings = settings_from_args(args, {"sla_ms": args.sla_ms} if args.sla_ms is not None else None)
     matrix = {
         "models": args.model, "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch,
