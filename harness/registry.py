@@ -20,6 +20,11 @@ MODELS = {
     "distilbert-tiny": "harness.models.distilbert:DistilBertTiny",
     "resnet50-tiny": "harness.models.resnet:ResNetTiny",
     "minilm-tiny": "harness.models.minilm:MiniLMTiny",
+    # scikit-learn decision trees (framework "sklearn"); pruned with `harness trees`
+    "tree-breast_cancer": "harness.models.trees:TreeBreastCancer",
+    "tree-digits": "harness.models.trees:TreeDigits",
+    "tree-wine": "harness.models.trees:TreeWine",
+    "tree-diabetes": "harness.models.trees:TreeDiabetes",
 }
 
 BACKENDS = {
@@ -27,6 +32,8 @@ BACKENDS = {
     "onnxruntime": "harness.backends.ort_backend:OrtBackend",
     "openvino": "harness.backends.openvino_backend:OpenVinoBackend",
     "deepsparse": "harness.backends.deepsparse_backend:DeepSparseBackend",
+    "torch-cuda": "harness.backends.torch_cuda:TorchCudaBackend",
+    "sklearn": "harness.backends.sklearn_backend:SklearnBackend",
     # not an engine: measures the machine's GEMM peak inside a pinned worker
     "gemm": "harness.backends.gemm:GemmCalibration",
 }

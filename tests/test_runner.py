@@ -164,3 +164,14 @@ def test_record_contract_fields(quick_settings):
     assert 0 < r["metrics"]["roofline_fraction"] < 2
     assert r["metrics"]["gflops_per_s"] == pytest.approx(
         r["metrics"]["flops_per_inference"] / (lat["p50"] / 1000) / 1e9)
+
+
+def test_cuda_backend_is_unsupported_without_a_gpu(quick_settings):
+    import torch
+
+    r = run_config(cfg("torch-cuda", quick_settings), calibrate=False)
+    if torch.cuda.is_available():
+        assert r["status"] == "ok" and r["effective"]["device"].startswith("cuda")
+        assert r["effective"]["engine"]["timer"] == "cuda-events"
+    else:
+        assert r["status"] == "unsupported" and "no CUDA device" in r["reason"]

@@ -64,3 +64,10 @@ def test_poisson_trial_without_queueing_measures_service_time():
 
     lat = poisson_trial(clock.advance, rate_per_s=1.0, n_requests=20, clock=clock, sleep=sleep)
     assert all(abs(x - 2.0) < 1e-6 for x in lat)
+
+
+def test_engine_clock_replaces_host_clock_for_samples():
+    clock = FakeClock(0.001)
+    out = timed_loop(clock.advance, warmup_iters=0, min_iters=4, min_duration_s=0, clock=clock,
+                     measure=lambda: (clock.advance(), 2.5)[1])
+    assert out["samples_ms"] == [2.5, 2.5, 2.5, 2.5]

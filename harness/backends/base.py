@@ -50,6 +50,11 @@ class Backend:
     def infer(self, prepared):
         raise NotImplementedError
 
+    def measure_fn(self, prepared):
+        """None to time infer() with the host clock, or a callable that runs one call and returns its
+        duration in ms by the engine's own clock (CUDA events for GPU engines)."""
+        return None
+
     def to_numpy(self, result) -> np.ndarray:
         """The logits of one infer() result as a float32 numpy array."""
         return np.asarray(result, dtype=np.float32)

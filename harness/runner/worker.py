@@ -121,6 +121,7 @@ def run(job: dict) -> dict:
             warmup_iters=int(settings.get("warmup_iters", 5)), warmup_s=float(settings.get("warmup_s", 0.0)),
             min_iters=int(settings.get("min_iters", 30)), min_duration_s=float(settings.get("min_duration_s", 5.0)),
             max_iters=int(settings.get("max_iters", 100_000)), max_duration_s=float(settings.get("max_duration_s", 120.0)),
+            measure=backend.measure_fn(prepared),
         )
         result.update(loop)
         if config.get("scenario") == "server":
