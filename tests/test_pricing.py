@@ -13,7 +13,7 @@ import pytest
 from harness.errors import ConfigError, HarnessError
 from harness.pricing import PriceQuote, load_price_book, stale_warnings
 from harness.pricing import catalog
-from harness.pricing.snapshot import BUNDLED_SNAPSHOT, bundled_snapshot, load_snapshot, save_snapshot
+from harness.pricing.snapshot import BUNDLED_SNAPSHOT, bundled_snapshot, load_snapshot
 from harness.pricing.user_csv import load_prices_csv, write_prices_csv
 
 FIX = Path(__file__).parent / "fixtures" / "pricing"
@@ -40,6 +40,9 @@ def _no_real_aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it caches credentials across tests
 
 
 # ------------------------------------------------------------------------------------------------ bundled snapshot
@@ -252,6 +255,9 @@ def test_refresh_without_credentials_falls_back(tmp_path, monkeypatch):
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    # should credentials ever be found, the call goes to a closed local port, never to AWS
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     warned = []
     result = refresh("us-east-2", ["c7a.large"], snapshot_dir=tmp_path, spot=False, warn=warned.append, now=NOW)
     assert result.fell_back

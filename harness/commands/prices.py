@@ -67,7 +67,7 @@ def run_show(args) -> int:
     for layer in book.layers:
         print(f"# {layer.kind}: {layer.path} (as of {layer.as_of}, {layer.n_quotes} quotes)")
     print_table(_quote_rows(quotes))
-    for w in stale_warnings(book, args.max_age_days):
+    for w in stale_warnings(book, args.max_age_days, region=args.region):
         print(w, file=sys.stderr)
     return 0
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from ..cli import add_command
 
@@ -30,7 +28,8 @@ def register(sub):
     c.add_argument("--out", required=True, help="output directory")
     c.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
     c.add_argument("--snapshot-dir", default="results/prices", help="user price snapshots (default results/prices)")
-    c.add_argument("--results", default="results", help="results root holding runs/*.jsonl (default results)")
+    c.add_argument("--results", default=None, metavar="DIR",
+                   help="results root holding runs/*.jsonl (default $HARNESS_RESULTS_DIR or results)")
     c.add_argument("--gpu-reference", action=argparse.BooleanOptionalAction, default=True,
                    help="use published GPU figures (labelled reference) where no GPU record exists (default on)")
     c.add_argument("--project-to", default="", metavar="TYPES",
@@ -44,38 +43,18 @@ def register(sub):
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def load_records(results_dir: str) -> list[dict]:
-    """All records under results_dir, through harness.store when it exists."""
-    try:
-        from ..store import load_records as store_load
-    except ImportError:  # the store lands separately; read its documented layout meanwhile
-        store_load = None
-    if store_load is not None:
-        return list(store_load(results_dir))
-    from ..errors import ConfigError
-
-    records = []
-    for path in sorted(Path(results_dir, "runs").glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{path} line {n}: not valid JSON ({exc.msg})") from None
-    return records
-
-
 def run_cost(args) -> int:
     from ..pricing import load_price_book
     from ..pricing.catalog import parse_instance_list
     from ..report.cost_report import write_cost_report, write_seed_example
+    from ..store import load_records
 
     project_to = parse_instance_list(args.project_to, "--project-to")
     instances = parse_instance_list(args.instances, "--instances")
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     options = ("on-demand", "spot") if args.purchase_option == "both" else (args.purchase_option,)
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
-    records = load_records(args.results)
+    records = load_records(args.results)  # every record; the cost join skips failed runs with their reason
     if args.example == "seed":
         paths = write_seed_example(records, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
                                    project_to=project_to, gpu_reference=args.gpu_reference)

@@ -43,6 +43,11 @@ def validate_instance_name(name: str, field_name: str = "instance") -> str:
     return name
 
 
+def current_date() -> _dt.date:
+    """Today's date; the one place ages are measured from (tests replace it)."""
+    return _dt.date.today()
+
+
 def parse_source_date(text: str) -> _dt.date:
     """The earliest day a (possibly partial or interval) source date can mean: ages err on the old side."""
     if not isinstance(text, str) or not _DATE_RE.match(text):
@@ -92,7 +97,7 @@ class PriceQuote:
         return parse_source_date(self.as_of)
 
     def age_days(self, today: _dt.date | None = None) -> int:
-        return ((today or _dt.date.today()) - self.as_of_date).days
+        return ((today or current_date()) - self.as_of_date).days
 
     def to_dict(self) -> dict:
         return {
@@ -117,7 +122,7 @@ class PriceLayer:
     n_quotes: int
 
     def age_days(self, today: _dt.date | None = None) -> int:
-        return ((today or _dt.date.today()) - parse_source_date(self.as_of)).days
+        return ((today or current_date()) - parse_source_date(self.as_of)).days
 
 
 @dataclass(frozen=True)
@@ -169,14 +174,14 @@ def load_price_book(
         from .user_csv import load_prices_csv
 
         quotes = load_prices_csv(prices_csv)
-        newest = max((q.as_of_date for q in quotes), default=_dt.date.today()).isoformat()
+        newest = max((q.as_of_date for q in quotes), default=current_date()).isoformat()
         layered.append((PriceLayer("csv", str(prices_csv), newest, len(quotes)), quotes))
     return PriceBook.from_layers(layered)
 
 
-def stale_warnings(book: PriceBook, max_age_days: int, today: _dt.date | None = None) -> list[str]:
-    """One-line warnings for a book whose newest layer, or some quotes, are older than max_age_days."""
-    today = today or _dt.date.today()
+def stale_warnings(book: PriceBook, max_age_days: int, today: _dt.date | None = None, region: str | None = None) -> list[str]:
+    """One-line warnings for a book whose newest layer, or some quotes (of `region`), are older than max_age_days."""
+    today = today or current_date()
     out = []
     if book.layers:
         newest = max(book.layers, key=lambda layer: parse_source_date(layer.as_of))
@@ -186,11 +191,12 @@ def stale_warnings(book: PriceBook, max_age_days: int, today: _dt.date | None = 
                 f"warning: the newest price snapshot in force ({newest.kind} {newest.path}, as of {newest.as_of}) "
                 f"is {age} days old (> {max_age_days}); run `harness prices refresh`"
             )
-    old = [q for q in book.quotes if q.age_days(today) > max_age_days]
+    quotes = book.in_region(region)
+    old = [q for q in quotes if q.age_days(today) > max_age_days]
     if old:
         oldest = max(old, key=lambda q: q.age_days(today))
         out.append(
-            f"warning: {len(old)} of {len(book.quotes)} quotes in force have a source date older than "
+            f"warning: {len(old)} of {len(quotes)} quotes in force have a source date older than "
             f"{max_age_days} days (oldest: {oldest.instance} {oldest.region} as of {oldest.as_of})"
         )
     return out

@@ -1,0 +1,267 @@
+"""Cost arithmetic and the join of records x quotes, against hand-computed answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import cost
+from harness.errors import ConfigError
+from harness.pricing import PriceBook, PriceQuote, load_price_book
+
+BUNDLED = load_price_book(snapshot_dir=None)
+
+
+def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", batch=1, threads=2, backend="onnxruntime",
+                model="bert-base", seq_len=128, device="cpu", unsupported=(), scenario="single-stream", server=None,
+                accuracy=None, sparsity=None, status="ok", created_at="2026-11-24T23:00:00+00:00", precision="fp32"):
+    """A run record shaped as docs/records.md describes (only the fields cost code reads are filled)."""
+    lat = {"p50": p99 * 0.8, "p90": p99 * 0.9, "p99": p99, "mean": p99 * 0.8, "std": 1.0, "n": 120, "unsupported": list(unsupported)}
+    for pct in unsupported:
+        lat[pct] = None
+    metrics = {"latency_ms": lat, "throughput_per_s": thr}
+    if server is not None:
+        metrics["server"] = server
+    if accuracy is not None:
+        metrics["quality"] = {"accuracy": accuracy}
+    if sparsity is not None:
+        metrics["sparsity"] = sparsity
+    machine = {"cpu_model": "AMD EPYC 9R14", "physical_cores": 2}
+    if instance:
+        machine.update(instance_type=instance, instance_type_source="declared")
+    return {
+        "schema_version": 1, "record_id": rid, "status": status, "reason": None if status == "ok" else "boom",
+        "config_hash": rid,
+        "config": {"model": model, "variant": variant, "backend": backend, "kernel": "dense", "precision": precision,
+                   "batch_size": batch, "seq_len": seq_len, "threads": threads, "scenario": scenario,
+                   "instance_type": instance, "settings": {"streams": 1}},
+        "effective": {"precision": precision, "threads": threads, "backend_version": "1.32.0", "device": device},
+        "metrics": metrics, "samples_ms": [], "machine": machine, "created_at": created_at,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ arithmetic
+
+
+def test_usd_per_million_hand_computed():
+    # 0.10264 $/h / (10/s * 3600 s/h) * 1e6 = 0.10264 / 36000 * 1e6 = 2.851111...
+    assert cost.usd_per_million(0.10264, 10) == pytest.approx(2.851111, abs=1e-6)
+    # 0.526 $/h at 512.82/s (1000 / 1.95 ms) = 0.526 * 1.95 / 3.6 = 0.284917
+    assert cost.usd_per_million(0.526, 1000 / 1.95) == pytest.approx(0.284917, abs=1e-6)
+    with pytest.raises(ValueError):
+        cost.usd_per_million(0.1, 0)
+
+
+def test_fleet_size_and_monthly_cost():
+    assert cost.fleet_size(50, 8) == 7  # 6.25 -> 7
+    assert cost.fleet_size(50, 25) == 2  # exactly 2
+    assert cost.fleet_size(1.1, 0.1) == 11  # 11.000000000000002 in floats: still 11
+    assert cost.fleet_size(0.3, 0.1) == 3
+    assert cost.fleet_size(50.01, 25) == 3
+    assert cost.usd_per_month(7, 0.10264) == pytest.approx(524.4904)  # 7 * 0.10264 * 730
+    assert cost.fleet_usd_per_month(50, 25, 0.10264) == pytest.approx(149.8544)  # 2 * 0.10264 * 730
+
+
+def test_break_even_simple_crossing():
+    # CPU 10/s at $0.1/h, GPU 100/s at $0.5/h. On (40, 50]: 5 x 0.1 = 0.5 = 1 x 0.5 (equal);
+    # on (50, 60]: 0.6 > 0.5, and the GPU stays no dearer above -> break-even 50 req/s.
+    be = cost.break_even_qps(10, 0.1, 100, 0.5, within_qps=1000)
+    assert be.gpu_cheaper_above_qps == 50 and be.stays_cheaper
+    assert be.describe() == "GPU cheaper above 50 req/s (checked up to 1,000 req/s)"
+
+
+def test_break_even_steps_alternate():
+    # CPU 10/s $0.1, GPU 25/s $0.2: (10,20] equal 0.2/0.2; (20,25] CPU 0.3 > GPU 0.2; (25,30] CPU 0.3 < GPU 0.4
+    be = cost.break_even_qps(10, 0.1, 25, 0.2, within_qps=1000)
+    assert (be.gpu_cheaper_above_qps, be.gpu_cheaper_until_qps, be.stays_cheaper) == (20, 25, False)
+
+
+def test_break_even_never_and_always():
+    never = cost.break_even_qps(100, 0.1, 100, 0.5, within_qps=5000)
+    assert never.gpu_cheaper_above_qps is None and never.describe() == "GPU never cheaper within 5,000 req/s"
+    always = cost.break_even_qps(10, 1.0, 100, 0.5, within_qps=1000)
+    assert always.gpu_cheaper_above_qps == 0 and always.describe().startswith("GPU cheaper at any rate")
+
+
+# ------------------------------------------------------------------------------------------------ capacity under SLA
+
+
+def test_capacity_uses_p99_then_falls_back_and_says_which():
+    ok = cost.capacity_under_sla(make_record("a", p99=40, thr=25), 100)
+    assert (ok.capacity_per_s, ok.sla_met, ok.percentile, ok.basis) == (25.0, True, "p99", "p99 40 ms <= 100 ms")
+    late = cost.capacity_under_sla(make_record("b", p99=130, thr=8), 100)
+    assert (late.capacity_per_s, late.sla_met) == (0.0, False) and late.basis.endswith("SLA not met")
+    fb = cost.capacity_under_sla(make_record("c", p99=90, thr=12, unsupported=["p99"]), 100)
+    assert fb.percentile == "p90" and fb.latency_ms == 81.0 and fb.capacity_per_s == 12
+    assert fb.basis == "p99 unsupported (n=120); used p90 81 ms <= 100 ms"
+
+
+def test_capacity_server_record():
+    server = {"sla_ms": 100.0, "max_rate_per_s": 35.2, "trials": [
+        {"rate_per_s": 20.0, "p99_ms": 60.0, "met": True}, {"rate_per_s": 35.2, "p99_ms": 95.0, "met": True},
+        {"rate_per_s": 40.0, "p99_ms": 180.0, "met": False}]}
+    rec = make_record("s", scenario="server", server=server)
+    same = cost.capacity_under_sla(rec, 100)
+    assert (same.capacity_per_s, same.sla_met, same.percentile) == (35.2, True, "server")
+    tighter = cost.capacity_under_sla(rec, 70)  # from the trials: 20/s had p99 60 ms
+    assert (tighter.capacity_per_s, tighter.sla_met) == (20.0, True)
+    none = cost.capacity_under_sla(rec, 50)
+    assert (none.capacity_per_s, none.sla_met) == (0.0, False)
+
+
+def test_capacity_server_record_with_p90_quantile_says_so():
+    # the runner measures p90 when a trial has fewer than 300 requests, and names its trials' field p90_ms
+    server = {"sla_ms": 100.0, "max_rate_per_s": 30.0, "quantile": 0.9, "trials": [
+        {"rate_per_s": 30.0, "p90_ms": 80.0, "met": True, "n": 100}, {"rate_per_s": 45.0, "p90_ms": 140.0, "met": False, "n": 100}]}
+    rec = make_record("s90", scenario="server", server=server)
+    same = cost.capacity_under_sla(rec, 100)
+    assert same.capacity_per_s == 30.0 and same.basis == "server: max rate 30/s with p90 <= 100 ms"
+    looser = cost.capacity_under_sla(rec, 150)
+    assert looser.capacity_per_s == 45.0 and looser.basis == "server trials: max rate 45/s with p90 140 ms <= 150 ms"
+
+
+def test_variant_label_prefers_the_runner_variant_name():
+    rec = make_record("v", "/variants/run-17")
+    assert cost.variant_label(rec) == "run-17"
+    rec["config"]["variant_name"] = "bert-base-magnitude-90"
+    assert cost.variant_label(rec) == "bert-base-magnitude-90"
+    assert cost.variant_label(make_record("d")) == "dense"
+
+
+# ------------------------------------------------------------------------------------------------ the join
+
+
+def test_best_configuration_within_sla_hand_computed():
+    recs = [
+        make_record("dense-b1", None, p99=130, thr=8),  # dense misses the SLA
+        make_record("p90-b1", "/variants/bert-90", p99=40, thr=25),
+        make_record("p90-b8", "/variants/bert-90", p99=300, thr=30, batch=8),  # more throughput, misses SLA
+        make_record("p90-t1", "/variants/bert-90", p99=70, thr=14, threads=1),
+    ]
+    a = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    rows = {r.variant: r for r in a.rows}
+    assert set(rows) == {"dense", "bert-90"}
+    best = rows["bert-90"]
+    assert (best.record_id, best.batch, best.threads, best.throughput_per_s) == ("p90-b1", 1, 2, 25.0)
+    assert best.usd_per_million == pytest.approx(1.140444, abs=1e-6)  # 0.10264 / (25 * 3600) * 1e6
+    assert best.instances_at_target == 2  # ceil(50 / 25)
+    assert best.usd_per_month_at_target == pytest.approx(149.8544)  # 2 * 0.10264 * 730
+    assert best.price_source.endswith("[grade d]") and best.price_date == "2025/2026"
+    assert best.vcpu_or_gpu == "2 vCPU (2 cores)" and best.measured_or_reference == "measured"
+    dense = rows["dense"]
+    assert dense.sla_met is False and dense.usd_per_million is None and dense.usd_per_month_at_target is None
+    assert a.rows[0] is best  # cheapest first; SLA misses last
+
+
+def test_record_without_instance_type_is_never_mapped():
+    rec = make_record("nomachine", instance=None)
+    rec["config"]["instance_type"] = "c7a.large"  # asked for, but the machine does not carry it
+    a = cost.analyze([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    assert [r.record_id for r in a.rows] == ["ok"]
+    assert [u.record_id for u in a.unmapped] == ["nomachine"]
+    assert a.unmapped[0].reason.startswith("unmapped: the record has no machine.instance_type")
+    assert all(r.record_id != "nomachine" for r in a.candidates)
+
+
+def test_record_without_throughput_is_skipped_with_reason_and_failed_runs_too():
+    no_thr = make_record("nothr", thr=None)
+    failed = make_record("failed", status="timeout")
+    a = cost.analyze([no_thr, failed], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    assert a.rows == ()
+    reasons = {s.record_id: s.reason for s in a.skipped}
+    assert reasons == {"nothr": "skipped: no throughput_per_s in the record (got None)", "failed": "status timeout: boom"}
+
+
+def test_row_without_price_says_so_and_has_no_money():
+    a = cost.analyze([make_record("x")], 100, 50, "eu-west-1", BUNDLED, gpu_reference=False)
+    (r,) = a.rows
+    assert r.price_source == "no price for c7a.large in eu-west-1"
+    assert (r.usd_per_hour, r.usd_per_million, r.usd_per_month_at_target, r.instances_at_target) == (None, None, None, None)
+    spot = cost.analyze([make_record("x")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False, purchase_options=("spot",))
+    assert spot.rows[0].price_source == "no spot price for c7a.large in us-east-2"
+
+
+def test_server_record_supersedes_single_stream_of_same_configuration():
+    single = make_record("ss", p99=40, thr=25)
+    server = make_record("srv", scenario="server", server={"sla_ms": 100.0, "max_rate_per_s": 18.0, "trials": []})
+    a = cost.analyze([single, server], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    (r,) = a.rows
+    assert (r.record_id, r.throughput_per_s, r.scenario) == ("srv", 18.0, "server")
+    assert r.usd_per_million == pytest.approx(0.10264 / (18 * 3600) * 1e6)
+
+
+def test_newest_record_of_a_configuration_wins():
+    old = make_record("same", thr=25, created_at="2026-11-20T00:00:00+00:00")
+    new = make_record("same", thr=20, created_at="2026-11-24T00:00:00+00:00")
+    new["record_id"] = "newer"
+    a = cost.analyze([new, old], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    assert [r.record_id for r in a.rows] == ["newer"]
+
+
+def test_gpu_reference_rows_are_labelled_and_hand_computed():
+    a = cost.analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED)
+    g4 = {r.precision: r for r in a.rows if r.instance == "g4dn.xlarge"}
+    fp16 = g4["fp16"]
+    assert fp16.measured_or_reference == "reference" and fp16.device == "gpu" and fp16.backend == "TensorRT"
+    assert fp16.batch == 1  # batch 128 fp16: 128 / 888 s = 144 ms average > 100 ms
+    assert fp16.usd_per_million == pytest.approx(0.284917, abs=1e-6)  # 0.526 * 1.95 / 3.6
+    assert fp16.citation.startswith("published reference: NVIDIA TensorRT repository")
+    assert fp16.vcpu_or_gpu == "1x NVIDIA T4 16 GB"
+    int8 = g4["int8"]
+    assert (int8.batch, int8.throughput_per_s) == (128, 1750)  # 73 ms average <= 100 ms
+    assert {r.instance for r in a.rows if r.device == "gpu"} == {"g4dn.xlarge", "g6e.xlarge"}  # the priced GPUs in us-east-2
+    off = cost.analyze([make_record("cpu")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    assert all(r.device == "cpu" for r in off.rows)
+
+
+def test_multi_gpu_reference_is_scaled_and_labelled_an_assumption():
+    a = cost.analyze([make_record("cpu", instance="c7a.large")], 100, 50, "us-east-1", BUNDLED, instances=["p4d.24xlarge", "c7a.large"])
+    p4d = [r for r in a.rows if r.instance == "p4d.24xlarge" and r.precision == "int8" and r.backend == "TensorRT"]
+    assert p4d[0].throughput_per_s == 8 * 15940 and "assumption: per-GPU figure x 8 GPUs" in p4d[0].capacity_basis
+
+
+def test_measured_gpu_records_replace_the_reference_for_their_instance():
+    gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16")
+    cpu = make_record("cpu", p99=40, thr=25)
+    a = cost.analyze([gpu, cpu], 100, 50, "us-east-2", BUNDLED)
+    g4 = [r for r in a.rows if r.instance == "g4dn.xlarge"]
+    assert [(r.record_id, r.measured_or_reference, r.device) for r in g4] == [("gpu", "measured", "gpu")]
+    assert g4[0].usd_per_million == pytest.approx(0.526 / (400 * 3600) * 1e6)
+    assert any(r.instance == "g6e.xlarge" and r.measured_or_reference == "reference" for r in a.rows)
+    (vs_g4,) = [b for b in a.break_even if b.scope == "vs g4dn.xlarge"]
+    # CPU 25/s at 0.10264 vs GPU 400/s at 0.526: on (125, 150] 6 x 0.10264 = 0.61584 > 0.526 -> above 125 req/s
+    assert vs_g4.break_even.gpu_cheaper_above_qps == 125 and vs_g4.cpu.record_id == "cpu"
+    cheapest = [b for b in a.break_even if b.scope == "cheapest GPU"][0]
+    assert cheapest.gpu.usd_per_million == min(r.usd_per_million for r in a.rows if r.device == "gpu" and r.usd_per_million)
+
+
+def test_projection_is_off_unless_asked_and_labelled():
+    recs = [make_record("p", "/v/bert-90", p99=40, thr=25)]
+    plain = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    assert {r.instance for r in plain.rows} == {"c7a.large"}
+    a = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False, project_to=("t4g.xlarge", "c7a.xlarge"))
+    est = {r.instance: r for r in a.rows if r.measured_or_reference == "estimate"}
+    assert set(est) == {"t4g.xlarge", "c7a.xlarge"}
+    assert est["c7a.xlarge"].throughput_per_s == 50  # 25/s x 4/2 cores
+    assert est["c7a.xlarge"].citation == "estimate: scaled by physical cores from c7a.large (2 -> 4 cores)"
+    assert est["t4g.xlarge"].citation.startswith("estimate: scaled by physical cores from c7a.large (2 -> 4 cores); different CPU")
+    assert est["t4g.xlarge"].usd_per_million == pytest.approx(0.746667, abs=1e-6)  # 0.1344 / (50 * 3600) * 1e6
+    assert all(b.cpu.measured_or_reference != "estimate" for b in a.break_even)
+
+
+def test_bad_inputs_are_one_line_config_errors():
+    with pytest.raises(ConfigError, match=r"^--project-to: 'g4dn.xlarge' is a GPU instance"):
+        cost.analyze([], 100, 50, "us-east-2", BUNDLED, project_to=("g4dn.xlarge",))
+    with pytest.raises(ConfigError, match=r"^unknown instance type 'c9z.large'; close valid choices"):
+        cost.analyze([], 100, 50, "us-east-2", BUNDLED, project_to=("c9z.large",))
+    with pytest.raises(ConfigError, match=r"^--sla-ms: 0"):
+        cost.analyze([], 0, 50, "us-east-2", BUNDLED)
+    with pytest.raises(ConfigError, match=r"^--region: 'Ohio' is not an AWS region code"):
+        cost.analyze([], 100, 50, "Ohio", BUNDLED)
+    with pytest.raises(ConfigError, match=r"^unknown purchase option 'reserved'; valid choices: on-demand, spot$"):
+        cost.analyze([], 100, 50, "us-east-2", BUNDLED, purchase_options=("reserved",))
+
+
+def test_user_quotes_replace_prices():
+    book = PriceBook(quotes=(PriceQuote("c7a.large", "us-east-2", "on-demand", 0.05, "my quote", "2026-11-01"),))
+    a = cost.analyze([make_record("x", p99=40, thr=25)], 100, 50, "us-east-2", book, gpu_reference=False)
+    assert a.rows[0].usd_per_million == pytest.approx(0.05 / (25 * 3600) * 1e6) and a.rows[0].price_source == "my quote"

@@ -1,0 +1,281 @@
+"""Cost reports: CSV columns and values, HTML escaping and embedded plots, the seed example, the CLI,
+and the HTML rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.pricing import load_price_book
+from harness.report.cost_report import CSV_COLUMNS, pareto_front, write_cost_report, write_seed_example
+
+BUNDLED = load_price_book(snapshot_dir=None)
+CHROMIUM = "/usr/bin/chromium"
+FIX = Path(__file__).parent / "fixtures" / "pricing"
+
+
+def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", batch=1, backend="onnxruntime",
+                model="bert-base", device="cpu", accuracy=None, sparsity=None, precision="fp32"):
+    """A run record shaped as docs/records.md describes (the fields the cost code reads)."""
+    metrics = {"latency_ms": {"p50": p99 * 0.8, "p90": p99 * 0.9, "p99": p99, "n": 120, "unsupported": []},
+               "throughput_per_s": thr}
+    if accuracy is not None:
+        metrics["quality"] = {"accuracy": accuracy}
+    if sparsity is not None:
+        metrics["sparsity"] = sparsity
+    machine = {"instance_type": instance, "instance_type_source": "declared"} if instance else {}
+    return {
+        "schema_version": 1, "record_id": rid, "status": "ok", "config_hash": rid,
+        "config": {"model": model, "variant": variant, "backend": backend, "kernel": "dense", "precision": precision,
+                   "batch_size": batch, "seq_len": 128, "threads": 2, "scenario": "single-stream", "settings": {}},
+        "effective": {"precision": precision, "threads": 2, "backend_version": "1.8.0", "device": device},
+        "metrics": metrics, "machine": machine, "created_at": "2026-11-24T23:00:00+00:00",
+    }
+
+
+def seed_records():
+    return [
+        make_record("dense", None, p99=118, thr=8.8, backend="deepsparse", sparsity=0.0, accuracy=0.91),
+        make_record("p90", "/variants/bert-base-90", p99=40, thr=27, backend="deepsparse", sparsity=0.9, accuracy=0.89),
+        make_record("p90-ort", "/variants/bert-base-90", p99=128, thr=8.1, backend="onnxruntime", sparsity=0.9, accuracy=0.89),
+    ]
+
+
+def read_csv(path: Path) -> tuple[str, list[dict]]:
+    lines = path.read_text().splitlines()
+    return lines[0], list(csv.DictReader(lines[1:]))
+
+
+# ------------------------------------------------------------------------------------------------ CSV
+
+
+def test_csv_columns_exactly_and_hand_computed_values(tmp_path):
+    paths = write_cost_report(seed_records(), tmp_path, 100, 50, "us-east-2", book=BUNDLED, gpu_reference=False)
+    assert set(paths) == {"markdown", "html", "csv"} and all(p.exists() for p in paths.values())
+    version, rows = read_csv(paths["csv"])
+    assert version == "# schema_version: 1"
+    assert tuple(paths["csv"].read_text().splitlines()[1].split(",")) == CSV_COLUMNS
+    assert CSV_COLUMNS == (
+        "model", "variant", "backend", "backend_version", "precision", "instance", "region", "purchase_option",
+        "usd_per_hour", "price_source", "price_date", "vcpu_or_gpu", "batch", "seq_len", "throughput_per_s", "p50_ms",
+        "p99_ms", "sla_met", "usd_per_million", "usd_per_month_at_target", "measured_or_reference")
+    first = rows[0]
+    assert (first["variant"], first["backend"], first["instance"], first["usd_per_hour"], first["throughput_per_s"]) == (
+        "bert-base-90", "deepsparse", "c7a.large", "0.10264", "27.0")
+    assert first["usd_per_million"] == "1.055967"  # 0.10264 / (27 * 3600) * 1e6 = 1.0559671
+    assert first["usd_per_month_at_target"] == "149.8544"  # ceil(50 / 27) = 2; 2 * 0.10264 * 730
+    assert (first["sla_met"], first["measured_or_reference"], first["vcpu_or_gpu"]) == ("true", "measured", "2 vCPU (2 cores)")
+    assert float(first["p50_ms"]) == 32.0 and float(first["p99_ms"]) == 40.0 and first["price_date"] == "2025/2026"
+    missed = [r for r in rows if r["sla_met"] == "false"]
+    assert len(missed) == 2 and all(r["usd_per_million"] == "" and r["usd_per_month_at_target"] == "" for r in missed)
+
+
+def test_csv_row_without_price_says_so_never_zero(tmp_path):
+    paths = write_cost_report([make_record("x", instance="c7a.large")], tmp_path, 100, 50, "eu-west-1", book=BUNDLED)
+    _, rows = read_csv(paths["csv"])
+    (row,) = rows
+    assert row["price_source"] == "no price for c7a.large in eu-west-1"
+    assert row["usd_per_hour"] == row["usd_per_million"] == row["usd_per_month_at_target"] == ""
+    md = paths["markdown"].read_text()
+    assert "## No price (excluded from $ columns)" in md and "no price for c7a.large in eu-west-1" in md
+
+
+# ------------------------------------------------------------------------------------------------ HTML / Markdown
+
+
+def test_html_escapes_every_user_string_and_embeds_pngs(tmp_path):
+    evil_model = "<script>alert('m')</script>"
+    evil_variant = "/v/bert&<img src=x onerror=alert(1)>"
+    recs = seed_records() + [
+        make_record("evil", evil_variant, model=evil_model, p99=30, thr=30, sparsity=0.95, accuracy=0.8),
+        make_record("nomachine", evil_variant, instance=None, model=evil_model),
+    ]
+    prices = tmp_path / "p.csv"
+    prices.write_text("# schema_version: 1\ninstance,region,purchase_option,usd_per_hour,source,as_of\n"
+                      "c7a.large,us-east-2,on-demand,0.1,<b>quote|x</b>,2026-11-01\n")
+    book = load_price_book(snapshot_dir=None, prices_csv=prices)
+    paths = write_cost_report(recs, tmp_path / "out", 100, 50, "us-east-2", book=book)
+    text = paths["html"].read_text()
+    for raw in ("<script>", "<img src=x", "<b>quote"):
+        assert raw not in text
+    assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt;" in text
+    assert "bert&amp;&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;b&gt;quote|x&lt;/b&gt;" in text
+    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(pngs) == 3  # latency vs sparsity, $/1M per instance, accuracy vs $/1M
+    assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "http://" not in text and "https://" not in text  # self-contained
+    md = paths["markdown"].read_text()
+    assert "<b>quote\\|x</b>" in md  # a pipe in a cell cannot break the Markdown table
+
+
+def test_quotes_passed_in_are_the_prices(tmp_path):
+    from harness.pricing import PriceQuote
+
+    quotes = [PriceQuote("c7a.large", "us-east-2", "on-demand", 0.2, "demo quote", "2026-11-20")]
+    paths = write_cost_report([make_record("q", p99=40, thr=25)], tmp_path, 100, 50, "us-east-2", quotes=quotes,
+                              gpu_reference=False)
+    _, (row,) = read_csv(paths["csv"])
+    assert (row["usd_per_hour"], row["price_source"], row["price_date"]) == ("0.2", "demo quote", "2026-11-20")
+    assert row["usd_per_million"] == "2.222222"  # 0.2 / (25 * 3600) * 1e6
+    assert "prices: given <quotes passed in> (as of 2026-11-20, 1 quotes)" in paths["markdown"].read_text()
+
+
+def test_plots_only_when_there_is_data(tmp_path):
+    paths = write_cost_report([make_record("d", None, p99=40, thr=25)], tmp_path, 100, 50, "us-east-2", book=BUNDLED,
+                              gpu_reference=False)
+    text = paths["html"].read_text()
+    assert text.count("data:image/png;base64,") == 1  # only the $/1M bars: no sparsity, no quality
+    assert "<table>" in text
+
+
+def test_pareto_front():
+    pts = [(1.0, 0.85), (2.0, 0.90), (1.5, 0.80), (3.0, 0.90), (0.5, 0.70), (2.5, 0.95)]
+    assert pareto_front(pts) == [(0.5, 0.70), (1.0, 0.85), (2.0, 0.90), (2.5, 0.95)]
+
+
+def test_unmapped_record_is_listed_not_priced(tmp_path):
+    paths = write_cost_report([make_record("nom", instance=None)], tmp_path, 100, 50, "us-east-2", book=BUNDLED)
+    _, rows = read_csv(paths["csv"])
+    assert rows == []
+    md = paths["markdown"].read_text()
+    assert "## Unmapped records (no instance type; never mapped silently)" in md and "[record nom]" in md
+
+
+# ------------------------------------------------------------------------------------------------ the seed example
+
+
+def test_seed_example_c7a_measured_t4g_not_measured_g4dn_reference(tmp_path):
+    paths = write_seed_example(seed_records(), tmp_path, book=BUNDLED)
+    _, rows = read_csv(paths["csv"])
+    assert {r["instance"] for r in rows} == {"c7a.large", "g4dn.xlarge", "t4g.xlarge"}
+    (t4g,) = [r for r in rows if r["instance"] == "t4g.xlarge"]  # listed with its price, never invented numbers
+    assert (t4g["measured_or_reference"], t4g["usd_per_hour"], t4g["throughput_per_s"], t4g["usd_per_million"],
+            t4g["sla_met"]) == ("not measured", "0.1344", "", "", "unknown")
+    assert {r["measured_or_reference"] for r in rows if r["instance"] == "g4dn.xlarge"} == {"reference"}
+    assert {r["measured_or_reference"] for r in rows if r["instance"] == "c7a.large"} == {"measured"}
+    g4_fp16 = next(r for r in rows if r["instance"] == "g4dn.xlarge" and r["precision"] == "fp16")
+    assert g4_fp16["usd_per_million"] == "0.284917" and g4_fp16["region"] == "us-east-2"
+    md = paths["markdown"].read_text()
+    assert "t4g.xlarge: not measured" in md
+    assert "BERT-base bert-base-90 on c7a.large [measured] (deepsparse, fp32, batch 1): $1.056 per 1M" in md
+    # 0.284917 / 1.055967 = 0.2698 -> the GPU reference is 3.71x cheaper per item than the pruned CPU row
+    assert "vs g4dn.xlarge TensorRT fp16 batch 1 [reference] $0.2849 per 1M (GPU 3.71x cheaper per item" in md
+    assert "published reference" in md and "not a measurement" in md
+    assert "BERT-base dense on c7a.large [measured] (deepsparse, fp32): p99 118 ms > 100 ms: SLA not met; no cost per item." in md
+
+
+def test_seed_example_with_projection_labels_t4g_estimate(tmp_path):
+    paths = write_seed_example(seed_records(), tmp_path, book=BUNDLED, project_to=("t4g.xlarge",))
+    _, rows = read_csv(paths["csv"])
+    t4g = [r for r in rows if r["instance"] == "t4g.xlarge"]
+    assert len(t4g) == 3 and {r["measured_or_reference"] for r in t4g} == {"estimate"}  # one per measured group
+    pruned = next(r for r in t4g if r["variant"] == "bert-base-90" and r["backend"] == "deepsparse")
+    assert pruned["throughput_per_s"] == "54.0"  # 27/s x 4/2 physical cores
+    assert pruned["usd_per_million"] == "0.691358"  # 0.1344 / (54 * 3600) * 1e6
+    assert "different CPU" in paths["markdown"].read_text()
+
+
+def test_seed_example_with_measured_gpu_record(tmp_path):
+    recs = seed_records() + [make_record("t4", None, instance="g4dn.xlarge", device="cuda:0", backend="torch",
+                                         p99=9.0, thr=300.0, precision="fp16")]
+    paths = write_seed_example(recs, tmp_path, book=BUNDLED)
+    _, rows = read_csv(paths["csv"])
+    g4 = [r for r in rows if r["instance"] == "g4dn.xlarge"]
+    assert [(r["measured_or_reference"], r["backend"]) for r in g4] == [("measured", "torch")]
+    assert g4[0]["usd_per_million"] == "0.487037"  # 0.526 / (300 * 3600) * 1e6
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def _cli(argv):
+    """The lead's harness.cli builds every command; build just ours with the same parser class."""
+    from harness.cli import _Parser
+    from harness.commands import prices, report
+
+    parser = _Parser(prog="harness")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    prices.register(sub)
+    report.register(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_report_cost_writes_files(tmp_path, capsys):
+    runs = tmp_path / "results" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "a.jsonl").write_text("\n".join(json.dumps(r) for r in seed_records()) + "\n")
+    out = tmp_path / "report"
+    rc = _cli(["report", "cost", "--sla-ms", "100", "--qps", "50", "--region", "us-east-2", "--out", str(out),
+               "--results", str(tmp_path / "results"), "--snapshot-dir", str(tmp_path / "none"), "--no-gpu-reference"])
+    assert rc == 0 and (out / "cost.csv").exists() and (out / "cost.html").exists()
+    _, rows = read_csv(out / "cost.csv")
+    assert {r["measured_or_reference"] for r in rows} == {"measured"}
+    assert f"csv: {out / 'cost.csv'}" in capsys.readouterr().out
+    rc = _cli(["report", "cost", "--example", "seed", "--out", str(tmp_path / "seed"), "--results", str(tmp_path / "results"),
+               "--snapshot-dir", str(tmp_path / "none"), "--prices", str(FIX / "prices-v1.csv")])
+    _, rows = read_csv(tmp_path / "seed" / "cost.csv")
+    assert {r["instance"]: r["usd_per_hour"] for r in rows} == {"c7a.large": "0.09", "g4dn.xlarge": "0.4",  # user CSV
+                                                                 "t4g.xlarge": "0.1344"}  # bundled, not measured
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    with pytest.raises(HarnessError, match=r"^--project-to: unknown instance type 'c9z.large'; close valid choices: "):
+        _cli(["report", "cost", "--out", str(tmp_path), "--results", str(tmp_path), "--project-to", "c9z.large"])
+
+
+def test_cli_prices_show_warns_when_old(tmp_path, capsys, monkeypatch):
+    import datetime as dt
+
+    import harness.pricing
+
+    monkeypatch.setattr(harness.pricing, "current_date", lambda: dt.date(2026, 11, 24))
+    d = tmp_path / "prices"
+    d.mkdir()
+    shutil.copy(FIX / "snapshot-v1.json", d / "aws-2026-10-01.json")
+    assert _cli(["prices", "show", "--region", "us-east-2", "--snapshot-dir", str(d), "--max-age-days", "60"]) == 0
+    out, err = capsys.readouterr()
+    assert "c7a.large    us-east-2  spot" in out and "0.04" in out and "fixture: EC2 spot history" in out
+    assert "0.10264" not in out.split("c7a.large    us-east-2  on-demand")[1].splitlines()[0]  # snapshot beat bundled
+    # us-east-2: 13 bundled cells + the fixture's spot cell; its on-demand cell (2026-10-01) replaced c7a.large's,
+    # so 12 of 14 have source dates older than 60 days on 2026-11-24
+    assert re.search(r"^warning: 12 of 14 quotes in force have a source date older than 60 days \(oldest: ", err, re.M)
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    for argv in (["prices", "--help"], ["prices", "show", "--help"], ["prices", "refresh", "--help"],
+                 ["report", "--help"], ["report", "cost", "--help"]):
+        with pytest.raises(SystemExit) as ex:
+            _cli(argv)
+        assert ex.value.code == 0
+        assert "example" in capsys.readouterr().out, argv
+
+
+# ------------------------------------------------------------------------------------------------ headless Chromium
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed (apt-get install chromium)")
+def test_html_renders_in_headless_chromium(tmp_path):
+    paths = write_cost_report(seed_records(), tmp_path / "out", 100, 50, "us-east-2", book=BUNDLED)
+    url = paths["html"].resolve().as_uri()
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    shot = tmp_path / "shot.png"
+    subprocess.run(base + [f"--user-data-dir={tmp_path / 'profile1'}", f"--screenshot={shot}", "--window-size=1200,2000", url],
+                   check=True, capture_output=True, timeout=120)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a blank 1200x2000 page compresses to a few kB
+    dom = subprocess.run(base + [f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", url],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "<table>" in dom and "<td>bert-base-90</td>" in dom
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', dom)) == 3
