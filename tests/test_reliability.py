@@ -83,3 +83,28 @@ def test_matrix_file_of_arbitrary_bytes_gives_a_one_line_error(tmp_path, blob):
         load_matrix(path)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12), min_size=1, max_size=7),
+             max_size=5).map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+    st.lists(st.tuples(st.sampled_from(["c7a.large", "g4dn.xlarge", "nope.x", ""]), st.sampled_from(["us-east-1", "mars-1", ""]),
+                       st.sampled_from(["on-demand", "spot", "reserved"]), st.one_of(st.floats(allow_nan=True), st.text(max_size=5)),
+                       st.text(max_size=6), st.sampled_from(["2026-01-01", "yesterday", ""])), max_size=4).map(
+        lambda rows: ("instance,region,purchase_option,usd_per_hour,source,as_of\n"
+                      + "\n".join(",".join(map(str, r)) for r in rows)).encode()),
+))
+def test_price_csv_reader_gives_one_line_errors_only(tmp_path, blob):
+    from harness.errors import HarnessError
+    from harness.pricing.user_csv import load_prices_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_bytes(blob)
+    try:
+        quotes = load_prices_csv(path)
+    except HarnessError as exc:
+        assert "\n" not in str(exc) and str(exc)
+    else:
+        assert all(q.usd_per_hour >= 0 for q in quotes)

@@ -44,6 +44,10 @@ def load_prices_csv(path) -> list[PriceQuote]:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise HarnessError(f"prices file {str(path)!r} not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not a UTF-8 text file (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise HarnessError(f"prices file {str(path)!r} is a directory") from None
     name = path.name
     lines = text.splitlines()
     comment_version = None
