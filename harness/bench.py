@@ -13,10 +13,10 @@ from .store import append_record, iter_records
 def variant_key(config: BenchConfig) -> str | None:
     if not config.variant:
         return None
-    try:
-        from .variant import variant_id
+    from .registry import model_family
 
-        return variant_id(config.variant)
+    try:
+        return model_family(config.model).variant_id(config.variant)
     except Exception:  # missing or unreadable variant: the run itself reports it
         return str(config.variant)
 

@@ -111,8 +111,8 @@ def validate_matrix(data, where: str = "matrix") -> dict:
 
 
 def expand(matrix: dict) -> list[BenchConfig]:
-    """The product of the matrix's lists, in a stable order; image models ignore seq_lens beyond
-    their own input size and are run once per batch size."""
+    """The product of the matrix's lists, in a stable order; models without a sequence axis (images,
+    trees) ignore seq_lens, use their own input size, and run once per batch size."""
     from .registry import model_family
 
     settings = Settings(**(matrix.get("settings") or {}))
@@ -123,7 +123,7 @@ def expand(matrix: dict) -> list[BenchConfig]:
         matrix["batch_sizes"], matrix["seq_lens"], matrix.get("precisions", ["fp32"]), matrix.get("kernels", ["dense"]),
     ):
         family = model_family(model)
-        if family.kind == "image":
+        if family.kind != "text":  # images have one input size, trees one feature count
             seq = family.default_seq_len
         cfg = BenchConfig(
             model=model, backend=backend, batch_size=batch, seq_len=seq, threads=threads, precision=precision,

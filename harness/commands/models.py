@@ -19,7 +19,7 @@ def run(args) -> int:
     for name in MODELS:
         family = model_family(name)
         row = {"model": name, "kind": family.kind, "inputs": ",".join(family.input_names), "description": family.description}
-        if args.flops:
+        if args.flops and family.framework == "torch":
             model = family.build()
             row["params_M"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
             row["GFLOP"] = round(family.flops(model, 1) / 1e9, 3)

@@ -93,6 +93,12 @@ class ModelFamily:
             )
         return model.eval()
 
+    def variant_id(self, path) -> str:
+        """The id of a variant directory made from this family (stable across loads)."""
+        from ..variant import variant_id
+
+        return variant_id(path)
+
     # -- inputs -----------------------------------------------------------------------------
     def example_inputs(self, batch_size: int = 1, seq_len: int | None = None, seed: int = 0) -> dict:
         """Seeded, realistically shaped inputs as torch tensors, keyed by input name."""

@@ -1,0 +1,67 @@
+"""`harness trees`: CART minimal cost-complexity pruning, swept over alpha, measured through the runner."""
+
+from __future__ import annotations
+
+from ..cli import add_command
+
+
+def register(sub):
+    from ..trees import DATASETS, TREE_BACKENDS, TREE_BATCH_SIZES
+
+    p = add_command(
+        sub, "trees",
+        "decision trees: cost-complexity path, accuracy and latency against alpha (records + report)",
+        "harness trees --dataset breast_cancer --out results/reports --seed 0",
+        description=(
+            "Grow a CART tree on a data set bundled with scikit-learn, walk its minimal cost-complexity pruning "
+            "path, score every alpha (train, test, cross-validation), pick alpha by cross-validation, save a tree "
+            "variant per measured alpha, measure them through the runner (records in the store, model "
+            "tree-<dataset>, backends sklearn and onnxruntime) and write DIR/trees-<dataset>.md, .csv and .png."
+        ),
+    )
+    p.add_argument("--dataset", default="breast_cancer", choices=list(DATASETS), help="data set (default breast_cancer)")
+    p.add_argument("--out", default="results/reports", metavar="DIR", help="report directory (default results/reports)")
+    p.add_argument("--seed", type=int, default=0, help="train/test split, tree and CV-fold seed (default 0)")
+    p.add_argument("--variants", default=None, metavar="DIR", help="where tree variants go (default DIR/trees-<dataset>-variants)")
+    p.add_argument("--max-variants", type=int, default=8, metavar="N",
+                   help="measure at most N alphas: evenly spaced on the path plus full, chosen and last (default 8)")
+    p.add_argument("--backend", type=_csv(str), default=list(TREE_BACKENDS), help="sklearn,onnxruntime (default both)")
+    p.add_argument("--batch", type=_csv(int), default=list(TREE_BATCH_SIZES), help="batch sizes (default 1,1024)")
+    p.add_argument("--threads", type=int, default=1, help="worker threads (default 1)")
+    p.add_argument("--min-duration", type=float, default=1.0, metavar="S", help="time at least S seconds per run (default 1)")
+    p.add_argument("--repeat", type=int, default=1, help="run every configuration N times, interleaved")
+    p.add_argument("--no-bench", action="store_true", help="sweep and report accuracy only; no latency runs")
+    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _csv(cast):
+    from .bench import csv_list
+
+    return csv_list("backend" if cast is str else "batch", cast)
+
+
+def run(args) -> int:
+    from ..errors import ConfigError
+    from ..trees import run_trees, tree_settings
+
+    for name in ("max_variants", "threads", "repeat"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(args, name)}")
+    if args.min_duration <= 0:
+        raise ConfigError(f"--min-duration: expected seconds > 0, got {args.min_duration}")
+    report = run_trees(
+        args.dataset, out_dir=args.out, seed=args.seed, results_root=args.results, variants_dir=args.variants,
+        max_variants=args.max_variants, backends=args.backend, batch_sizes=args.batch, threads=args.threads,
+        settings=tree_settings(args.min_duration), bench=not args.no_bench, repeats=args.repeat,
+        progress=not args.quiet,
+    )
+    s = report.sweep
+    print(f"{s.dataset}: {len(s.rows)} alphas; full tree {s.full.leaves} leaves, test {s.metric} {s.full.test_score:.4f}; "
+          f"chosen alpha {s.chosen.alpha:.6g} ({s.chosen.leaves} leaves), test {s.metric} {s.chosen.test_score:.4f}")
+    print(f"wrote {report.md_path}, {report.csv_path}, {report.png_path}")
+    failed = [r for r in report.records if r["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(report.records)} runs did not finish; see the report", flush=True)
+    return 1 if failed and len(failed) == len(report.records) else 0
