@@ -102,10 +102,19 @@ class BenchConfig:
         return cls(settings=settings, **data)
 
     def identity(self, variant_id: str | None = None) -> dict:
-        """The fields that make two runs the same measurement (used for resuming and comparing)."""
-        d = self.to_dict()
-        d.pop("instance_type")
+        """The fields that make two runs the same measurement (used for resuming and comparing).
+
+        Fields left at their defaults are omitted, so adding a new field with a default later does
+        not change the identity (and the hash) of configurations recorded before it existed.
+        """
+        d = _non_default(self)
+        d.pop("instance_type", None)
         d["variant"] = variant_id if self.variant else None
+        settings = _non_default(self.settings)
+        if settings:
+            d["settings"] = settings
+        else:
+            d.pop("settings", None)
         return d
 
     def config_hash(self, variant_id: str | None = None) -> str:
@@ -116,3 +125,17 @@ def stable_hash(obj) -> str:
     """A short hash of a JSON-serialisable object, independent of key order."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _non_default(obj) -> dict:
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = value
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if default is dataclasses.MISSING or value != default:
+            out[f.name] = value
+    return out

@@ -71,3 +71,17 @@ def test_shards_partition_the_matrix_exactly():
 def test_bad_shard_spec(text):
     with pytest.raises(ConfigError, match="--shard"):
         parse_shard(text)
+
+
+def test_config_identity_ignores_defaults_so_new_fields_keep_old_hashes():
+    from harness.schema import BenchConfig, Settings
+
+    a = BenchConfig(model="bert-tiny", backend="torch")
+    b = BenchConfig(model="bert-tiny", backend="torch", checkpoint=None, settings=Settings())
+    assert a.config_hash() == b.config_hash()
+    assert "checkpoint" not in a.identity() and "settings" not in a.identity()
+    c = BenchConfig(model="bert-tiny", backend="torch", settings=Settings(min_iters=7))
+    assert c.identity()["settings"] == {"min_iters": 7}
+    assert c.config_hash() != a.config_hash()
+    # the instance type does not make a different measurement
+    assert BenchConfig(model="bert-tiny", backend="torch", instance_type="c7a.large").config_hash() == a.config_hash()
