@@ -58,6 +58,8 @@ def test_sst2_train_batches_are_full_and_reshuffled_each_epoch(sst2_dir):
 def test_sst2_max_train_and_max_eval_subset(sst2_dir):
     task = make_task("minilm-tiny", str(sst2_dir), max_train=2, max_eval=1, seq_len=4)
     assert ":train=2:subset_seed=0:eval=1:len=4:" in task.data_id
+    assert task.train_data_id == task.data_id.replace(":eval=1", "")
+    assert make_task("minilm-tiny", str(sst2_dir), max_train=2, seq_len=4).train_data_id == task.train_data_id
     inputs, labels = next(iter(task.eval_batches()))
     assert labels.tolist() == [1] and inputs["input_ids"].shape[1] <= 4
 

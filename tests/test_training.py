@@ -172,6 +172,10 @@ def test_finetune_dense_second_call_loads_the_cache(tmp_path, monkeypatch):
     for (n1, p1), (n2, p2) in zip(first.state_dict().items(), second.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2)
     assert not torch.equal(second.state_dict()["classifier.weight"], family.build().state_dict()["classifier.weight"])
+    bigger_eval = make_task(family, None, teacher=family.build(seed=5), seq_len=8, max_eval=16)
+    assert bigger_eval.data_id != task.data_id and bigger_eval.train_data_id == task.train_data_id
+    finetune_dense(family, family.build(), bigger_eval, **settings)
+    assert calls == [3]  # the evaluation split does not enter the key
     finetune_dense(family, family.build(), task, **(settings | {"steps": 2}))
     assert calls == [3, 2]  # other settings, other entry
     assert len([p for p in tmp_path.iterdir()]) == 2

@@ -104,7 +104,7 @@ def train(model: nn.Module, task, *, steps: int, lr: float = 3e-5, batch_size: i
     Returns {"steps": n, "final_loss": last loss or None, "losses": [loss per step]}.
     """
     _validate_train(steps, lr, batch_size, kd_temperature, kd_hardness, weight_decay)
-    masked = _check_masks(model, masks)
+    _check_masks(model, masks)  # fail before any work
     params = [p for p in model.parameters() if p.requires_grad]
     if steps and not params:
         raise HarnessError("train: the model has no trainable parameters")
@@ -223,14 +223,16 @@ def finetune_dense(family, model: nn.Module, task, *, steps: int, lr: float, bat
     """Fine-tune the dense `model` on `task` (CE on the task labels), in place, and return it.
 
     The result is cached under cache_dir/<family>-<key>/ (model.safetensors + finetune.json) keyed by
-    family name, task.data_id, the starting weights' hash and (steps, lr, batch_size, seed); a later
+    family name, the task's training data (task.train_data_id, falling back to task.data_id), the
+    starting weights' hash and (steps, lr, batch_size, seed); a later
     call with the same key loads the weights instead of training. Entries are written to a temporary
     directory and renamed into place.
     """
     from safetensors.torch import load_model, save_model
 
     init = weights_hash(model)
-    key = finetune_key(family.name, task.data_id, init, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
+    train_data = getattr(task, "train_data_id", task.data_id)
+    key = finetune_key(family.name, train_data, init, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
     root = Path(cache_dir)
     entry = root / f"{family.name}-{key}"
     meta_path = entry / "finetune.json"
@@ -251,6 +253,7 @@ def finetune_dense(family, model: nn.Module, task, *, steps: int, lr: float, bat
         "key": key,
         "model": family.name,
         "data": task.data_id,
+        "train_data": train_data,
         "init_weights": init,
         "settings": {"steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed},
         "final_loss": result["final_loss"],

@@ -27,6 +27,12 @@ class Task:
     has_labels: bool = False
     data_id: str = ""
 
+    @property
+    def train_data_id(self) -> str:
+        """Identity of the training examples alone: what a dense fine-tune depends on (the evaluation
+        split's size may change without invalidating a cached fine-tune)."""
+        return self.data_id
+
     def train_batches(self, batch_size: int, seed: int = 0) -> Iterator[tuple[dict[str, "Tensor"], "Tensor"]]:
         """An endless stream of (inputs, labels), every batch of exactly `batch_size` examples,
         the training examples reshuffled each epoch with a generator seeded by `seed`."""
@@ -42,18 +48,15 @@ class Task:
 
 def weights_hash(model: "nn.Module", length: int = 12) -> str:
     """Short sha256 over a module's state dict (names, dtypes, shapes and bytes), in name order."""
+    import torch  # the module that calls this has loaded torch already
+
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.view(-1).view(dtype=_byte_dtype()).numpy().tobytes() if t.numel() else b"")
+        if t.numel():
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:length]
-
-
-def _byte_dtype():
-    import torch
-
-    return torch.uint8
 
 
 def derive_seed(*parts: object) -> int:

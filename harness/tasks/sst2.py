@@ -114,10 +114,14 @@ class SST2Task(Task):
         self.eval_ids = self._encode(tokenizer, eval_texts, clamp_to)
         self.train_labels = torch.tensor(train_labels, dtype=torch.long)
         self.eval_labels = torch.tensor(eval_labels, dtype=torch.long)
-        self.data_id = (
-            f"sst2:{files_sha(files)}:train={len(self.train_ids)}{subset}:eval={len(self.eval_ids)}"
-            f":len={self.max_len}:tok={tok_name}"
-        )
+        sha, train = files_sha(files), f"train={len(self.train_ids)}{subset}"
+        tail = f":len={self.max_len}:tok={tok_name}"
+        self.data_id = f"sst2:{sha}:{train}:eval={len(self.eval_ids)}{tail}"
+        self._train_data_id = f"sst2:{sha}:{train}{tail}"
+
+    @property
+    def train_data_id(self) -> str:
+        return self._train_data_id
 
     @staticmethod
     def _tokenizer(family):

@@ -39,12 +39,14 @@ class TeacherTask(Task):
         self.n_eval = max_eval or DEFAULT_EVAL
         self.num_labels = int(getattr(getattr(teacher, "config", None), "num_labels", 0) or family.num_labels)
         train = f"pool{max_train}" if max_train else "stream"
-        self.data_id = (
-            f"teacher:{family.name}:{weights_hash(teacher)}:seq={self.seq_len}:seed={seed}"
-            f":train={train}:eval={self.n_eval}"
-        )
+        self._train_data_id = f"teacher:{family.name}:{weights_hash(teacher)}:seq={self.seq_len}:seed={seed}:train={train}"
+        self.data_id = f"{self._train_data_id}:eval={self.n_eval}"
         self._pool: tuple[dict, torch.Tensor] | None = None
         self._eval: tuple[dict, torch.Tensor] | None = None
+
+    @property
+    def train_data_id(self) -> str:
+        return self._train_data_id
 
     # -- labelling -------------------------------------------------------------------------
     def label(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
