@@ -11,7 +11,7 @@ DEMO_MATRIX = Path(__file__).resolve().parents[2] / "matrices" / "demo.yaml"
 
 def register(sub):
     p = add_command(
-        sub, "demo", "the default job: BERT-base, DistilBERT, ResNet50 dense, a 90%-pruned BERT-base, three backends plus sparse kernels, then a cost report",
+        sub, "demo", "the default job: BERT-base, DistilBERT, ResNet50 dense, a 90%%-pruned BERT-base, three backends plus sparse kernels, then a cost report",
         "harness demo --results results/",
     )
     p.add_argument("--results", default=None, help="results directory (default results/)")
