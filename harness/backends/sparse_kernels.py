@@ -15,21 +15,25 @@ Runs inside the worker (main environment); torch and openvino are imported insid
 
 from __future__ import annotations
 
+import functools
+import warnings
 from pathlib import Path
 
-# Minimum weight sparsity at which a Linear layer goes to the CSR kernel.
-# Measured with benchmarks/sparse_crossover.py on this development machine (AMD EPYC Zen 5, 2 cores,
-# torch 2.13.0 CPU build with MKL), y = W x for W 3072x768 and 768x3072 / 768x768, x 128 tokens, 1 thread,
-# interleaved: CSR (MKL) is slower than the dense GEMM at 50-60% sparsity, breaks even at about 70%, and is
-# clearly faster from 80% (about 2x), 90% (about 4-5x) and 95% (about 8-10x); see results/sparse/crossover.md.
-# Layers between the crossover and the threshold would gain little and risk a loss, so 0.75 sits just above it.
-CSR_SPARSITY_THRESHOLD = 0.75
-CROSSOVER_SOURCE = "benchmarks/sparse_crossover.py (results/sparse/crossover.md)"
+# Minimum weight sparsity at which a Linear layer goes to the CSR kernel: the measured crossover.
+# benchmarks/sparse_crossover.py, this development machine (AMD EPYC Zen 5, 2 cores shared with other work,
+# torch 2.13.0+cpu with MKL), 1 thread, x of 128 tokens, 15 interleaved rounds, speedup = dense/CSR p50
+# (results/sparse/crossover-t1.md):
+#   W 3072x768 (intermediate): 0.56x at 50%, 0.86x at 60%, 1.41x at 70%, 1.76x at 80%, 3.3x at 90%, 12x at 95%
+#   W 768x3072 (output):       0.40x at 50%, 0.66x at 70%, 0.76x at 75%, 1.41x at 80%, 2.1x at 90%, 7x at 95%
+#   W 768x768  (Q/K/V/attn):   0.24x at 50%, 0.98x at 70%, 1.22x at 75%, 1.43x at 80%, 2.7x at 90%, 4.7x at 95%
+# CSR wins from 70% (3072x768), 75% (768x768) and 80% (768x3072) upwards, so 0.8 is the lowest sparsity at which
+# every BERT-base layer shape gains; below about 70% CSR is slower than the dense GEMM for all of them.
+CSR_SPARSITY_THRESHOLD = 0.8
+CROSSOVER_SOURCE = "benchmarks/sparse_crossover.py (results/sparse/crossover-t1.md)"
 
 # OpenVINO's CPU plugin decompresses sparse weights only for int8 (u8/i8) weights of FullyConnected layers
 # on CPUs with AMX (4th-generation Xeon and later); fp32 weights always take the dense path.
 OPENVINO_SPARSE_NEEDS = ("amx_int8", "amx_tile")
-OPENVINO_DEFAULT_SPARSE_RATE = 0.8
 
 
 def _setting(settings, name: str, default=None):
@@ -51,11 +55,10 @@ def sparsity_of(weight) -> float:
     return 1.0 - int(torch.count_nonzero(weight.detach())) / n if n else 0.0
 
 
-def _csr_linear_class():
-    """CsrLinear is defined on first use so that importing this module does not import torch."""
-    global CsrLinear
-    if "CsrLinear" in globals():
-        return CsrLinear
+@functools.lru_cache(maxsize=None)
+def csr_linear_class():
+    """The CsrLinear module class, defined on first use: importing this module must not import torch
+    (the OpenVINO worker imports it too, and torch would add seconds and hundreds of MB to that worker)."""
     import torch
     from torch import nn
 
@@ -72,7 +75,9 @@ def _csr_linear_class():
             self.out_features = linear.out_features
             self.sparsity = sparsity
             weight = linear.weight.detach().to(torch.float32)
-            self.weight_csr = weight.to_sparse_csr()
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and parity is checked
+                warnings.simplefilter("ignore", UserWarning)
+                self.weight_csr = weight.to_sparse_csr()
             self.nnz = int(self.weight_csr.values().numel())
             bias = linear.bias.detach().to(torch.float32) if linear.bias is not None else None
             self.bias_column = bias.reshape(-1, 1).contiguous() if bias is not None else None
@@ -89,13 +94,18 @@ def _csr_linear_class():
         def extra_repr(self):
             return f"in_features={self.in_features}, out_features={self.out_features}, sparsity={self.sparsity:.3f}, nnz={self.nnz}"
 
-    globals()["CsrLinear"] = CsrLinear
     return CsrLinear
+
+
+def __getattr__(name: str):
+    if name == "CsrLinear":
+        return csr_linear_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def csr_linear(linear, sparsity: float | None = None):
     """A CsrLinear computing the same function as `linear` (an nn.Linear)."""
-    cls = _csr_linear_class()
+    cls = csr_linear_class()
     return cls(linear, sparsity_of(linear.weight) if sparsity is None else sparsity)
 
 
@@ -110,7 +120,8 @@ def swap_to_sparse(model, settings=None) -> dict:
     CsrLinear; the others stay dense. Returns the kernel record {"kernel": ..., "evidence": {...}}.
 
     The threshold is settings.sparse_threshold when set, else CSR_SPARSITY_THRESHOLD (the measured
-    crossover). Kernel is "sparse-csr" when at least one layer was swapped, "dense" otherwise.
+    crossover); a layer without zeros is never swapped. Kernel is "sparse-csr" when at least one layer
+    was swapped, "dense" otherwise.
     """
     import torch
     from torch import nn

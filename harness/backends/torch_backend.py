@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Backend
+from .base import Backend, BackendUnavailable
 
 
 class TorchBackend(Backend):
@@ -18,6 +18,8 @@ class TorchBackend(Backend):
         return torch.__version__
 
     def load(self):
+        if self.config.get("kernel") == "sparse" and self.config["precision"] != "fp32":
+            raise BackendUnavailable("torch sparse kernel (CSR, MKL) runs fp32 only; use --precision fp32 with --kernel sparse")
         import torch
 
         torch.set_num_threads(self.threads)

@@ -1,0 +1,99 @@
+"""`harness sweep`: magnitude-pruned variants at several sparsities, run per backend/kernel, crossover table."""
+
+from __future__ import annotations
+
+from ..cli import add_command
+from ..errors import ConfigError
+from .bench import add_settings_arguments, csv_list, settings_from_args
+
+
+def _fractions(text: str) -> list[float]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise ConfigError(f"--sparsities: expected a comma-separated list of fractions, got {text!r}")
+    try:
+        return [float(x) for x in items]
+    except ValueError:
+        raise ConfigError(f"--sparsities: expected fractions such as 0,0.5,0.9, got {text!r}") from None
+
+
+def register(sub):
+    p = add_command(
+        sub, "sweep", "find where sparse kernels start to win: prune at several sparsities, run, tabulate",
+        "harness sweep --model bert-base --sparsities 0,0.5,0.7,0.8,0.9,0.95,0.97 "
+        "--backend torch,onnxruntime,openvino,deepsparse --kernel dense,sparse --repeat 3",
+    )
+    p.add_argument("--model", required=True, help="model name (see `harness models`)")
+    p.add_argument("--sparsities", type=_fractions, default=[0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97],
+                   help="target unstructured sparsities in [0, 1), comma-separated; 0 is the dense model")
+    p.add_argument("--backend", type=csv_list("backend"), default=["torch"], help="torch, onnxruntime, openvino, deepsparse")
+    p.add_argument("--kernel", type=csv_list("kernel"), default=["dense", "sparse"], help="dense, sparse or both")
+    p.add_argument("--threads", type=int, default=1, help="threads per run (default 1)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--seq", type=int, default=None, help="sequence length (default: the model's own)")
+    p.add_argument("--scope", default="global", help="magnitude ranking: global (default) or per-layer")
+    p.add_argument("--repeat", type=int, default=1, help="run every configuration N times, interleaved round-robin")
+    p.add_argument("--variants-dir", default=None, help="where the pruned variants go (default .cache/sweep-variants)")
+    p.add_argument("--sparse-threshold", type=float, default=None,
+                   help="torch sparse kernel: minimum layer sparsity for CSR (default: the measured crossover)")
+    p.add_argument("--openvino-sparse-rate", type=float, default=None,
+                   help="OpenVINO CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE when --kernel sparse (default 0.8)")
+    p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
+    p.add_argument("--prepare-only", action="store_true", help="make the variants, print their paths and stop")
+    p.add_argument("--out", default=None, help="also write the table to OUT.md and a summary to OUT.json")
+    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(p)
+    p.set_defaults(func=run)
+
+
+def spec_from_args(args):
+    from ..sweep import SweepSpec
+
+    extra = {}
+    if args.sparse_threshold is not None:
+        if not 0.0 <= args.sparse_threshold <= 1.0:
+            raise ConfigError(f"--sparse-threshold: expected a fraction in [0, 1], got {args.sparse_threshold!r}")
+        extra["sparse_threshold"] = args.sparse_threshold
+    if args.openvino_sparse_rate is not None:
+        if not 0.0 <= args.openvino_sparse_rate <= 1.0:
+            raise ConfigError(f"--openvino-sparse-rate: expected a fraction in [0, 1], got {args.openvino_sparse_rate!r}")
+        extra["openvino_sparse_rate"] = args.openvino_sparse_rate
+    return SweepSpec(
+        model=args.model, sparsities=tuple(args.sparsities), backends=tuple(args.backend), kernels=tuple(args.kernel),
+        threads=args.threads, batch_size=args.batch, seq_len=args.seq, scope=args.scope, repeats=args.repeat,
+        variants_dir=args.variants_dir, instance_type=args.instance_type, settings=settings_from_args(args, extra),
+    )
+
+
+def run(args) -> int:
+    import json
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from ..sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
+
+    spec = spec_from_args(args)
+    echo = (lambda msg: print(f"harness: {msg}", file=sys.stderr))
+    if args.prepare_only:
+        for s, path in ensure_variants(spec, echo=echo).items():
+            print(f"{s:g}\t{path or 'dense (no variant)'}")
+        return 0
+    result = run_sweep(spec, root=args.results, progress=not args.quiet, echo=echo)
+    table = format_sweep(result.rows, result.crossovers)
+    print(table)
+    failed = [r for r in result.rows if r.status != "ok"]
+    for r in failed:
+        print(f"{r.label} at {r.sparsity:.0%}: {r.status}: {r.reason}", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for suffix, text in ((".md", table + "\n"), (".json", json.dumps(result_to_dict(result), indent=1) + "\n")):
+            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
+            os.replace(tmp, out.with_name(out.name + suffix))
+    return 0 if len(failed) < len(result.rows) else 1
