@@ -21,10 +21,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 $(DS_VENV)/.installed: requirements-deepsparse.lock
-	$(PYTHON) -m venv $(DS_VENV)
-	$(DS_VENV)/bin/python -m pip install -q -r requirements-deepsparse.lock \
-	  || { echo "DeepSparse environment could not be created (x86-64 Linux with Python 3.8-3.11 only); deepsparse runs will be recorded as unsupported"; rm -rf $(DS_VENV); mkdir -p $(DS_VENV); }
-	touch $@
+	@if $(PYTHON) -m venv $(DS_VENV) && $(DS_VENV)/bin/python -m pip install -q -r requirements-deepsparse.lock; then \
+	  touch $@; \
+	else \
+	  echo "DeepSparse environment could not be created (deepsparse 1.8.0 needs x86-64 Linux and Python 3.8-3.11);"; \
+	  echo "deepsparse configurations will be recorded as unsupported"; rm -rf $(DS_VENV); \
+	fi
 
 deepsparse-env: $(DS_VENV)/.installed
 
@@ -32,7 +34,7 @@ deepsparse-env: $(DS_VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
-setup: $(VENV)/.installed $(DS_VENV)/.installed browser
+setup: $(VENV)/.installed deepsparse-env browser
 
 demo: setup
 	$(VENV)/bin/harness demo

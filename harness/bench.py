@@ -70,7 +70,9 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
 def one_line(record: dict) -> str:
     cfg = record["config"]
     lat = (record.get("metrics") or {}).get("latency_ms") or {}
-    what = f"{cfg['model']}[{cfg.get('variant_name') or 'dense'}] {cfg['backend']} {cfg['precision']} t{cfg['threads']} b{cfg['batch_size']} s{cfg['seq_len']}"
+    kernel = (record.get("effective") or {}).get("kernel") or cfg.get("kernel")
+    what = (f"{cfg['model']}[{cfg.get('variant_name') or 'dense'}] {cfg['backend']}/{kernel} {cfg['precision']} "
+            f"t{cfg['threads']} b{cfg['batch_size']} s{cfg['seq_len']}")
     if record["status"] == "ok":
         tput = record["metrics"].get("throughput_per_s")
         return f"  ok    {what}: p50 {lat.get('p50', 0):.2f} ms, {tput:.1f} items/s"

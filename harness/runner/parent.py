@@ -52,11 +52,15 @@ def interpreter_for(backend_cls) -> str:
         return sys.executable
     path = REPO_ROOT / backend_cls.interpreter
     if not path.exists():
-        raise HarnessError(
-            f"backend {backend_cls.name!r} runs under {backend_cls.interpreter}, which does not exist; "
-            f"create it with `make {backend_cls.name}-env`"
+        raise EnvironmentMissing(
+            f"backend {backend_cls.name!r} runs under its own environment {backend_cls.interpreter}, which does not "
+            f"exist; create it with `make {backend_cls.name}-env`"
         )
     return str(path)
+
+
+class EnvironmentMissing(HarnessError):
+    """A backend's separate interpreter is not installed: its configurations are unsupported here."""
 
 
 def spawn_worker(job: dict, *, interpreter: str, cpus: list[int], threads: int, timeout_s: float,
@@ -221,6 +225,8 @@ def run_config(config: BenchConfig, *, machine: dict | None = None, commit: str 
     try:
         artifact = prepare(config, static=cls.static_shapes, needs_onnx=cls.needs_onnx)
         interpreter = interpreter_for(cls)
+    except EnvironmentMissing as exc:
+        return make_record(config, {"status": "unsupported", "reason": str(exc)}, artifact, machine=machine, commit=commit)
     except HarnessError as exc:
         return make_record(config, {"status": "error", "reason": str(exc)}, artifact, machine=machine, commit=commit)
     threads = config.threads

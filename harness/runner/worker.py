@@ -108,6 +108,7 @@ def run(job: dict) -> dict:
             result["parity"] = _parity(np, out, io["reference"], config["precision"])
             if not result["parity"]["ok"]:
                 result["effective"] = backend.effective_settings()
+                result["kernel"] = backend.kernel_info()
                 return result | {
                     "status": "parity_failed",
                     "reason": (f"output differs from torch fp32 by {result['parity']['max_abs_diff']:.3g} "
