@@ -20,6 +20,12 @@ COMMANDS = (
     "run",
     "results",
     "demo",
+    "sweep",
+    "trees",
+    "nightly",
+    "regressions",
+    "prices",
+    "report",
 )
 
 

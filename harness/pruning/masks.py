@@ -52,14 +52,20 @@ def apply_masks(layers: dict[str, nn.Module], masks: dict[str, torch.Tensor]) ->
         weight.masked_fill_(~mask, 0.0)  # -0.0 and NaN * 0 become exact zeros
 
 
-def param_masks(model: nn.Module, layers: dict[str, nn.Module], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The same masks keyed by the weight's parameter name (what training takes)."""
+def param_names(model: nn.Module, layers: dict[str, nn.Module]) -> dict[str, str]:
+    """{layer name: parameter name of its weight in `model`} (found by module identity)."""
     by_module = {id(m): name for name, m in model.named_modules()}
     out = {}
-    for name, mask in masks.items():
-        module_name = by_module.get(id(layers[name]), name)
-        out[f"{module_name}.weight" if module_name else "weight"] = mask
+    for name, layer in layers.items():
+        module_name = by_module.get(id(layer), name)
+        out[name] = f"{module_name}.weight" if module_name else "weight"
     return out
+
+
+def param_masks(model: nn.Module, layers: dict[str, nn.Module], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same masks keyed by the weight's parameter name (what training takes)."""
+    names = param_names(model, {n: layers[n] for n in masks})
+    return {names[n]: mask for n, mask in masks.items()}
 
 
 def layer_sparsity(weight: torch.Tensor, dense_numel: int | None = None) -> float:

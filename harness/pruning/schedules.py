@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEDULE_KINDS = ("oneshot", "cubic")
+from . import SCHEDULE_KINDS
 
 
 def cubic_sparsity(step: float, *, initial: float, final: float, start_step: float, span_steps: float) -> float:
@@ -19,7 +19,10 @@ def cubic_sparsity(step: float, *, initial: float, final: float, start_step: flo
     if span_steps <= 0:
         return final if step >= start_step else initial
     progress = (step - start_step) / span_steps
-    progress = min(max(progress, 0.0), 1.0)
+    if progress <= 0.0:
+        return initial
+    if progress >= 1.0:
+        return final
     return final + (initial - final) * (1.0 - progress) ** 3
 
 

@@ -16,13 +16,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import HarnessError
+from . import MASK_STRUCTURES, SCOPES, STRUCTURES, UNIT_STRUCTURES  # noqa: F401 (re-exported)
 from .criteria import Criterion
 from .masks import from_rows, to_rows
 
-MASK_STRUCTURES = ("unstructured", "block4", "2:4")
-UNIT_STRUCTURES = ("heads", "neurons", "channels")
-STRUCTURES = MASK_STRUCTURES + UNIT_STRUCTURES
-SCOPES = ("global", "per-layer")
 
 
 def lowest_k(flat: torch.Tensor, k: int) -> torch.Tensor:

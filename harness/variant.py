@@ -1,0 +1,156 @@
+"""Variants: a pruned model on disk, DIR/model.safetensors + DIR/manifest.json.
+
+VARIANT_SCHEMA_VERSION history (manifest.json):
+  1 - first version: schema_version, kind="harness-variant", model, method, structure, target_sparsity,
+      realised_sparsity {overall, per_layer}, recipe, recipe_hash, seeds, data, wall_time_s,
+      peak_rss_bytes, quality {dense, pruned}, architecture, created_at, harness_version.
+      harness prune also records scope, history [{step, target, realised}], train_steps,
+      prune_peak_rss_bytes and timings_s. For unit structures (heads, neurons, channels)
+      realised_sparsity.overall is the fraction of units removed (what target_sparsity means there),
+      with unit, weights_overall (fraction of prunable weights removed) and per_layer weight fractions.
+
+A variant directory is written to a temporary sibling and renamed into place, so a reader sees either
+the old variant, the new one, or nothing; never half of one. Its id is a short hash of the manifest and
+the weight file's bytes, the same on every load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import HarnessError
+
+VARIANT_SCHEMA_VERSION = 1
+READABLE_VARIANT_VERSIONS = (1,)
+VARIANT_KIND = "harness-variant"
+WEIGHTS_FILE = "model.safetensors"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A loaded variant: the model in eval mode, its manifest and its id."""
+
+    model_name: str
+    model: Any  # torch.nn.Module
+    manifest: dict
+    variant_id: str
+    path: str
+
+
+def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
+    """Write model weights and manifest to out_dir (replacing a previous variant there); return the path."""
+    from safetensors.torch import save_model  # lazy: keeps `import harness.variant` light
+
+    from . import __version__
+
+    out = Path(out_dir)
+    if out.exists() and not (out / MANIFEST_FILE).is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise HarnessError(f"--out {str(out)!r} exists and is not a variant directory; choose an empty or new path")
+    full = {
+        "schema_version": VARIANT_SCHEMA_VERSION,
+        "kind": VARIANT_KIND,
+        "model": family_name,
+        **{k: v for k, v in manifest.items() if k not in ("schema_version", "kind", "model")},
+    }
+    full.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    full.setdefault("harness_version", __version__)
+    text = json.dumps(full, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        save_model(model, str(tmp / WEIGHTS_FILE))
+        (tmp / MANIFEST_FILE).write_text(text)
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def read_manifest(path) -> dict:
+    """The manifest of the variant at `path`, checked for kind and schema version."""
+    p = Path(path)
+    if not p.is_dir():
+        raise HarnessError(f"variant directory {str(p)!r} does not exist")
+    mfile = p / MANIFEST_FILE
+    if not mfile.is_file():
+        raise HarnessError(f"variant directory {str(p)!r} has no {MANIFEST_FILE}")
+    try:
+        manifest = json.loads(mfile.read_text())
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{mfile}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != VARIANT_KIND:
+        raise HarnessError(f"{mfile}: kind is {manifest.get('kind') if isinstance(manifest, dict) else None!r}, expected {VARIANT_KIND!r}")
+    version = manifest.get("schema_version")
+    if version not in READABLE_VARIANT_VERSIONS:
+        raise HarnessError(
+            f"{mfile}: schema_version {version!r} is not readable by harness "
+            f"(readable: {', '.join(map(str, READABLE_VARIANT_VERSIONS))}); upgrade harness"
+        )
+    if not (p / WEIGHTS_FILE).is_file():
+        raise HarnessError(f"variant directory {str(p)!r} has no {WEIGHTS_FILE}")
+    return manifest
+
+
+def variant_id(path) -> str:
+    """Short hash of the manifest (canonical JSON) and the weight file's bytes."""
+    p = Path(path)
+    manifest = read_manifest(p)
+    h = hashlib.sha256()
+    h.update(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+    with open(p / WEIGHTS_FILE, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def load_variant(path) -> Variant:
+    """Build the family's dense model, replay any structural change, load the weights strictly."""
+    from safetensors.torch import load_model
+
+    from .registry import MODELS, model_family
+
+    p = Path(path)
+    manifest = read_manifest(p)
+    name = manifest.get("model")
+    if name not in MODELS:
+        raise HarnessError(f"{p / MANIFEST_FILE}: model {name!r} is not a known model family; valid: {', '.join(MODELS)}")
+    family = model_family(name)
+    model = family.build()
+    architecture = manifest.get("architecture")
+    if architecture:
+        from .pruning.structured import apply_architecture
+
+        model = apply_architecture(model, family, architecture)
+    try:
+        load_model(model, str(p / WEIGHTS_FILE), strict=True)
+    except (RuntimeError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HarnessError(f"variant {str(p)!r}: weights do not fit model {name}: {first}") from None
+    model.eval()
+    return Variant(model_name=name, model=model, manifest=manifest, variant_id=variant_id(p), path=str(p))
