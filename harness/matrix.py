@@ -42,20 +42,10 @@ def _type_name(t) -> str:
 
 def load_matrix(path: str | Path) -> dict:
     """Read and validate a matrix file; returns the normalised mapping."""
-    import yaml
+    from .yamlio import read_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"matrix file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path.name}: not a text file") from None
+    data = read_yaml(path, "matrix")
     return validate_matrix(data, path.name)
 
 

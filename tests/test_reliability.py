@@ -108,3 +108,24 @@ def test_price_csv_reader_gives_one_line_errors_only(tmp_path, blob):
         assert "\n" not in str(exc) and str(exc)
     else:
         assert all(q.usd_per_hour >= 0 for q in quotes)
+
+
+recipe_keys = st.sampled_from(["method", "structure", "sparsity", "scope", "schedule", "finetune", "distillation",
+                               "second_order", "seeds", "seed", "description", "data", "dense", "structured", "bogus"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=200),
+                 st.dictionaries(recipe_keys, yaml_values, max_size=6).map(lambda d: __import__("yaml").safe_dump(d).encode())))
+def test_recipe_loader_gives_one_line_errors_and_writes_nothing(tmp_path, blob):
+    from harness.errors import HarnessError
+    from harness.pruning.recipes import load_recipe
+
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(blob)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    try:
+        load_recipe(path)
+    except HarnessError as exc:
+        assert "\n" not in str(exc) and str(exc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -282,18 +282,9 @@ def _parse(cls, data: dict, prefix: str, source: str):
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe YAML file."""
-    import yaml
+    from ..yamlio import read_yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"recipe file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    return Recipe.from_dict(data, str(path))
+    return Recipe.from_dict(read_yaml(path, "recipe"), str(path))
 
 
 def bundled_recipes_dir() -> Path:
