@@ -19,9 +19,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from harness.fsutil import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -161,15 +162,6 @@ def to_markdown(result: dict, machine: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shapes", default=",".join(DEFAULT_SHAPES), help="out x in weight shapes, comma-separated")
@@ -195,9 +187,9 @@ def main(argv=None) -> int:
     result["cpus"] = cpus
     out = Path(args.out)
     stem = f"crossover-t{args.threads}"
-    _atomic_write(out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
     md = to_markdown(result, machine)
-    _atomic_write(out / f"{stem}.md", md)
+    atomic_write_text(out / f"{stem}.md", md)
     print(md)
     return 0
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from harness.fsutil import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -221,15 +221,6 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     import dataclasses
 
@@ -290,9 +281,9 @@ def main(argv=None) -> int:
     md_result = dict(result, analysis=analysis)
     out = Path(args.out)
     stem = f"speedups-{args.model}-s{args.seq}-t{args.threads}"
-    _atomic_write(out / f"{stem}.json", json.dumps(result, indent=1, default=str) + "\n")
+    atomic_write_text(out / f"{stem}.json", json.dumps(result, indent=1, default=str) + "\n")
     md = to_markdown(md_result)
-    _atomic_write(out / f"{stem}.md", md)
+    atomic_write_text(out / f"{stem}.md", md)
     print(md)
     return 0
 

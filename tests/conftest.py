@@ -48,3 +48,14 @@ def harness_cli(*args, env=None, cwd=None):
         [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
         env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=600,
     )
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Small-tensor math in the test process on one thread: exact, repeatable, and quiet for other work."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,12 +8,7 @@ from harness.errors import HarnessError
 from harness.pruning.criteria import Magnitude, Movement, ScoreTable, SecondOrder, make_criterion
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def linear(weight):

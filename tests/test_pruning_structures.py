@@ -11,12 +11,7 @@ from harness.pruning.masks import from_rows, to_rows
 from harness.pruning.structures import NM, Block, Unstructured, lowest_k, make_structure
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 T, F = True, False

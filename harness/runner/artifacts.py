@@ -15,17 +15,11 @@ import tempfile
 from pathlib import Path
 
 from ..errors import HarnessError
+from ..fsutil import atomic_write_bytes
 from ..machine import cache_dir
 
 OPSET = 17
 ARTIFACT_SCHEMA_VERSION = 1
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def build_model(model_name: str, variant: str | None, checkpoint: str | None = None):
@@ -125,7 +119,7 @@ def _build_artifacts(config, family, directory, io_path, onnx_path, meta_path, m
 
     _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
     if manifest is not None:
-        _atomic_write_bytes(manifest_path, json.dumps(manifest).encode())
+        atomic_write_bytes(manifest_path, json.dumps(manifest).encode())
     wrapper = ExportWrapper(model, family.input_names).eval()
     inputs = family.example_inputs(config.batch_size, config.seq_len, seed=0)
     args = tuple(inputs[name] for name in family.input_names)
@@ -148,7 +142,7 @@ def _build_artifacts(config, family, directory, io_path, onnx_path, meta_path, m
             "params": sum(p.numel() for p in model.parameters()),
             "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
         }
-        _atomic_write_bytes(meta_path, json.dumps(meta).encode())
+        atomic_write_bytes(meta_path, json.dumps(meta).encode())
 
 
 def export_onnx(wrapper, family, args, path: Path, *, dynamic: bool = True, opset: int = OPSET) -> Path:
