@@ -574,7 +574,10 @@ def analyze(
             continue
         if keep_instances and instance not in keep_instances:
             continue
-        key = (rec.get("config_hash") or repr(sorted(cfg.items(), key=str)), instance, cfg.get("scenario"), record_device(rec))
+        # records from several machines merge by instance type; the same type on a different CPU model
+        # (a fingerprint difference that changes speed) stays a separate row
+        cpu = (rec.get("machine") or {}).get("cpu_model")
+        key = (rec.get("config_hash") or repr(sorted(cfg.items(), key=str)), instance, cpu, cfg.get("scenario"), record_device(rec))
         if key not in newest or str(rec.get("created_at") or "") >= str(newest[key].get("created_at") or ""):
             newest[key] = rec
 

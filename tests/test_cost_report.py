@@ -279,3 +279,28 @@ def test_html_renders_in_headless_chromium(tmp_path):
                          check=True, capture_output=True, text=True, timeout=120).stdout
     assert "<table>" in dom and "<td>bert-base-90</td>" in dom
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', dom)) == 3
+
+
+def test_report_merges_records_from_several_machines_by_instance_and_fingerprint(tmp_path):
+    from harness.store import append_record, load_records
+
+    def on(machine_id, cpu, instance, rid, thr, created):
+        r = make_record(rid, thr=thr, instance=instance)
+        r["machine"] |= {"id": machine_id, "cpu_model": cpu}
+        r["created_at"] = created
+        return r
+
+    root = tmp_path / "results"
+    # two c7a.large hosts with the same CPU (the newer record wins), one c6i.xlarge host
+    append_record(on("host-a", "AMD EPYC 9R14", "c7a.large", "a", 10.0, "2026-11-01T00:00:00+00:00"), root)
+    append_record(on("host-b", "AMD EPYC 9R14", "c7a.large", "b", 12.0, "2026-11-02T00:00:00+00:00"), root)
+    append_record(on("host-c", "Intel Xeon 8375C", "c6i.xlarge", "c", 20.0, "2026-11-02T00:00:00+00:00"), root)
+    records = load_records(root)
+    assert {r["machine"]["id"] for r in records} == {"host-a", "host-b", "host-c"}
+    paths = write_cost_report(records, tmp_path / "out", sla_ms=100, qps=50, region="us-east-1", book=BUNDLED,
+                              gpu_reference=False)
+    _, rows = read_csv(paths["csv"])
+    by_instance = {}
+    for row in rows:
+        by_instance.setdefault(row["instance"], []).append(float(row["throughput_per_s"]))
+    assert by_instance == {"c7a.large": [12.0], "c6i.xlarge": [20.0]}
