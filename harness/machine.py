@@ -120,7 +120,7 @@ def gemm_peak_gflops(threads: int, precision: str = "fp32", *, run=None) -> floa
     cycle and to let tests replace it).
     """
     fp = _static_fingerprint()
-    path = cache_dir() / f"gemm-peak-{fp['id']}.json"
+    path = cache_dir() / f"gemm-peak-v2-{fp['id']}.json"  # v2: fastest of torch and ONNX Runtime GEMMs
     table = {}
     if path.exists():
         try:
@@ -135,7 +135,7 @@ def gemm_peak_gflops(threads: int, precision: str = "fp32", *, run=None) -> floa
     gflops = run(threads, precision)
     if gflops is None:
         return None
-    table = {"schema_version": 1, "machine_id": fp["id"], "peaks": {**table.get("peaks", {}), key: gflops}}
+    table = {"schema_version": 2, "machine_id": fp["id"], "peaks": {**table.get("peaks", {}), key: gflops}}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(table, indent=1))
     os.replace(tmp, path)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
+from harness.pruning.criteria import Magnitude
 from harness.pruning.masks import apply_masks
 from harness.pruning.structured import prune_structured
 from harness.pruning.structures import make_structure
-from harness.pruning.criteria import Magnitude
 from harness.registry import model_family
 from harness.variant import VARIANT_SCHEMA_VERSION, load_variant, save_variant, variant_id
 
