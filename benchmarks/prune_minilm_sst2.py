@@ -63,6 +63,10 @@ def settings_for(args) -> dict:
     if args.sparsities:
         s["sparsities"] = tuple(float(x) for x in args.sparsities.split(","))
     s["skip_bert"] = bool(args.skip_bert)
+    s["recovery_methods"] = tuple(args.recovery_methods.split(",")) if args.recovery_methods else METHODS
+    unknown = [m for m in s["recovery_methods"] if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"prune_minilm_sst2: error: --recovery-methods: unknown method {unknown[0]!r}; valid: {', '.join(METHODS)}")
     if getattr(args, "recovery_oneshot", False):
         s["recovery_schedule"] = "oneshot"
     return s
@@ -194,7 +198,7 @@ def recovery_rows(family, dense, task, s: dict, progress: bool) -> list:
     from harness.pruning.recipes import Recipe
 
     rows = []
-    for method in METHODS:
+    for method in s["recovery_methods"]:
         schedule = {"kind": s["recovery_schedule"], "warmup_steps": s["movement_steps"] if method == "movement" else 0}
         if s["recovery_schedule"] == "cubic":
             schedule.update(steps=s["recovery_span"], prune_every=s["recovery_every"], initial_sparsity=s["recovery_initial"])
@@ -421,6 +425,7 @@ def main(argv=None) -> int:
     p.add_argument("--movement-steps", type=int, help="fine-tuning steps that gather movement scores (default 100)")
     p.add_argument("--num-grads", type=int, help="gradients for the MiniLM Fisher (default 256, batch 8)")
     p.add_argument("--recovery-steps", type=int, help="fine-tuning steps after the last pruning step (default 300, batch 16, lr 1e-4)")
+    p.add_argument("--recovery-methods", default=None, help="methods given recovery + KD (default all: magnitude,movement,second-order)")
     p.add_argument("--recovery-oneshot", action="store_true", help="recovery runs prune to 80%% at once instead of 70%% then cubic")
     p.add_argument("--bert-budget-gb", type=float, help="inverse-Fisher memory budget for BERT-base (default 4)")
     p.add_argument("--skip-bert", action="store_true", help="leave out the BERT-base cost runs")
