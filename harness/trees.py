@@ -395,27 +395,10 @@ def is_tree_variant(path) -> bool:
 
 def read_tree_manifest(path) -> dict:
     """The manifest of the tree variant at `path`, checked for kind and schema version."""
-    p = Path(path)
-    mfile = p / MANIFEST_FILE
-    if not p.is_dir():
-        raise HarnessError(f"tree variant directory {str(p)!r} does not exist")
-    try:
-        manifest = json.loads(mfile.read_text())
-    except OSError:
-        raise HarnessError(f"tree variant directory {str(p)!r} has no {MANIFEST_FILE}") from None
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{mfile}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    kind = manifest.get("kind") if isinstance(manifest, dict) else None
-    if kind != TREE_VARIANT_KIND:
-        raise HarnessError(f"{mfile}: kind is {kind!r}, expected {TREE_VARIANT_KIND!r}")
-    if manifest.get("schema_version") not in READABLE_TREE_VARIANT_VERSIONS:
-        raise HarnessError(
-            f"{mfile}: schema_version {manifest.get('schema_version')!r} is not readable "
-            f"(readable: {', '.join(map(str, READABLE_TREE_VARIANT_VERSIONS))}); upgrade harness"
-        )
-    if not (p / TREE_FILE).is_file():
-        raise HarnessError(f"tree variant directory {str(p)!r} has no {TREE_FILE}")
-    return manifest
+    from .variant import read_checked_manifest
+
+    return read_checked_manifest(path, what="tree variant", kind=TREE_VARIANT_KIND,
+                                 versions=READABLE_TREE_VARIANT_VERSIONS, payload=TREE_FILE)
 
 
 def tree_variant_id(path) -> str:

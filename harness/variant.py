@@ -94,26 +94,34 @@ def _json_default(obj):
 
 def read_manifest(path) -> dict:
     """The manifest of the variant at `path`, checked for kind and schema version."""
+    return read_checked_manifest(path, what="variant", kind=VARIANT_KIND, versions=READABLE_VARIANT_VERSIONS,
+                                 payload=WEIGHTS_FILE)
+
+
+def read_checked_manifest(path, *, what: str, kind: str, versions, payload: str) -> dict:
+    """A variant-like directory's manifest.json: present, valid JSON, the expected kind, a readable
+    schema_version, and its payload file beside it. Every problem is one HarnessError line."""
     p = Path(path)
     if not p.is_dir():
-        raise HarnessError(f"variant directory {str(p)!r} does not exist")
+        raise HarnessError(f"{what} directory {str(p)!r} does not exist")
     mfile = p / MANIFEST_FILE
     if not mfile.is_file():
-        raise HarnessError(f"variant directory {str(p)!r} has no {MANIFEST_FILE}")
+        raise HarnessError(f"{what} directory {str(p)!r} has no {MANIFEST_FILE}")
     try:
         manifest = json.loads(mfile.read_text())
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{mfile}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != VARIANT_KIND:
-        raise HarnessError(f"{mfile}: kind is {manifest.get('kind') if isinstance(manifest, dict) else None!r}, expected {VARIANT_KIND!r}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{mfile}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    found = manifest.get("kind") if isinstance(manifest, dict) else None
+    if found != kind:
+        raise HarnessError(f"{mfile}: kind is {found!r}, expected {kind!r}")
     version = manifest.get("schema_version")
-    if version not in READABLE_VARIANT_VERSIONS:
+    if version not in versions:
         raise HarnessError(
             f"{mfile}: schema_version {version!r} is not readable by harness "
-            f"(readable: {', '.join(map(str, READABLE_VARIANT_VERSIONS))}); upgrade harness"
+            f"(readable: {', '.join(map(str, versions))}); upgrade harness"
         )
-    if not (p / WEIGHTS_FILE).is_file():
-        raise HarnessError(f"variant directory {str(p)!r} has no {WEIGHTS_FILE}")
+    if not (p / payload).is_file():
+        raise HarnessError(f"{what} directory {str(p)!r} has no {payload}")
     return manifest
 
 
