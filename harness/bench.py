@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .machine import fingerprint, git_commit
 from .schema import BenchConfig
-from .store import append_record, iter_records
+from .store import append_record, recorded_keys
 
 
 def variant_key(config: BenchConfig) -> str | None:
@@ -35,10 +35,7 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
 
     commit = git_commit()
     machines: dict = {}
-    done = set()
-    if not force:
-        for r in iter_records(root, []):
-            done.add((r.get("config_hash"), (r.get("machine") or {}).get("id"), r.get("git_commit")))
+    done = set() if force else recorded_keys(root)
     todo = []
     skipped = 0
     for _ in range(repeats):

@@ -16,7 +16,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HarnessError
 from .schema import READABLE_VERSIONS
 
 DEFAULT_ROOT = Path(os.environ.get("HARNESS_RESULTS_DIR", "results"))
@@ -126,7 +125,7 @@ def load_records(root: str | Path | None = None, *, report_bad: bool = True) -> 
 
 
 def recorded_keys(root: str | Path | None = None) -> set[tuple]:
-    """(config_hash, machine id, git commit) of every record: what a resumed matrix may skip."""
+    """(config_hash, machine id, git commit) of every readable record: what a resumed matrix may skip."""
     return {
         (r.get("config_hash"), (r.get("machine") or {}).get("id"), r.get("git_commit"))
         for r in iter_records(root, [])
@@ -184,8 +183,3 @@ def to_frame(records: list[dict]):
     import pandas as pd  # heavy: only for reporting paths
 
     return pd.DataFrame([flatten(r) for r in records])
-
-
-def ensure_readable(root: str | Path | None = None) -> None:
-    if not runs_dir(root).parent.exists():
-        raise HarnessError(f"results directory {str(runs_dir(root).parent)!r} does not exist")
