@@ -72,7 +72,7 @@ def _server(call, settings: dict, service_ms: float) -> dict:
     hi = 1000.0 / service_ms  # the service rate: the queue grows without bound above it
     lo = 0.0
     for _ in range(int(settings.get("server_steps", 6))):
-        mid = (lo + hi) / 2 if lo else hi * 0.5
+        mid = (lo + hi) / 2
         if p_at(mid) <= sla_ms:
             lo = mid
         else:
