@@ -35,9 +35,7 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, HarnessError, choices_error
+from .fsutil import atomic_write_dir
 
 TREE_VARIANT_SCHEMA_VERSION = 1
 READABLE_TREE_VARIANT_VERSIONS = (1,)
@@ -431,23 +430,11 @@ def save_tree_variant(estimator, manifest: dict, out_dir) -> Path:
             "model_file": TREE_FILE, "sklearn_version": sklearn.__version__}
     full.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     full.setdefault("harness_version", __version__)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    def fill(tmp: Path) -> None:
         save_npz(tree_arrays(estimator), tmp / TREE_FILE)
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return atomic_write_dir(out, fill)
 
 
 def variant_manifest(result: PruningSweep, index: int, *, model_name: str) -> dict:

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError
+from .fsutil import atomic_write_dir
 
 VARIANT_SCHEMA_VERSION = 1
 READABLE_VARIANT_VERSIONS = (1,)
@@ -65,23 +63,11 @@ def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
     full.setdefault("harness_version", __version__)
     text = json.dumps(full, indent=2, sort_keys=True, default=_json_default) + "\n"
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    def fill(tmp: Path) -> None:
         save_model(model, str(tmp / WEIGHTS_FILE))
         (tmp / MANIFEST_FILE).write_text(text)
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return atomic_write_dir(out, fill)
 
 
 def _json_default(obj):
