@@ -50,9 +50,9 @@ def main() -> int:
     ap.add_argument("--out", default="results/overhead")
     args = ap.parse_args()
 
-    from harness.runner.artifacts import prepare
+    from harness.export.artifacts import prepare
     from harness.runner.parent import choose_cpus, run_config, worker_env
-    from harness.schema import BenchConfig, Settings
+    from harness.contracts import BenchConfig, Settings
     from harness.stats import ratio_with_spread, summarize
 
     settings = Settings(warmup_iters=5, warmup_s=0.0, min_iters=30, min_duration_s=args.seconds)

@@ -230,7 +230,7 @@ def bert_rows(s: dict, data_dir, progress: bool) -> list:
     from harness.pruning.obs import BlockFisherInverse
     from harness.pruning.pruner import Pruner
     from harness.pruning.recipes import Recipe
-    from harness.registry import model_family
+    from harness.models.registry import model_family
     from harness.tasks import make_task
 
     family = model_family(s["bert_model"])
@@ -354,7 +354,7 @@ def run(args) -> dict:
 
     from harness.pruning.training import finetune_dense
     from harness.pruning.pruner import default_cache_dir
-    from harness.registry import model_family
+    from harness.models.registry import model_family
     from harness.tasks import make_task, resolve_data_dir
 
     s = settings_for(args)

@@ -47,7 +47,7 @@ def plan(model: str, compare: str, sparsities, focus: float, *, seq_len: int, th
          variants: dict, instance_type: str | None = None) -> list[list]:
     """The configurations of one round, as one block per backend (its sparsity series, then the
     comparison model on that backend)."""
-    from harness.schema import BenchConfig
+    from harness.contracts import BenchConfig
 
     def cfg(m, backend, kernel="dense", variant=None):
         return BenchConfig(model=m, backend=backend, seq_len=seq_len, threads=threads, kernel=kernel,
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
 
     from harness.bench import run_configs
     from harness.machine import fingerprint
-    from harness.schema import Settings
+    from harness.contracts import Settings
     from harness.sweep import SweepSpec, ensure_variants
 
     sparsities = tuple(float(s) for s in args.sparsities.split(","))

@@ -1,28 +1,50 @@
-"""The library behind `harness bench`, `harness run` and `harness demo`: run configurations, store records."""
+"""The library behind `harness bench`, `harness run` and `harness demo`: export, run, store, one line each."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from .backends.registry import backend_class
+from .contracts import BenchConfig, RunRecord, WorkerResult
+from .errors import HarnessError
+from .export.artifacts import prepare
 from .machine import fingerprint, git_commit
-from .schema import BenchConfig
+from .runner.calibrate import peak_gflops
+from .runner.parent import run_config
+from .runner.record import make_record
 from .store import append_record, recorded_keys
 
 
 def variant_key(config: BenchConfig) -> str | None:
+    """The variant id a configuration's identity uses (the path itself when the variant cannot be read:
+    the run then reports why)."""
     if not config.variant:
         return None
-    from .registry import model_family
+    from .variants.identify import variant_id
 
     try:
-        return model_family(config.model).variant_id(config.variant)
-    except Exception:  # missing or unreadable variant: the run itself reports it
+        return variant_id(config.variant)
+    except HarnessError:
         return str(config.variant)
 
 
+def measure(config: BenchConfig, *, machine: dict | None = None, commit: str | None = None,
+            calibrate: bool = True) -> RunRecord:
+    """Export (or reuse) the artifact and measure it in a fresh worker; a failure at any stage is a record.
+    `machine` defaults to this machine's fingerprint, `commit` to the checkout's commit."""
+    machine = machine or fingerprint(config.instance_type)
+    commit = commit if commit is not None else git_commit()
+    cls = backend_class(config.backend)
+    try:
+        artifact = prepare(config, static=cls.static_shapes, needs_onnx=cls.needs_onnx)
+    except HarnessError as exc:
+        return make_record(config, WorkerResult(status="error", reason=str(exc)), None, machine=machine, commit=commit)
+    return run_config(config, artifact, machine=machine, commit=commit, peak_gflops=peak_gflops if calibrate else None)
+
+
 def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, force: bool = True,
-                repeats: int = 1, progress: bool = True, calibrate: bool = True, echo=None) -> list[dict]:
+                repeats: int = 1, progress: bool = True, calibrate: bool = True, echo=None) -> list[RunRecord]:
     """Run each configuration in its own worker and append one record per run.
 
     With repeats > 1 the whole list is run round-robin `repeats` times (interleaved), so slow drift of
@@ -30,8 +52,6 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
     `force`, configurations already recorded for this machine and commit are skipped (resume).
     """
     from tqdm import tqdm
-
-    from .runner.parent import run_config
 
     commit = git_commit()
     machines: dict = {}
@@ -53,7 +73,7 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
     try:
         for cfg, machine in todo:
             bar.set_description(f"{cfg.model} {cfg.backend} t{cfg.threads} b{cfg.batch_size}")
-            record = run_config(cfg, machine=machine, commit=commit, calibrate=calibrate)
+            record = measure(cfg, machine=machine, commit=commit, calibrate=calibrate)
             append_record(record, root)
             records.append(record)
             if echo is not False:
@@ -64,13 +84,11 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
     return records
 
 
-def one_line(record: dict) -> str:
-    cfg = record["config"]
-    lat = (record.get("metrics") or {}).get("latency_ms") or {}
-    kernel = (record.get("effective") or {}).get("kernel") or cfg.get("kernel")
-    what = (f"{cfg['model']}[{cfg.get('variant_name') or 'dense'}] {cfg['backend']}/{kernel} {cfg['precision']} "
-            f"t{cfg['threads']} b{cfg['batch_size']} s{cfg['seq_len']}")
-    if record["status"] == "ok":
-        tput = record["metrics"].get("throughput_per_s")
-        return f"  ok    {what}: p50 {lat.get('p50', 0):.2f} ms, {tput:.1f} items/s"
-    return f"  {record['status']:<5} {what}: {record.get('reason')}"
+def one_line(record: RunRecord) -> str:
+    cfg = record.config
+    what = (f"{cfg.model}[{record.variant_label}] {cfg.backend}/{record.kernel} {cfg.precision} "
+            f"t{cfg.threads} b{cfg.batch_size} s{cfg.seq_len}")
+    if record.ok:
+        p50 = record.latency.p50 or 0.0
+        return f"  ok    {what}: p50 {p50:.2f} ms, {record.metrics.throughput_per_s or 0.0:.1f} items/s"
+    return f"  {record.status:<5} {what}: {record.reason}"

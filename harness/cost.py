@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
 
+from .contracts import RunRecord, ServerResult
 from .errors import ConfigError
 
 HOURS_PER_MONTH = 730.0
@@ -146,37 +146,34 @@ class Capacity:
     percentile: str | None = None  # "p99" | "p90" | "p50" | "server"
 
 
-def capacity_under_sla(record: dict, sla_ms: float) -> Capacity:
+def capacity_under_sla(record: RunRecord, sla_ms: float) -> Capacity:
     """Capacity of one record under a latency bound (see the module docstring)."""
-    metrics = record.get("metrics") or {}
-    scenario = (record.get("config") or {}).get("scenario")
-    server = metrics.get("server")
-    if scenario == "server" or server:
-        return _server_capacity(server or {}, sla_ms)
-    throughput = metrics.get("throughput_per_s")
+    metrics = record.metrics
+    if record.config.scenario == "server" or metrics.server:
+        return _server_capacity(metrics.server or ServerResult(), sla_ms)
+    throughput = metrics.throughput_per_s
     if not _positive(throughput):
         return Capacity(None, None, "no throughput_per_s in the record")
-    lat = metrics.get("latency_ms") or {}
-    unsupported = set(lat.get("unsupported") or [])
+    lat = record.latency
     for pct in LATENCY_FALLBACK:
-        value = lat.get(pct)
-        if value is None or pct in unsupported:
+        value = lat.percentile(pct)
+        if value is None:
             continue
         skipped = [p for p in LATENCY_FALLBACK[: LATENCY_FALLBACK.index(pct)]]
-        prefix = f"{'/'.join(skipped)} unsupported (n={lat.get('n', '?')}); used {pct} " if skipped else f"{pct} "
+        prefix = f"{'/'.join(skipped)} unsupported (n={lat.n}); used {pct} " if skipped else f"{pct} "
         if value <= sla_ms:
             return Capacity(float(throughput), True, f"{prefix}{value:.4g} ms <= {sla_ms:g} ms", float(value), pct)
         return Capacity(0.0, False, f"{prefix}{value:.4g} ms > {sla_ms:g} ms: SLA not met", float(value), pct)
     return Capacity(None, None, "no latency percentile (p99, p90, p50) in the record")
 
 
-def _server_capacity(server: dict, sla_ms: float) -> Capacity:
+def _server_capacity(server: ServerResult, sla_ms: float) -> Capacity:
     """The runner bisects the arrival rate keeping a latency quantile (p99; p90 with fewer than 300 requests)
     within its SLA; trials carry that quantile as p99_ms or p90_ms."""
-    bound = server.get("sla_ms")
-    max_rate = server.get("max_rate_per_s")
-    trials = server.get("trials") or []
-    q = server.get("quantile") or 0.99
+    bound = server.sla_ms
+    max_rate = server.max_rate_per_s
+    trials = list(server.trials)
+    q = server.quantile or 0.99
     pct = f"p{int(round(float(q) * 100))}"
     key = f"{pct}_ms"
     if bound is not None and math.isclose(float(bound), sla_ms) and max_rate is not None:
@@ -204,49 +201,29 @@ def _positive(v) -> bool:
 # reading records
 
 
-def record_instance(record: dict) -> tuple[str | None, str | None]:
+def record_instance(record: RunRecord) -> tuple[str | None, str | None]:
     """(instance type, how it is known) from machine.instance_type only; (None, None) when absent."""
-    machine = record.get("machine") or {}
-    it = machine.get("instance_type")
-    if not it:
+    if not record.instance_type:
         return None, None
-    return str(it), machine.get("instance_type_source") or "declared"
+    return record.instance_type, record.machine.instance_type_source or "declared"
 
 
-def record_device(record: dict) -> str:
-    device = str((record.get("effective") or {}).get("device") or "cpu")
-    return "gpu" if device.startswith("cuda") else "cpu"
-
-
-def variant_label(record: dict) -> str:
-    cfg = record.get("config") or {}
-    v = cfg.get("variant")
-    if not v:
-        return "dense"
-    return str(cfg.get("variant_name") or PurePath(str(v)).name or v)
-
-
-def record_sparsity(record: dict) -> tuple[float | None, str | None]:
-    """(sparsity, where it came from): explicit fields first, then 1 - nonzero/dense FLOPs; dense -> 0."""
-    cfg = record.get("config") or {}
-    metrics = record.get("metrics") or {}
-    for where, holder in (("metrics.sparsity", metrics), ("config.sparsity", cfg),
-                          ("variant_manifest.sparsity", record.get("variant_manifest") or {})):
-        v = holder.get("sparsity")
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v), where
-    if not cfg.get("variant"):
+def record_sparsity(record: RunRecord) -> tuple[float | None, str | None]:
+    """(sparsity, where it came from): the config's (from the variant manifest), then 1 - nonzero/dense
+    FLOPs; dense -> 0."""
+    if record.config.sparsity is not None:
+        return float(record.config.sparsity), "config.sparsity"
+    if not record.config.variant:
         return 0.0, "dense"
-    dense, nonzero = metrics.get("flops_per_inference"), metrics.get("flops_nonzero_per_inference")
-    if _positive(dense) and isinstance(nonzero, (int, float)):
+    dense, nonzero = record.metrics.flops_per_inference, record.metrics.flops_nonzero_per_inference
+    if _positive(dense) and nonzero is not None:
         return max(0.0, 1.0 - float(nonzero) / float(dense)), "1 - nonzero/dense FLOPs"
     return None, None
 
 
-def record_accuracy(record: dict) -> float | None:
-    q = (record.get("metrics") or {}).get("quality") or {}
-    v = q.get("accuracy")
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+def record_accuracy(record: RunRecord) -> float | None:
+    quality = record.quality
+    return quality.accuracy if quality else None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -366,67 +343,61 @@ def _with_money(row: CostRow, qps: float) -> CostRow:
     )
 
 
-def _unusable(record: dict) -> str | None:
+def _unusable(record: RunRecord) -> str | None:
     """Why a record cannot give a cost row, or None."""
-    metrics = record.get("metrics") or {}
-    cfg = record.get("config") or {}
-    if cfg.get("scenario") == "server" or metrics.get("server"):
-        server = metrics.get("server") or {}
-        if server.get("max_rate_per_s") is None and not server.get("trials"):
+    metrics = record.metrics
+    if record.config.scenario == "server" or metrics.server:
+        server = metrics.server or ServerResult()
+        if server.max_rate_per_s is None and not server.trials:
             return "no metrics.server.max_rate_per_s or trials in a server record"
         return None
-    if not _positive(metrics.get("throughput_per_s")):
-        return f"no throughput_per_s in the record (got {metrics.get('throughput_per_s')!r})"
-    lat = metrics.get("latency_ms") or {}
-    if all(lat.get(p) is None for p in LATENCY_FALLBACK):
+    if not _positive(metrics.throughput_per_s):
+        return f"no throughput_per_s in the record (got {metrics.throughput_per_s!r})"
+    if all(record.latency.percentile(p) is None for p in LATENCY_FALLBACK):
         return "no latency percentile (p99, p90, p50) in the record"
     return None
 
 
-def _measured_rows(record: dict, sla_ms: float, qps: float, region: str, book, options) -> list[CostRow] | str:
-    cfg = record.get("config") or {}
-    eff = record.get("effective") or {}
-    metrics = record.get("metrics") or {}
-    lat = metrics.get("latency_ms") or {}
+def _measured_rows(record: RunRecord, sla_ms: float, qps: float, region: str, book, options) -> list[CostRow] | str:
+    cfg, eff, metrics, lat = record.config, record.effective, record.metrics, record.latency
     reason = _unusable(record)
     if reason:
         return reason
     cap = capacity_under_sla(record, sla_ms)
     instance, how = record_instance(record)
     server = cap.percentile == "server"
-    throughput = cap.capacity_per_s if server else metrics.get("throughput_per_s")
+    throughput = cap.capacity_per_s if server else metrics.throughput_per_s
     sparsity, _ = record_sparsity(record)
-    unsupported = set(lat.get("unsupported") or [])
     base = dict(
-        model=str(cfg.get("model")),
-        variant=variant_label(record),
-        backend=str(cfg.get("backend")),
-        backend_version=eff.get("backend_version"),
-        precision=str(eff.get("precision") or cfg.get("precision")),
+        model=cfg.model,
+        variant=record.variant_label,
+        backend=cfg.backend,
+        backend_version=eff.backend_version,
+        precision=record.precision,
         instance=instance,
         region=region,
         vcpu_or_gpu=_hardware(instance),
-        batch=cfg.get("batch_size"),
-        seq_len=cfg.get("seq_len"),
+        batch=cfg.batch_size,
+        seq_len=cfg.seq_len,
         throughput_per_s=float(throughput) if _positive(throughput) else None,
-        p50_ms=None if "p50" in unsupported else lat.get("p50"),
-        p99_ms=None if "p99" in unsupported else lat.get("p99"),
+        p50_ms=lat.percentile("p50"),
+        p99_ms=lat.percentile("p99"),
         sla_met=cap.sla_met,
         usd_per_million=None,
         instances_at_target=None,
         usd_per_month_at_target=None,
         measured_or_reference=MEASURED,
-        device=record_device(record),
+        device=record.device,
         capacity_basis=cap.basis,
-        threads=eff.get("threads") or cfg.get("threads"),
-        streams=(cfg.get("settings") or {}).get("streams"),
-        kernel=eff.get("kernel") or cfg.get("kernel"),
-        scenario=cfg.get("scenario"),
+        threads=record.threads,
+        streams=cfg.backend_settings.get("streams", 1) if cfg.backend == "openvino" else None,
+        kernel=record.kernel,
+        scenario=cfg.scenario,
         sparsity=sparsity,
         accuracy=record_accuracy(record),
-        citation=f"record {record.get('record_id') or '?'} (instance type {how})",
-        record_id=record.get("record_id"),
-        created_at=record.get("created_at"),
+        citation=f"record {record.record_id} (instance type {how})",
+        record_id=record.record_id,
+        created_at=record.created_at,
     )
     return [_with_money(CostRow(**base, **_price_fields(book, instance, region, opt), purchase_option=opt), qps) for opt in options]
 
@@ -511,7 +482,7 @@ def _sort_key(r: CostRow):
 
 
 def analyze(
-    records: list[dict],
+    records: list[RunRecord],
     sla_ms: float,
     qps: float,
     region: str,
@@ -558,16 +529,16 @@ def analyze(
 
     skipped: list[SkippedRecord] = []
     unmapped: list[SkippedRecord] = []
-    newest: dict[tuple, dict] = {}
+    newest: dict[tuple, RunRecord] = {}
     for rec in records:
-        cfg = rec.get("config") or {}
+        cfg = rec.config
         instance, _ = record_instance(rec)
-        info = dict(record_id=rec.get("record_id"), model=cfg.get("model"), variant=variant_label(rec),
-                    backend=cfg.get("backend"), instance=instance)
-        if models and cfg.get("model") not in models:
+        info = dict(record_id=rec.record_id, model=cfg.model, variant=rec.variant_label, backend=cfg.backend,
+                    instance=instance)
+        if models and cfg.model not in models:
             continue
-        if rec.get("status", "ok") != "ok":
-            skipped.append(SkippedRecord(**info, reason=f"status {rec.get('status')}: {rec.get('reason') or 'no reason given'}"))
+        if not rec.ok:
+            skipped.append(SkippedRecord(**info, reason=f"status {rec.status}: {rec.reason or 'no reason given'}"))
             continue
         if instance is None:
             unmapped.append(SkippedRecord(**info, reason="unmapped: the record has no machine.instance_type (declare it with --instance-type)"))
@@ -576,17 +547,15 @@ def analyze(
             continue
         # records from several machines merge by instance type; the same type on a different CPU model
         # (a fingerprint difference that changes speed) stays a separate row
-        cpu = (rec.get("machine") or {}).get("cpu_model")
-        key = (rec.get("config_hash") or repr(sorted(cfg.items(), key=str)), instance, cpu, cfg.get("scenario"), record_device(rec))
-        if key not in newest or str(rec.get("created_at") or "") >= str(newest[key].get("created_at") or ""):
+        key = (rec.config_hash, instance, rec.machine.cpu_model, cfg.scenario, rec.device)
+        if key not in newest or (rec.created_at or "") >= (newest[key].created_at or ""):
             newest[key] = rec
 
     candidates: list[CostRow] = []
     for rec in newest.values():
         rows = _measured_rows(rec, sla_ms, qps, region, book, options)
         if isinstance(rows, str):
-            cfg = rec.get("config") or {}
-            skipped.append(SkippedRecord(rec.get("record_id"), cfg.get("model"), variant_label(rec), cfg.get("backend"),
+            skipped.append(SkippedRecord(rec.record_id, rec.config.model, rec.variant_label, rec.config.backend,
                                          record_instance(rec)[0], f"skipped: {rows}"))
             continue
         candidates += rows

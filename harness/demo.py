@@ -72,10 +72,10 @@ def run_demo(*, matrix_path, root=None, force=False, progress=True, prune=True, 
     print_summary(latest)
     if report:
         write_reports(latest, root)
-    return 0 if any(r["status"] == "ok" for r in latest) else 1
+    return 0 if any(r.ok for r in latest) else 1
 
 
-def write_reports(records: list[dict], root=None) -> dict:
+def write_reports(records: list, root=None) -> dict:
     from .report.cost_report import write_cost_report, write_seed_example
 
     reports = Path(root or "results") / "reports"
@@ -90,7 +90,7 @@ def write_reports(records: list[dict], root=None) -> dict:
     return {"cost": cost, "seed": seed}
 
 
-def latest_per_config(root, configs) -> list[dict]:
+def latest_per_config(root, configs) -> list:
     """The newest record of each configuration (including ones skipped because already recorded)."""
     from .bench import variant_key
     from .store import iter_records
@@ -100,7 +100,7 @@ def latest_per_config(root, configs) -> list[dict]:
         wanted.setdefault(c.config_hash(variant_key(c)), i)
     newest: dict = {}
     for r in iter_records(root, []):
-        h = r.get("config_hash")
-        if h in wanted and (h not in newest or r["created_at"] >= newest[h]["created_at"]):
+        h = r.config_hash
+        if h in wanted and (h not in newest or (r.created_at or "") >= (newest[h].created_at or "")):
             newest[h] = r
-    return sorted(newest.values(), key=lambda r: wanted[r["config_hash"]])
+    return sorted(newest.values(), key=lambda r: wanted[r.config_hash])

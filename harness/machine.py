@@ -11,6 +11,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from .fsutil import atomic_write_text
+
 ISA_FLAGS_OF_INTEREST = (
     "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
     "amx_tile", "amx_bf16", "amx_int8", "avx_vnni", "sve", "asimd", "neon",
@@ -136,7 +138,5 @@ def gemm_peak_gflops(threads: int, precision: str = "fp32", *, run=None) -> floa
     if gflops is None:
         return None
     table = {"schema_version": 2, "machine_id": fp["id"], "peaks": {**table.get("peaks", {}), key: gflops}}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(table, indent=1))
     return gflops

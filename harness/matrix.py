@@ -11,114 +11,168 @@
     kernels: [dense]                                      # optional
     scenario: single-stream                               # optional
     instance_type: c7a.large                              # optional
-    settings: {min_duration_s: 5, min_iters: 30}          # optional, see schema.Settings
+    settings: {min_duration_s: 5, min_iters: 30, streams: 1}   # optional: measurement settings
+                                                          # (harness.contracts.Settings) and backend knobs
 
-Errors name the key path (`matrix.yaml: threads[1]: expected a positive integer, got 'two'`).
+Errors name the key path (`matrix.yaml: threads[1]: expected a positive integer, got 'two'`). Validation
+is the pydantic model MatrixFile; the command line builds the same mapping and validates it the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import typing
 from pathlib import Path
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, create_model
+
+from .backends.registry import USER_BACKENDS, backend_class
+from .contracts import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, RecordError, Settings
 from .errors import ConfigError
-from .schema import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, Settings
-
-LIST_KEYS = {
-    "models": str, "backends": str, "threads": int, "batch_sizes": int, "seq_lens": int,
-    "variants": (str, type(None)), "precisions": str, "kernels": str,
-}
-REQUIRED = ("models", "backends", "threads", "batch_sizes", "seq_lens")
-SCALAR_KEYS = {"name": str, "scenario": str, "instance_type": str, "settings": dict}
-SETTINGS_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+from .models.registry import MODELS, model_family
+from .validation import short, validate
 
 
-def _type_name(t) -> str:
-    if isinstance(t, tuple):
-        return " or ".join("null" if x is type(None) else _type_name(x) for x in t)
-    return {str: "a string", int: "a positive integer", dict: "a mapping", float: "a number", bool: "true or false"}.get(t, t.__name__)
+def _choice(valid):
+    def check(value: str) -> str:
+        if value not in valid:
+            raise ValueError(f"unknown value {short(value)}; valid: {', '.join(valid)}")
+        return value
+
+    return check
 
 
-def load_matrix(path: str | Path) -> dict:
-    """Read and validate a matrix file; returns the normalised mapping."""
+@functools.lru_cache(maxsize=1)
+def backend_knobs() -> dict[str, tuple[str, ...]]:
+    """knob name -> the user backends that declare it (their Settings dataclasses)."""
+    out: dict[str, list[str]] = {}
+    for name in USER_BACKENDS:
+        for f in dataclasses.fields(backend_class(name).Settings):
+            out.setdefault(f.name, []).append(name)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def settings_model() -> type[BaseModel]:
+    """A pydantic model of every key `settings:` may hold: measurement settings and backend knobs."""
+    fields = {}
+    classes = [Settings] + [backend_class(b).Settings for b in USER_BACKENDS]
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            fields.setdefault(f.name, (hints[f.name] | None, None))
+    return create_model("MatrixSettings", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+class MatrixFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    models: list[Annotated[str, AfterValidator(_choice(MODELS))]] = Field(min_length=1)
+    backends: list[Annotated[str, AfterValidator(_choice(USER_BACKENDS))]] = Field(min_length=1)
+    threads: list[PositiveInt] = Field(min_length=1)
+    batch_sizes: list[PositiveInt] = Field(min_length=1)
+    seq_lens: list[PositiveInt] = Field(min_length=1)
+    variants: list[str | None] = Field(default=[None], min_length=1)
+    precisions: list[Annotated[str, AfterValidator(_choice(PRECISIONS))]] = Field(default=["fp32"], min_length=1)
+    kernels: list[Annotated[str, AfterValidator(_choice(KERNELS))]] = Field(default=["dense"], min_length=1)
+    name: str | None = None
+    scenario: Literal[SCENARIOS] = "single-stream"  # type: ignore[valid-type]
+    instance_type: str | None = None
+    settings: dict = Field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Matrix:
+    """A validated matrix: the lists to take the product of, the measurement settings and backend knobs."""
+
+    models: tuple[str, ...]
+    backends: tuple[str, ...]
+    threads: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+    seq_lens: tuple[int, ...]
+    variants: tuple[str | None, ...] = (None,)
+    precisions: tuple[str, ...] = ("fp32",)
+    kernels: tuple[str, ...] = ("dense",)
+    name: str | None = None
+    scenario: str = "single-stream"
+    instance_type: str | None = None
+    settings: Settings = dataclasses.field(default_factory=Settings)
+    knobs: dict = dataclasses.field(default_factory=dict)  # backend knob -> value, routed per backend
+
+    def backend_settings(self, backend: str) -> dict:
+        return backend_settings_for(backend, self.knobs)
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    """Read and validate a matrix file."""
     from .yamlio import read_yaml
 
     path = Path(path)
-    data = read_yaml(path, "matrix")
-    return validate_matrix(data, path.name)
+    return validate_matrix(read_yaml(path, "matrix"), path.name)
 
 
-def validate_matrix(data, where: str = "matrix") -> dict:
-    from .registry import MODELS, USER_BACKENDS
+def validate_matrix(data, where: str | None = "matrix", flags: dict | None = None) -> Matrix:
+    """A Matrix from a parsed file (or the command line's equivalent mapping); one-line ConfigError otherwise.
 
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys to lists, got {type(data).__name__}")
-    allowed = list(LIST_KEYS) + list(SCALAR_KEYS)
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r}; valid keys: {', '.join(allowed)}")
-    for key in REQUIRED:
-        if key not in data:
-            raise ConfigError(f"{where}: missing key {key!r} (required: {', '.join(REQUIRED)})")
-    out: dict = {}
-    for key, typ in LIST_KEYS.items():
-        if key not in data:
-            continue
-        values = data[key]
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{where}: {key}: expected a non-empty list, got {values!r}")
-        for i, v in enumerate(values):
-            bad_int = typ is int and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
-            if bad_int or (typ is not int and not isinstance(v, typ)):
-                raise ConfigError(f"{where}: {key}[{i}]: expected {_type_name(typ)}, got {v!r}")
-        out[key] = values
-    choices = {"models": MODELS, "backends": USER_BACKENDS, "precisions": PRECISIONS, "kernels": KERNELS}
-    for key, valid in choices.items():
-        for i, v in enumerate(out.get(key, [])):
-            if v not in valid:
-                raise ConfigError(f"{where}: {key}[{i}]: unknown value {v!r}; valid: {', '.join(valid)}")
-    for key, typ in SCALAR_KEYS.items():
-        if key in data and not isinstance(data[key], typ):
-            raise ConfigError(f"{where}: {key}: expected {_type_name(typ)}, got {data[key]!r}")
-    if data.get("scenario", "single-stream") not in SCENARIOS:
-        raise ConfigError(f"{where}: scenario: unknown value {data['scenario']!r}; valid: {', '.join(SCENARIOS)}")
-    settings = data.get("settings") or {}
-    for key, value in settings.items():
-        if key not in SETTINGS_FIELDS:
-            raise ConfigError(f"{where}: settings.{key}: unknown setting; valid: {', '.join(SETTINGS_FIELDS)}")
-        if key == "memory_limit_mb" and value is None:
-            continue
-        expected = {"int": int, "float": (int, float), "bool": bool, "int | None": int}.get(str(SETTINGS_FIELDS[key].type), object)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: settings.{key}: expected {_type_name(expected if not isinstance(expected, tuple) else float)}, got {value!r}")
+    `flags` names keys as the command line does ({"models": "--model", "settings.min_iters": "--min-iters"}),
+    so a message speaks of the flag the user typed; `where` (a file name) prefixes messages."""
+    label = (lambda loc: flags.get(".".join(str(p) for p in loc[:2]) if loc and loc[0] == "settings" else loc[0])) \
+        if flags else None
+    parsed = validate(MatrixFile, data, where, label)
+    settings, knobs = split_settings(parsed.settings, parsed.backends, where, flags)
+    fields = parsed.model_dump(exclude={"settings"})
+    return Matrix(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}, settings=settings, knobs=knobs)
+
+
+def split_settings(values: dict, backends, where: str | None = None, flags: dict | None = None) -> tuple[Settings, dict]:
+    """(measurement Settings, backend knobs) from one `settings:` mapping; every knob must belong to at least
+    one of `backends`, and each backend's knobs must pass its own Settings."""
+    flags = flags or {}
+    prefix = f"{where}: " if where else ""
+    given = validate(settings_model(), values, where, lambda loc: flags.get(f"settings.{loc[0]}") or f"settings.{loc[0]}")
+    given = given.model_dump(exclude_none=True)
+    measurement_names = {f.name for f in dataclasses.fields(Settings)}
+    knobs = {k: v for k, v in given.items() if k not in measurement_names}
+    for knob in knobs:
+        owners = backend_knobs()[knob]
+        if not set(owners) & set(backends):
+            name = flags.get(f"settings.{knob}") or f"settings.{knob}"
+            raise ConfigError(f"{prefix}{name}: a setting of backend {', '.join(owners)}, which is not among the "
+                              f"backends to run ({', '.join(backends)})")
     try:
-        Settings(**settings)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    out.update({k: data[k] for k in SCALAR_KEYS if k in data})
-    return out
+        settings = Settings(**{k: v for k, v in given.items() if k in measurement_names})
+        for backend in backends:
+            backend_class(backend).parse_settings(backend_settings_for(backend, knobs), "settings")
+    except RecordError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+    return settings, knobs
 
 
-def expand(matrix: dict) -> list[BenchConfig]:
+def backend_settings_for(backend: str, knobs: dict) -> dict:
+    """The knobs `backend` declares, at values other than its defaults."""
+    declared = {f.name: f for f in dataclasses.fields(backend_class(backend).Settings)}
+    return {k: v for k, v in knobs.items() if k in declared and v != declared[k].default}
+
+
+def expand(matrix: Matrix) -> list[BenchConfig]:
     """The product of the matrix's lists, in a stable order; models without a sequence axis (images,
     trees) ignore seq_lens, use their own input size, and run once per batch size."""
-    from .registry import model_family
-
-    settings = Settings(**(matrix.get("settings") or {}))
     configs: list[BenchConfig] = []
     seen = set()
     for model, variant, backend, threads, batch, seq, precision, kernel in itertools.product(
-        matrix["models"], matrix.get("variants", [None]), matrix["backends"], matrix["threads"],
-        matrix["batch_sizes"], matrix["seq_lens"], matrix.get("precisions", ["fp32"]), matrix.get("kernels", ["dense"]),
+        matrix.models, matrix.variants, matrix.backends, matrix.threads, matrix.batch_sizes, matrix.seq_lens,
+        matrix.precisions, matrix.kernels,
     ):
         family = model_family(model)
         if family.kind != "text":  # images have one input size, trees one feature count
             seq = family.default_seq_len
         cfg = BenchConfig(
             model=model, backend=backend, batch_size=batch, seq_len=seq, threads=threads, precision=precision,
-            kernel=kernel, variant=variant, scenario=matrix.get("scenario", "single-stream"),
-            instance_type=matrix.get("instance_type"), settings=settings,
+            kernel=kernel, variant=variant, scenario=matrix.scenario, instance_type=matrix.instance_type,
+            settings=matrix.settings, backend_settings=matrix.backend_settings(backend),
         )
         key = cfg.config_hash(variant)
         if key not in seen:
@@ -134,9 +188,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ConfigError(f"--shard: expected i/n such as 1/4, got {text!r}") from None
+        raise ConfigError(f"--shard: expected i/n such as 1/4, got {short(text)}") from None
     if n < 1 or not 1 <= i <= n:
-        raise ConfigError(f"--shard: need 1 <= i <= n, got {text!r}")
+        raise ConfigError(f"--shard: need 1 <= i <= n, got {short(text)}")
     return i, n
 
 

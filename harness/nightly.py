@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, HarnessError, choices_error
-from .schema import Settings
+from .contracts import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASV_CONF = REPO_ROOT / "asv.conf.json"
@@ -87,7 +87,8 @@ class Suite:
     region: str = DEFAULT_REGION
 
     def __post_init__(self):
-        from .registry import BACKENDS, MODELS
+        from .models.registry import MODELS
+        from .backends.registry import BACKENDS
 
         for m in self.models:
             if m not in MODELS:
@@ -110,7 +111,7 @@ class Suite:
         return list(itertools.product(self.models, self.variants, self.backends, self.threads, self.batch_sizes))
 
     def seq_for(self, model: str) -> int:
-        from .registry import model_family
+        from .models.registry import model_family
 
         return self.seq_len or model_family(model).default_seq_len
 
@@ -184,8 +185,8 @@ def ensure_variant(model: str, spec: str, seq_len: int, cache: Path | None = Non
     from .pruning.criteria import Magnitude
     from .pruning.masks import apply_masks, sparsity_report
     from .pruning.structures import make_structure
-    from .registry import model_family
-    from .variant import save_variant
+    from .models.registry import model_family
+    from .variants.neural import save_variant
 
     family = model_family(model)
     dense = family.build(seed=0)
@@ -227,7 +228,7 @@ def ensure_variant(model: str, spec: str, seq_len: int, cache: Path | None = Non
 
 def backend_unavailable(name: str) -> str | None:
     """Why the backend cannot run in this environment, or None when it can (or only a run can tell)."""
-    from .registry import backend_class
+    from .backends.registry import backend_class
 
     try:
         cls = backend_class(name)
@@ -268,41 +269,38 @@ def price_book(root: Path):
     return load_price_book(snapshot_dir=str(Path(root) / "prices"))
 
 
-def asv_summary(record: dict, book, region: str) -> dict:
+def asv_summary(record, book, region: str) -> dict:
     """The numbers the track_ benchmarks report for one run record, with the reason for each missing one.
 
     usd_per_million = usd_per_hour / (throughput_per_s * 3600) * 1e6, with the on-demand price of the
     instance type the record declares (machine.instance_type) in `region`. Quality is the variant's top-1
     agreement with the dense model (manifest quality, torch fp32); the dense model agrees with itself: 1.0.
     """
-    status = record.get("status")
-    out = {"status": status, "reason": record.get("reason"), "record_id": record.get("record_id"),
-           "config_hash": record.get("config_hash"), "why": {}}
-    if status != "ok":
+    out = {"status": record.status, "reason": record.reason, "record_id": record.record_id,
+           "config_hash": record.config_hash, "why": {}}
+    if not record.ok:
         return out
-    metrics = record.get("metrics") or {}
-    lat = metrics.get("latency_ms") or {}
-    why = out["why"]
-    out["p50_ms"] = lat.get("p50")
-    out["p99_ms"] = lat.get("p99")
+    lat, metrics, why = record.latency, record.metrics, out["why"]
+    out["p50_ms"] = lat.percentile("p50")
+    out["p99_ms"] = lat.percentile("p99")
     if out["p99_ms"] is None:
-        why["p99_ms"] = f"p99 unsupported: {lat.get('n')} samples are too few for a 95% interval (about 300 needed)"
+        why["p99_ms"] = f"p99 unsupported: {lat.n} samples are too few for a 95% interval (about 300 needed)"
     if out["p50_ms"] is None:
-        why["p50_ms"] = f"p50 unsupported: {lat.get('n')} samples"
-    tput = metrics.get("throughput_per_s")
+        why["p50_ms"] = f"p50 unsupported: {lat.n} samples"
+    tput = metrics.throughput_per_s
     out["throughput_per_s"] = tput
-    size = metrics.get("artifact_bytes")
+    size = metrics.artifact_bytes
     out["artifact_mb"] = size / 1e6 if size else None
     if not size:
         why["artifact_mb"] = "the record has no artifact_bytes"
-    cfg = record.get("config") or {}
-    if cfg.get("variant"):
-        out["top1_agreement"] = (metrics.get("quality") or {}).get("top1_agreement")
+    if record.config.variant:
+        quality = record.quality
+        out["top1_agreement"] = quality.top1_agreement if quality else None
         if out["top1_agreement"] is None:
             why["top1_agreement"] = "the variant's manifest has no quality.pruned.top1_agreement"
     else:
         out["top1_agreement"] = 1.0
-    instance = (record.get("machine") or {}).get("instance_type")
+    instance = record.instance_type
     out.update(instance_type=instance, region=region, usd_per_hour=None, usd_per_million=None)
     if not instance:
         why["usd_per_million"] = "no instance type declared (harness nightly --instance-type T)"
@@ -321,10 +319,9 @@ def asv_summary(record: dict, book, region: str) -> dict:
 
 def measure_suite(suite: Suite, *, root: Path, commit: str | None, echo=None) -> dict:
     """Run every configuration of `suite` once, append its record under `root`, return the asv cache dict."""
-    from .bench import one_line
+    from .bench import measure, one_line
+    from .contracts import BenchConfig
     from .machine import fingerprint
-    from .runner.parent import run_config
-    from .schema import BenchConfig
     from .store import append_record
 
     say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -353,11 +350,11 @@ def measure_suite(suite: Suite, *, root: Path, commit: str | None, echo=None) ->
                 continue
         config = BenchConfig(model=model, backend=backend, batch_size=batch, seq_len=seq, threads=threads,
                              variant=path, instance_type=suite.instance_type, settings=suite.settings)
-        record = run_config(config, machine=machine, commit=commit)
+        record = measure(config, machine=machine, commit=commit)
         append_record(record, root)
         say(one_line(record))
         summary = asv_summary(record, book, suite.region)
-        if record.get("status") == "unsupported":
+        if record.status == "unsupported":
             summary["status"] = "unavailable"
         results[key] = summary
     return {"schema_version": ASV_CACHE_SCHEMA_VERSION, "suite": suite.name, "commit": commit,

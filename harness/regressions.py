@@ -1,9 +1,8 @@
 """`harness regressions`: compare the latest run of each benchmark with the previous one, from raw samples.
 
 A benchmark is one measurement identity on one machine, from the run records in results/runs: the
-record's configuration (what BenchConfig.identity hashes into config_hash) with fields at their default
-values left out, so a field added to BenchConfig or Settings later (with a default) does not cut a
-benchmark's history in two, plus the machine id. The latest commit is the commit of the newest record (or --commit); each benchmark run at
+record's config_hash (BenchConfig.identity: fields at their default values are left out, so a field added
+later with a default does not cut a benchmark's history in two), plus the machine id. The latest commit is the commit of the newest record (or --commit); each benchmark run at
 that commit is compared with its own previous commit (the newest other commit it was run at), or with
 --since REV for all of them. All samples of all runs of a benchmark at one commit are pooled.
 
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .contracts import RunRecord
 from .errors import ConfigError, HarnessError
 
 DEFAULT_THRESHOLD = 1.10
@@ -83,42 +83,8 @@ class Report:
         return tuple(c for c in self.comparisons if c.verdict == "improvement")
 
 
-_DERIVED_FIELDS = ("instance_type", "variant", "variant_id", "variant_name", "sparsity", "method", "structure")
-
-
-def _defaults() -> tuple[dict, dict]:
-    import dataclasses
-
-    from .schema import BenchConfig, Settings
-
-    def of(cls):
-        out = {}
-        for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
-                out[f.name] = f.default
-        return out
-
-    return of(BenchConfig), of(Settings)
-
-
-def benchmark_key(record: dict, defaults: tuple[dict, dict] | None = None) -> str:
-    """A stable hash of what was measured: the config identity without fields at their default values."""
-    from .schema import stable_hash
-
-    config_defaults, settings_defaults = defaults or _defaults()
-    cfg = dict(record.get("config") or {})
-    settings = dict(cfg.pop("settings", None) or {})
-    ident = {k: v for k, v in cfg.items() if k not in _DERIVED_FIELDS}
-    ident["variant"] = (cfg.get("variant_id") or cfg.get("variant_name") or str(cfg["variant"])) if cfg.get("variant") else None
-
-    def trim(d, dflt):
-        return {k: v for k, v in d.items() if v is not None and not (k in dflt and v == dflt[k])}
-
-    return stable_hash({"config": trim(ident, config_defaults), "settings": trim(settings, settings_defaults)})
-
-
-def _commit_of(record: dict) -> str:
-    return str(record.get("git_commit") or "unknown")
+def _commit_of(record: RunRecord) -> str:
+    return str(record.git_commit or "unknown")
 
 
 def _matches(commit: str, rev: str) -> bool:
@@ -140,22 +106,14 @@ def resolve_rev(rev: str, repo: str | Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else rev
 
 
-def _label(record: dict) -> dict:
-    cfg = record.get("config") or {}
-    eff = record.get("effective") or {}
-    return {
-        "model": cfg.get("model"),
-        "variant": cfg.get("variant_name") or ("dense" if not cfg.get("variant") else Path(str(cfg["variant"])).name),
-        "backend": cfg.get("backend"),
-        "precision": eff.get("precision") or cfg.get("precision"),
-        "threads": cfg.get("threads"),
-        "batch": cfg.get("batch_size"),
-        "seq": cfg.get("seq_len"),
-    }
+def _label(record: RunRecord) -> dict:
+    cfg = record.config
+    return {"model": cfg.model, "variant": record.variant_label, "backend": cfg.backend, "precision": record.precision,
+            "threads": cfg.threads, "batch": cfg.batch_size, "seq": cfg.seq_len}
 
 
-def _usable(record: dict) -> bool:
-    return record.get("status") == "ok" and bool(record.get("samples_ms")) and bool(record.get("config"))
+def _usable(record: RunRecord) -> bool:
+    return record.ok and bool(record.samples_ms)
 
 
 def _ratio_ci(latest: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
@@ -201,7 +159,7 @@ def compare_runs(baseline_runs: list[list[float]], latest_runs: list[list[float]
     }
 
 
-def find_regressions(records: list[dict], *, since: str | None = None, latest: str | None = None,
+def find_regressions(records: list[RunRecord], *, since: str | None = None, latest: str | None = None,
                      threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA) -> Report:
     """Compare every benchmark run at the latest commit with its baseline (see the module docstring)."""
     if not (isinstance(threshold, (int, float)) and threshold >= 1.0 and math.isfinite(threshold)):
@@ -215,19 +173,18 @@ def find_regressions(records: list[dict], *, since: str | None = None, latest: s
         at_latest = [r for r in usable if _matches(_commit_of(r), latest)]
         if not at_latest:
             raise HarnessError(f"--commit {latest}: no successful run records at that commit; recorded: {_known(usable)}")
-        latest_commit = _commit_of(max(at_latest, key=lambda r: r.get("created_at") or ""))
+        latest_commit = _commit_of(max(at_latest, key=lambda r: r.created_at or ""))
     else:
-        latest_commit = _commit_of(max(usable, key=lambda r: r.get("created_at") or ""))
+        latest_commit = _commit_of(max(usable, key=lambda r: r.created_at or ""))
     if since:
         if not any(_matches(_commit_of(r), since) for r in usable):
             raise HarnessError(f"--since {since}: no successful run records at that commit; recorded: {_known(usable)}")
         if _matches(latest_commit, since):
             raise HarnessError(f"--since {since} is the latest commit itself; name an earlier one")
 
-    defaults = _defaults()
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in usable:
-        groups.setdefault((benchmark_key(r, defaults), (r.get("machine") or {}).get("id") or "unknown"), []).append(r)
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in usable:  # a benchmark: one measurement identity (config_hash) on one machine
+        groups.setdefault((r.config_hash, r.machine.id), []).append(r)
 
     comparisons, without = [], []
     for (_key, machine_id), recs in groups.items():
@@ -238,21 +195,22 @@ def find_regressions(records: list[dict], *, since: str | None = None, latest: s
             before = [r for r in recs if _matches(_commit_of(r), since)]
         else:
             older = [r for r in recs if _commit_of(r) != latest_commit]
-            newest = max(older, key=lambda r: r.get("created_at") or "") if older else None
+            newest = max(older, key=lambda r: r.created_at or "") if older else None
             before = [r for r in older if _commit_of(r) == _commit_of(newest)] if newest else []
         label = _label(now[0])
         if not before:
             without.append(f"{label['model']}[{label['variant']}] {label['backend']} t{label['threads']} b{label['batch']} s{label['seq']}")
             continue
-        nums = compare_runs([r["samples_ms"] for r in before], [r["samples_ms"] for r in now], threshold=threshold, alpha=alpha)
-        comparisons.append(Comparison(config_hash=now[-1]["config_hash"], machine_id=machine_id, **label,
+        nums = compare_runs([list(r.samples_ms) for r in before], [list(r.samples_ms) for r in now],
+                            threshold=threshold, alpha=alpha)
+        comparisons.append(Comparison(config_hash=now[-1].config_hash, machine_id=machine_id, **label,
                                       baseline_commit=_commit_of(before[0]), latest_commit=latest_commit, **nums))
     order = {v: i for i, v in enumerate(VERDICTS)}
     comparisons.sort(key=lambda c: (order[c.verdict], -c.ratio if c.verdict != "improvement" else c.ratio))
     return Report(latest_commit, since, threshold, alpha, tuple(comparisons), tuple(sorted(without)))
 
 
-def _known(records: list[dict]) -> str:
+def _known(records: list[RunRecord]) -> str:
     commits = sorted({_commit_of(r)[:12] for r in records})
     return ", ".join(commits[:8]) + (" ..." if len(commits) > 8 else "")
 
@@ -275,7 +233,7 @@ def table_rows(comparisons) -> list[dict]:
 
 def render(report: Report, *, show_all: bool = False) -> str:
     """The text `harness regressions` prints: a headline, and a table of what changed (or of everything)."""
-    from .report.tables import format_table
+    from .tables import format_table
 
     if report.latest_commit is None:
         return "harness regressions: no successful run records yet; nothing to compare"

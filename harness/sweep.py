@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, HarnessError, choices_error
-from .schema import KERNELS, BenchConfig, Settings
+from .contracts import KERNELS, BenchConfig, RunRecord, Settings
 
 SCOPES = ("global", "per-layer")
 DEFAULT_SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97)
@@ -58,9 +58,11 @@ class SweepSpec:
     variants_dir: str | None = None  # None: <cache>/sweep-variants
     instance_type: str | None = None
     settings: Settings = field(default_factory=Settings)
+    knobs: dict = field(default_factory=dict)  # backend knobs (sparse_threshold, ...), routed to the backends
 
     def __post_init__(self):
-        from .registry import MODELS, USER_BACKENDS
+        from .backends.registry import USER_BACKENDS
+        from .models.registry import MODELS
 
         if self.model not in MODELS:
             raise choices_error("model", self.model, MODELS)
@@ -159,7 +161,7 @@ def ensure_variants(spec: SweepSpec, *, echo=None) -> dict:
     A variant already at its path is reused when its manifest says the same model, method, structure,
     scope and target sparsity, without fine-tuning; otherwise it is remade.
     """
-    from .variant import read_manifest
+    from .variants.neural import read_manifest
 
     out = {}
     for s in spec.sparsities:
@@ -188,7 +190,9 @@ def ensure_variants(spec: SweepSpec, *, echo=None) -> dict:
 
 def sweep_configs(spec: SweepSpec, variants: dict) -> list[BenchConfig]:
     """Sparsity x backend x kernel configurations, in a stable order (sparsity outermost)."""
-    from .registry import model_family
+    from .models.registry import model_family
+
+    from .matrix import backend_settings_for
 
     seq_len = spec.seq_len or model_family(spec.model).default_seq_len
     configs = []
@@ -199,7 +203,7 @@ def sweep_configs(spec: SweepSpec, variants: dict) -> list[BenchConfig]:
                 configs.append(BenchConfig(
                     model=spec.model, backend=backend, batch_size=spec.batch_size, seq_len=seq_len,
                     threads=spec.threads, kernel=kernel, variant=variants[s], instance_type=spec.instance_type,
-                    settings=spec.settings,
+                    settings=spec.settings, backend_settings=backend_settings_for(backend, spec.knobs),
                 ))
     return configs
 
@@ -214,7 +218,7 @@ def run_sweep(spec: SweepSpec, *, root=None, progress: bool = True, calibrate: b
     records = run_configs(configs, root=root, force=force, repeats=spec.repeats, progress=progress,
                           calibrate=calibrate, echo=None if echo else False)
     target = {v: s for s, v in variants.items()}
-    rows = sweep_rows(records, lambda r: target.get(r["config"].get("variant")))
+    rows = sweep_rows(records, lambda r: target.get(r.config.variant))
     return SweepResult(spec=spec, variants=variants, records=records, rows=rows, crossovers=crossovers(rows))
 
 
@@ -227,48 +231,47 @@ def _median(values) -> float:
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-def sweep_rows(records: list[dict], sparsity_of=None) -> list[SweepRow]:
+def sweep_rows(records: list[RunRecord], sparsity_of=None) -> list[SweepRow]:
     """Group records by (backend, requested kernel, sparsity) and compare each group with the backend's
     dense model. `sparsity_of(record)` gives a record's target sparsity (default: the realised sparsity in
     its config rounded to 2 decimals, 0 for the dense model)."""
     from .stats import ratio_with_spread
 
     def default_sparsity(r):
-        s = r["config"].get("sparsity")
-        return 0.0 if not r["config"].get("variant") else (round(s, 2) if s is not None else None)
+        s = r.config.sparsity
+        return 0.0 if not r.config.variant else (round(s, 2) if s is not None else None)
 
     sparsity_of = sparsity_of or default_sparsity
     groups: dict = {}
     for r in records:
-        cfg = r["config"]
         s = sparsity_of(r)
         if s is None:
             s = default_sparsity(r)
-        groups.setdefault((cfg["backend"], cfg["kernel"], float(s)), []).append(r)
+        groups.setdefault((r.config.backend, r.config.kernel, float(s)), []).append(r)
     baselines: dict = {}
     for backend in dict.fromkeys(k[0] for k in groups):
         candidates = [k for k in groups if k[0] == backend and k[2] == 0.0]
         candidates.sort(key=lambda k: (k[1] != "dense", k[1]))
         for key in candidates:
-            samples = [x for r in groups[key] if r["status"] == "ok" for x in r["samples_ms"]]
+            samples = [x for r in groups[key] if r.ok for x in r.samples_ms]
             if samples:
                 baselines[backend] = samples
                 break
     rows = []
     order = {label: i for i, label in enumerate(dict.fromkeys(k[:2] for k in groups))}  # first appearance
     for (backend, kernel, s), recs in sorted(groups.items(), key=lambda kv: (order[kv[0][:2]], kv[0][2])):
-        ok = [r for r in recs if r["status"] == "ok"]
-        samples = [x for r in ok for x in r["samples_ms"]]
-        failed = next((r for r in recs if r["status"] != "ok"), None)
+        ok = [r for r in recs if r.ok]
+        samples = [x for r in ok for x in r.samples_ms]
+        failed = next((r for r in recs if not r.ok), None)
         base = baselines.get(backend)
         ratio = ratio_with_spread(base, samples) if base and samples else None
-        realised = [r["config"].get("sparsity") for r in recs if r["config"].get("sparsity") is not None]
+        realised = [r.config.sparsity for r in recs if r.config.sparsity is not None]
         rows.append(SweepRow(
             backend=backend, kernel=kernel, sparsity=s,
             realised_sparsity=realised[0] if realised else (0.0 if s == 0 else None),
-            kernels_ran=tuple(dict.fromkeys((r.get("effective") or {}).get("kernel") or "?" for r in ok)),
-            status=failed["status"] if failed else "ok",
-            reason=failed.get("reason") if failed else None,
+            kernels_ran=tuple(dict.fromkeys(r.effective.kernel or "?" for r in ok)),
+            status=failed.status if failed else "ok",
+            reason=failed.reason if failed else None,
             n=len(samples), p50_ms=_median(samples) if samples else None,
             speedup=ratio["ratio"] if ratio else None,
             speedup_ci95=tuple(ratio["ci95"]) if ratio else None,
@@ -333,5 +336,5 @@ def result_to_dict(result: SweepResult) -> dict:
         "variants": {str(k): v for k, v in result.variants.items()},
         "rows": [dataclasses.asdict(r) | {"label": r.label} for r in result.rows],
         "crossovers": result.crossovers,
-        "record_ids": [r["record_id"] for r in result.records],
+        "record_ids": [r.record_id for r in result.records],
     }

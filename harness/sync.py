@@ -16,7 +16,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import ConfigError, HarnessError
-from .store import append_record, iter_records, runs_dir
+from .contracts import RunRecord
+from .store import append_line, iter_records, runs_dir
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -36,14 +37,16 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}/runs/{name}" if prefix else f"runs/{name}"
 
 
+def _record_id(line: str) -> str | None:
+    """The record id of a stored line (of any schema version), or None when the line is not a record."""
+    try:
+        return RunRecord.peek_id(json.loads(line))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
 def _ids(lines) -> set:
-    out = set()
-    for line in lines:
-        try:
-            out.add(json.loads(line).get("record_id"))
-        except (json.JSONDecodeError, AttributeError):
-            continue
-    return out
+    return {rid for rid in map(_record_id, lines) if rid is not None}
 
 
 def _s3_errors():
@@ -60,14 +63,14 @@ def push(url: str, root=None, endpoint_url: str | None = None) -> dict:
     try:
         for path in sorted(runs_dir(root).glob("*.jsonl")):
             local = [ln for ln in path.read_text().splitlines() if ln.strip()]
-            local_good = [ln for ln in local if _ids([ln])]  # skip a truncated last line
+            local_good = [ln for ln in local if _record_id(ln)]  # skip a truncated last line
             key = _key(prefix, path.name)
             try:
                 remote = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
             except s3.exceptions.NoSuchKey:
                 remote = []
             have = _ids(remote)
-            new = [ln for ln in local_good if json.loads(ln).get("record_id") not in have]
+            new = [ln for ln in local_good if _record_id(ln) not in have]
             if new:
                 body = "\n".join([*remote, *new]) + "\n"
                 s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
@@ -81,7 +84,7 @@ def pull(url: str, root=None, endpoint_url: str | None = None) -> dict:
     """Append remote records missing locally; returns {file: records added}."""
     bucket, prefix = parse_s3_url(url)
     s3 = _client(endpoint_url)
-    have = {r.get("record_id") for r in iter_records(root, [])}
+    have = {r.record_id for r in iter_records(root, [])}
     added = {}
     try:
         paginator = s3.get_paginator("list_objects_v2")
@@ -93,14 +96,11 @@ def pull(url: str, root=None, endpoint_url: str | None = None) -> dict:
                 body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
                 count = 0
                 for line in body.splitlines():
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
+                    rid = _record_id(line)
+                    if rid is None or rid in have:
                         continue
-                    if record.get("record_id") in have:
-                        continue
-                    append_record(record, root, name=name[: -len(".jsonl")])
-                    have.add(record.get("record_id"))
+                    append_line(runs_dir(root) / name, (line.strip() + "\n").encode())  # the line as written
+                    have.add(rid)
                     count += 1
                 added[name] = count
     except _s3_errors() as exc:

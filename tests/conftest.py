@@ -24,7 +24,7 @@ def results_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def quick_settings():
-    from harness.schema import Settings
+    from harness.contracts import Settings
 
     return Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, timeout_s=120)
 
@@ -32,10 +32,10 @@ def quick_settings():
 @pytest.fixture
 def fault_backends(monkeypatch):
     """Register the deliberately faulty test backends for one test."""
-    from harness import registry
+    from harness.backends import registry
 
-    for name in ("crash", "hang", "hog", "raise", "spin"):
-        cls = name.capitalize() + "Backend"
+    for name, cls in (("crash", "CrashBackend"), ("hang", "HangBackend"), ("hog", "HogBackend"), ("raise", "RaiseBackend"),
+                      ("spin", "SpinBackend"), ("envprobe", "EnvProbeBackend")):
         monkeypatch.setitem(registry.BACKENDS, name, f"tests.helpers.faulty_backends:{cls}")
     return registry.BACKENDS
 

@@ -66,7 +66,7 @@ def test_variant_names():
 
 
 def test_ensure_variant_prunes_to_the_target_and_is_reused():
-    from harness.variant import read_manifest, variant_id
+    from harness.variants.neural import read_manifest, variant_id
 
     # the session's cache directory: the end-to-end test below uses this same variant
     path = nightly.ensure_variant("bert-tiny", "magnitude-50", 16)
@@ -139,7 +139,7 @@ def test_asv_value_skips_missing_backends_and_fails_failed_runs():
 
 
 def test_a_missing_backend_is_skipped_without_running(monkeypatch, tmp_path):
-    from harness import registry
+    from harness.backends import registry
 
     monkeypatch.setitem(registry.BACKENDS, "ghost", "harness.backends.ghost_engine:GhostBackend")
     assert "backend 'ghost' is not installed here (ModuleNotFoundError" in nightly.backend_unavailable("ghost")

@@ -84,7 +84,7 @@ def test_run_matrix_with_dry_run_and_shard(tmp_path, capsys):
 
 
 def test_bench_from_a_local_checkpoint(tmp_path, results_dir, capsys):
-    from harness.registry import model_family
+    from harness.models.registry import model_family
 
     model = model_family("bert-tiny").build(seed=7)
     model.save_pretrained(tmp_path / "ckpt")

@@ -6,7 +6,9 @@ import pytest
 
 from harness import cost
 from harness.errors import ConfigError
+from harness.contracts import ServerResult
 from harness.pricing import PriceBook, PriceQuote, load_price_book
+from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)
 
@@ -14,29 +16,11 @@ BUNDLED = load_price_book(snapshot_dir=None)
 def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", batch=1, threads=2, backend="onnxruntime",
                 model="bert-base", seq_len=128, device="cpu", unsupported=(), scenario="single-stream", server=None,
                 accuracy=None, sparsity=None, status="ok", created_at="2026-11-24T23:00:00+00:00", precision="fp32"):
-    """A run record shaped as docs/records.md describes (only the fields cost code reads are filled)."""
-    lat = {"p50": p99 * 0.8, "p90": p99 * 0.9, "p99": p99, "mean": p99 * 0.8, "std": 1.0, "n": 120, "unsupported": list(unsupported)}
-    for pct in unsupported:
-        lat[pct] = None
-    metrics = {"latency_ms": lat, "throughput_per_s": thr}
-    if server is not None:
-        metrics["server"] = server
-    if accuracy is not None:
-        metrics["quality"] = {"accuracy": accuracy}
-    if sparsity is not None:
-        metrics["sparsity"] = sparsity
-    machine = {"cpu_model": "AMD EPYC 9R14", "physical_cores": 2}
-    if instance:
-        machine.update(instance_type=instance, instance_type_source="declared")
-    return {
-        "schema_version": 1, "record_id": rid, "status": status, "reason": None if status == "ok" else "boom",
-        "config_hash": rid,
-        "config": {"model": model, "variant": variant, "backend": backend, "kernel": "dense", "precision": precision,
-                   "batch_size": batch, "seq_len": seq_len, "threads": threads, "scenario": scenario,
-                   "instance_type": instance, "settings": {"streams": 1}},
-        "effective": {"precision": precision, "threads": threads, "backend_version": "1.32.0", "device": device},
-        "metrics": metrics, "samples_ms": [], "machine": machine, "created_at": created_at,
-    }
+    """A run record as the runner writes it (only the fields cost code reads are set)."""
+    return record(rid, variant=variant, p99=p99, thr=thr, instance=instance, batch=batch, threads=threads,
+                  backend=backend, model=model, seq_len=seq_len, device=device, unsupported=unsupported, n=120,
+                  scenario=scenario, server=ServerResult.from_json(server) if server is not None else None,
+                  accuracy=accuracy, sparsity=sparsity, status=status, created_at=created_at, precision=precision)
 
 
 # ------------------------------------------------------------------------------------------------ arithmetic
@@ -121,10 +105,10 @@ def test_capacity_server_record_with_p90_quantile_says_so():
 
 def test_variant_label_prefers_the_runner_variant_name():
     rec = make_record("v", "/variants/run-17")
-    assert cost.variant_label(rec) == "run-17"
-    rec["config"]["variant_name"] = "bert-base-magnitude-90"
-    assert cost.variant_label(rec) == "bert-base-magnitude-90"
-    assert cost.variant_label(make_record("d")) == "dense"
+    assert rec.variant_label == "run-17"
+    rec = rec.replace(config=rec.config.replace(variant_name="bert-base-magnitude-90"))
+    assert rec.variant_label == "bert-base-magnitude-90"
+    assert make_record("d").variant_label == "dense"
 
 
 # ------------------------------------------------------------------------------------------------ the join
@@ -154,7 +138,7 @@ def test_best_configuration_within_sla_hand_computed():
 
 def test_record_without_instance_type_is_never_mapped():
     rec = make_record("nomachine", instance=None)
-    rec["config"]["instance_type"] = "c7a.large"  # asked for, but the machine does not carry it
+    rec = rec.replace(config=rec.config.replace(instance_type="c7a.large"))  # asked for; the machine does not carry it
     a = cost.analyze([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["ok"]
     assert [u.record_id for u in a.unmapped] == ["nomachine"]
@@ -192,7 +176,7 @@ def test_server_record_supersedes_single_stream_of_same_configuration():
 def test_newest_record_of_a_configuration_wins():
     old = make_record("same", thr=25, created_at="2026-11-20T00:00:00+00:00")
     new = make_record("same", thr=20, created_at="2026-11-24T00:00:00+00:00")
-    new["record_id"] = "newer"
+    new = new.replace(record_id="newer")
     a = cost.analyze([new, old], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["newer"]
 

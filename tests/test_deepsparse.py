@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.backends.deepsparse_backend import DeepSparseBackend, parse_engine_line
-from harness.runner.parent import REPO_ROOT, run_config
-from harness.schema import BenchConfig
+from harness.bench import measure as run_config
+from harness.runner.parent import REPO_ROOT
+from harness.contracts import BenchConfig
 
 CAN_EXIST = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
 needs_deepsparse = pytest.mark.skipif(
@@ -59,7 +60,7 @@ def test_environment_exists_and_worker_imports_nothing_heavy():
 @needs_deepsparse
 def test_deepsparse_matches_torch_through_the_runner(quick_settings):
     assert DS_PYTHON.exists(), f"{DS_PYTHON} is missing on x86-64 Linux: create it with `make deepsparse-env`"
-    r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, settings=quick_settings), calibrate=False)
+    r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "ok", (r["reason"], r.get("stderr_tail"))
     parity = r["metrics"]["parity"]
     assert parity["ok"] and parity["top1_agreement"] == 1.0 and parity["max_abs_diff"] <= parity["tolerance"]
@@ -80,13 +81,13 @@ def test_deepsparse_matches_torch_through_the_runner(quick_settings):
 @needs_deepsparse
 def test_bf16_is_refused_with_an_unsupported_record(quick_settings):
     r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, precision="bf16",
-                               settings=quick_settings), calibrate=False)
+                               settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "unsupported" and "fp32 only" in r["reason"]
 
 
 def test_missing_environment_becomes_a_record_that_says_how_to_create_it(quick_settings, monkeypatch):
     monkeypatch.setattr(DeepSparseBackend, "interpreter", ".venv-does-not-exist/bin/python")
-    r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, settings=quick_settings), calibrate=False)
+    r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "unsupported"
     assert ".venv-does-not-exist/bin/python" in r["reason"] and "make deepsparse-env" in r["reason"]
     assert r["samples_ms"] == [] and r["config"]["backend"] == "deepsparse"

@@ -23,7 +23,7 @@ def test_demo_path_goes_from_models_to_a_cost_answer(tmp_path, capsys):
     results = tmp_path / "results"
     code = run_demo(matrix_path=matrix, root=results, progress=False, pruned_model="bert-tiny")
     assert code == 0
-    records = load_records(results)
+    records = [r.to_json() for r in load_records(results)]
     variants = {r["config"]["variant_name"] for r in records}
     assert variants == {"dense", "bert-tiny-magnitude-90"}
     pruned = [r for r in records if r["config"]["variant_name"] != "dense"]

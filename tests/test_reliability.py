@@ -52,10 +52,10 @@ def test_kill_9_mid_matrix_then_resume_loses_and_duplicates_nothing(tmp_path):
     done = _run(matrix, results)
     assert done.returncode == 0, done.stderr[-500:]
     after = list(iter_records(results, []))
-    counts = Counter(r["config_hash"] for r in after)
+    counts = Counter(r.config_hash for r in after)
     assert len(counts) == 6 and set(counts.values()) == {1}
     # the records written before the kill are still there, unchanged
-    assert {r["record_id"] for r in before} <= {r["record_id"] for r in after}
+    assert {r.record_id for r in before} <= {r.record_id for r in after}
 
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, width=32),

@@ -6,9 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from harness.bench import run_configs
-from harness.runner.parent import run_config
-from harness.schema import BenchConfig
+from harness.bench import measure, run_configs
+from harness.contracts import BenchConfig
 from harness.store import load_records
 
 
@@ -20,102 +19,107 @@ def cfg(backend, settings, **kw):
 def test_three_backends_agree_with_torch(model, quick_settings):
     outputs = {}
     for backend in ("torch", "onnxruntime", "openvino"):
-        r = run_config(cfg(backend, quick_settings, model=model, seq_len=16 if "resnet" not in model else 32), calibrate=False)
-        assert r["status"] == "ok", r["reason"]
-        parity = r["metrics"]["parity"]
-        assert parity["ok"] and parity["top1_agreement"] == 1.0
-        assert parity["max_abs_diff"] <= parity["tolerance"]
-        assert r["effective"]["precision"] == "fp32"
-        assert r["effective"]["threads"] == 1
-        assert len(r["samples_ms"]) >= 5
-        assert r["metrics"]["latency_ms"]["n"] == len(r["samples_ms"])
-        assert r["metrics"]["throughput_per_s"] > 0
-        assert r["metrics"]["artifact_bytes"] > 0 and r["metrics"]["peak_rss_bytes"] > 0
-        assert r["metrics"]["flops_per_inference"] > 0
+        r = measure(cfg(backend, quick_settings, model=model, seq_len=16 if "resnet" not in model else 32), calibrate=False)
+        assert r.status == "ok", r.reason
+        parity = r.metrics.parity
+        assert parity.ok and parity.top1_agreement == 1.0
+        assert parity.max_abs_diff <= parity.tolerance
+        assert r.effective.precision == "fp32"
+        assert r.effective.threads == 1
+        assert len(r.samples_ms) >= 5
+        assert r.latency.n == len(r.samples_ms)
+        assert r.metrics.throughput_per_s > 0
+        assert r.metrics.artifact_bytes > 0 and r.metrics.peak_rss_bytes > 0
+        assert r.metrics.flops_per_inference > 0
         outputs[backend] = r
     # every engine reports the version it ran
-    assert all(r["effective"]["backend_version"] for r in outputs.values())
+    assert all(r.effective.backend_version for r in outputs.values())
 
 
 def test_openvino_defaults_to_fp32_and_reads_it_back(quick_settings):
-    r = run_config(cfg("openvino", quick_settings), calibrate=False)
-    engine = r["effective"]["engine"]
+    r = measure(cfg("openvino", quick_settings), calibrate=False)
+    engine = r.effective.engine
     assert engine["requested"]["INFERENCE_PRECISION_HINT"] == "f32"
     assert "float32" in engine["inference_precision_hint"] or engine["inference_precision_hint"] == "f32"
-    assert r["effective"]["precision"] == "fp32"
+    assert r.effective.precision == "fp32"
 
 
 def test_openvino_bf16_only_when_asked(quick_settings):
-    r = run_config(cfg("openvino", quick_settings, precision="bf16"), calibrate=False)
-    assert r["status"] in ("ok", "parity_failed")
-    if "avx512_bf16" in r["machine"]["isa_flags"] or "amx_bf16" in r["machine"]["isa_flags"]:
-        assert r["effective"]["precision"] == "bf16"
+    r = measure(cfg("openvino", quick_settings, precision="bf16"), calibrate=False)
+    assert r.status in ("ok", "parity_failed")
+    if "avx512_bf16" in r.machine.isa_flags or "amx_bf16" in r.machine.isa_flags:
+        assert r.effective.precision == "bf16"
 
 
 def test_onnxruntime_refuses_bf16_with_a_record(quick_settings):
-    r = run_config(cfg("onnxruntime", quick_settings, precision="bf16"), calibrate=False)
-    assert r["status"] == "unsupported" and "bf16" in r["reason"]
+    r = measure(cfg("onnxruntime", quick_settings, precision="bf16"), calibrate=False)
+    assert r.status == "unsupported" and "bf16" in r.reason
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs to tell pinning apart")
-def test_affinity_is_applied_and_observed(quick_settings, fault_backends):
-    one = run_config(cfg("onnxruntime", quick_settings, threads=1), calibrate=False)
+def test_affinity_is_applied_and_observed(quick_settings):
     first = sorted(os.sched_getaffinity(0))[0]
-    assert one["effective"]["cpus"] == [first]
-    assert set(one["effective"]["cpus_observed"]) <= {first}
-    two = run_config(cfg("onnxruntime", quick_settings, threads=2), calibrate=False)
-    assert len(two["effective"]["cpus"]) == 2
-    assert set(two["effective"]["cpus_observed"]) <= set(two["effective"]["cpus"])
-    assert two["effective"]["engine"]["intra_op_num_threads"] == 2
-    assert two["effective"]["engine"]["intra_op_thread_affinities"] is not None
+    one = measure(cfg("onnxruntime", quick_settings, threads=1), calibrate=False)
+    assert one.effective.cpus == (first,)
+    assert one.effective.cpus_observed and set(one.effective.cpus_observed) <= {first}
+    two = measure(cfg("onnxruntime", quick_settings, threads=2), calibrate=False)
+    assert len(two.effective.cpus) == 2
+    assert two.effective.cpus_observed and set(two.effective.cpus_observed) <= set(two.effective.cpus)
+    assert two.effective.engine["intra_op_num_threads"] == 2
+    assert two.effective.engine["intra_op_thread_affinities"] is not None
 
 
-def test_thread_environment_is_set_before_import(quick_settings):
-    r = run_config(cfg("torch", quick_settings, threads=1), calibrate=False)
-    assert r["effective"]["engine"]["num_threads"] == 1
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thread_environment_is_set_before_the_engine_is_imported(quick_settings, fault_backends, threads):
+    r = measure(cfg("envprobe", quick_settings, threads=threads), calibrate=False)
+    assert r.status == "ok", r.reason
+    seen = r.effective.engine
+    assert set(seen["env"].values()) == {str(threads)}, seen["env"]  # every variable, before load() ran
+    assert seen["torch_imported_before_load"] is False
+    assert seen["torch_default_threads"] == threads  # torch took its thread count from OMP_NUM_THREADS at import
 
 
 def test_crash_becomes_a_record_and_the_matrix_goes_on(quick_settings, fault_backends, results_dir):
     configs = [cfg("crash", quick_settings), cfg("raise", quick_settings), cfg("onnxruntime", quick_settings)]
     records = run_configs(configs, progress=False, calibrate=False, echo=False)
-    assert [r["status"] for r in records] == ["error", "error", "ok"]
-    assert "SIGSEGV" in records[0]["reason"]
-    assert records[1]["reason"] == "ValueError: engine refused the model: unsupported operator Foo"
+    assert [r.status for r in records] == ["error", "error", "ok"]
+    assert "SIGSEGV" in records[0].reason
+    assert records[1].reason == "ValueError: engine refused the model: unsupported operator Foo"
     stored = load_records()
-    assert [r["record_id"] for r in stored] == [r["record_id"] for r in records]
+    assert [r.record_id for r in stored] == [r.record_id for r in records]
 
 
 def test_timeout_kills_the_worker(quick_settings, fault_backends):
     settings = dataclasses.replace(quick_settings, timeout_s=3)
-    r = run_config(cfg("hang", settings), calibrate=False)
-    assert r["status"] == "timeout"
-    assert "3 s timeout" in r["reason"]
+    r = measure(cfg("hang", settings), calibrate=False)
+    assert r.status == "timeout"
+    assert "3 s timeout" in r.reason
 
 
 def test_memory_limit_gives_an_oom_record(quick_settings, fault_backends):
     settings = dataclasses.replace(quick_settings, memory_limit_mb=1500)
-    r = run_config(cfg("hog", settings), calibrate=False)
-    assert r["status"] == "oom", r["reason"]
-    assert "memory" in r["reason"]
+    r = measure(cfg("hog", settings), calibrate=False)
+    assert r.status == "oom", r.reason
+    assert "memory" in r.reason
 
 
 def test_parity_failure_is_recorded_not_timed(quick_settings, tmp_path, monkeypatch):
-    from harness.runner import artifacts
+    import harness.bench as bench
 
-    real = artifacts.prepare
+    real = bench.prepare
 
     def corrupt(config, **kw):
         art = real(config, **kw)
-        data = dict(np.load(art["io_path"]))
+        data = dict(np.load(art.io_path))
         data["reference"] = data["reference"] + 1.0  # a reference the engine cannot match
         bad = tmp_path / "io.npz"
         np.savez(bad, **data)
-        return art | {"io_path": str(bad)}
+        return art.replace(io_path=str(bad))
 
-    monkeypatch.setattr(artifacts, "prepare", corrupt)
-    r = run_config(cfg("onnxruntime", quick_settings), calibrate=False)
-    assert r["status"] == "parity_failed"
-    assert "not timed" in r["reason"] and r["samples_ms"] == []
+    monkeypatch.setattr(bench, "prepare", corrupt)
+    r = measure(cfg("onnxruntime", quick_settings), calibrate=False)
+    assert r.status == "parity_failed"
+    assert "not timed" in r.reason and r.samples_ms == ()
 
 
 def test_resume_skips_recorded_configurations(quick_settings, results_dir):
@@ -132,21 +136,11 @@ def test_resume_skips_recorded_configurations(quick_settings, results_dir):
 def test_interleaved_repeats_alternate(quick_settings, results_dir):
     configs = [cfg("onnxruntime", quick_settings), cfg("openvino", quick_settings)]
     records = run_configs(configs, repeats=2, progress=False, calibrate=False, echo=False)
-    assert [r["config"]["backend"] for r in records] == ["onnxruntime", "openvino", "onnxruntime", "openvino"]
-
-
-def test_server_scenario_finds_a_rate_under_the_sla(quick_settings):
-    settings = dataclasses.replace(quick_settings, sla_ms=50.0, server_requests=60, server_steps=3)
-    r = run_config(cfg("onnxruntime", settings, scenario="server"), calibrate=False)
-    server = r["metrics"]["server"]
-    assert server["sla_ms"] == 50.0 and len(server["trials"]) == 3
-    assert server["max_rate_per_s"] > 0
-    met = [t["rate_per_s"] for t in server["trials"] if t["met"]]
-    assert server["max_rate_per_s"] == max(met)
+    assert [r.config.backend for r in records] == ["onnxruntime", "openvino", "onnxruntime", "openvino"]
 
 
 def test_record_contract_fields(quick_settings):
-    r = run_config(cfg("onnxruntime", quick_settings, instance_type="c7a.large"), calibrate=True)
+    r = measure(cfg("onnxruntime", quick_settings, instance_type="c7a.large"), calibrate=True).to_json()
     for key in ("schema_version", "status", "config", "effective", "metrics", "samples_ms", "machine", "created_at", "git_commit", "config_hash"):
         assert key in r
     for key in ("model", "variant", "backend", "kernel", "precision", "batch_size", "seq_len", "threads"):
@@ -169,9 +163,9 @@ def test_record_contract_fields(quick_settings):
 def test_cuda_backend_is_unsupported_without_a_gpu(quick_settings):
     import torch
 
-    r = run_config(cfg("torch-cuda", quick_settings), calibrate=False)
+    r = measure(cfg("torch-cuda", quick_settings), calibrate=False)
     if torch.cuda.is_available():
-        assert r["status"] == "ok" and r["effective"]["device"].startswith("cuda")
-        assert r["effective"]["engine"]["timer"] == "cuda-events"
+        assert r.status == "ok" and r.effective.device.startswith("cuda")
+        assert r.effective.engine["timer"] == "cuda-events"
     else:
-        assert r["status"] == "unsupported" and "no CUDA device" in r["reason"]
+        assert r.status == "unsupported" and "no CUDA device" in r.reason

@@ -8,8 +8,9 @@ from torch import nn
 
 from harness.backends.sparse_kernels import CSR_SPARSITY_THRESHOLD, csr_linear, sparsity_of, swap_to_sparse
 from harness.errors import ConfigError
-from harness.runner.parent import run_config
-from harness.schema import BenchConfig, Settings
+from harness.bench import measure as run_config
+from tests.helpers.records import record
+from harness.contracts import BenchConfig, Settings
 from harness.sweep import (
     SweepRow, SweepSpec, crossover, crossovers, ensure_variants, format_sweep, make_magnitude_variant, run_sweep,
     sweep_configs, sweep_rows,
@@ -43,9 +44,9 @@ def test_swap_replaces_exactly_the_layers_above_the_threshold_and_keeps_outputs(
     x = torch.randn(3, 5, 64, generator=torch.Generator().manual_seed(4))
     with torch.inference_mode():
         expected = model(x)
-    info = swap_to_sparse(model, {})
-    assert info["kernel"] == "sparse-csr"
-    ev = info["evidence"]
+    info = swap_to_sparse(model)
+    assert info.kernel == "sparse-csr"
+    ev = info.evidence
     assert (ev["swapped_layers"], ev["dense_layers"]) == (2, 1)
     assert ev["threshold"] == CSR_SPARSITY_THRESHOLD and "crossover" in ev["threshold_source"]
     assert ev["min_swapped_sparsity"] == round(973 / 1024, 6)
@@ -59,28 +60,32 @@ def test_swap_replaces_exactly_the_layers_above_the_threshold_and_keeps_outputs(
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_threshold_override_from_settings_dict_or_object():
+def test_threshold_override_from_the_backend_setting():
     model, _ = _three_layer_model()
-    assert swap_to_sparse(model, {"sparse_threshold": 0.1})["evidence"]["swapped_layers"] == 3
+    assert swap_to_sparse(model, 0.1).evidence["swapped_layers"] == 3
     model, _ = _three_layer_model()
-    info = swap_to_sparse(model, Settings(sparse_threshold=0.99))
-    assert info["kernel"] == "dense"
-    assert info["evidence"]["swapped_layers"] == 0 and info["evidence"]["dense_layers"] == 3
-    assert info["evidence"]["threshold_source"] == "settings.sparse_threshold"
-    assert "0.99" in info["evidence"]["reason"]
+    info = swap_to_sparse(model, 0.99)
+    assert info.kernel == "dense"
+    assert info.evidence["swapped_layers"] == 0 and info.evidence["dense_layers"] == 3
+    assert info.evidence["threshold_source"] == "backend setting sparse_threshold"
+    assert "0.99" in info.evidence["reason"]
     assert all(type(model[i]) is nn.Linear for i in (0, 2, 4))
 
 
 def test_a_layer_without_zeros_is_never_swapped_even_at_threshold_zero():
     model = nn.Sequential(nn.Linear(8, 8)).eval()
-    info = swap_to_sparse(model, {"sparse_threshold": 0.0})
-    assert info["kernel"] == "dense" and info["evidence"]["dense_layers"] == 1
+    info = swap_to_sparse(model, 0.0)
+    assert info.kernel == "dense" and info.evidence["dense_layers"] == 1
 
 
 def test_bad_threshold_names_the_field():
-    model, _ = _three_layer_model()
-    with pytest.raises(ValueError, match=r"settings\.sparse_threshold: expected a fraction in \[0, 1\], got 1\.5"):
-        swap_to_sparse(model, {"sparse_threshold": 1.5})
+    from harness.backends.torch_backend import TorchBackend
+    from harness.contracts import RecordError
+
+    with pytest.raises(RecordError, match=r"sparse_threshold: expected a fraction in \[0, 1\], got 1\.5"):
+        TorchBackend.parse_settings({"sparse_threshold": 1.5})
+    with pytest.raises(RecordError, match=r"backend_settings\.streams: not a setting of backend 'torch'; valid: sparse_threshold"):
+        TorchBackend.parse_settings({"streams": 2})
 
 
 def test_csr_linear_without_bias_and_on_2d_input():
@@ -98,8 +103,8 @@ def test_csr_linear_without_bias_and_on_2d_input():
 
 
 def test_magnitude_variant_hits_the_target_exactly(tmp_path):
-    from harness.registry import model_family
-    from harness.variant import load_variant
+    from harness.models.registry import model_family
+    from harness.variants.neural import load_variant
 
     path = make_magnitude_variant("bert-tiny", 0.9, tmp_path / "v", scope="per-layer")
     v = load_variant(path)
@@ -149,12 +154,9 @@ def test_sweep_spec_names_the_bad_field(kwargs, message):
 
 
 def _rec(backend, kernel, sparsity, ms, ran="dense", status="ok"):
-    return {
-        "status": status, "reason": None if status == "ok" else "boom",
-        "config": {"backend": backend, "kernel": kernel, "variant": None if sparsity == 0 else f"v{sparsity}",
-                   "sparsity": sparsity},
-        "effective": {"kernel": ran}, "samples_ms": [ms] * 9 if status == "ok" else [], "record_id": "x",
-    }
+    r = record("x", backend=backend, variant=None if sparsity == 0 else f"v{sparsity}", sparsity=sparsity,
+               status=status, samples=[ms] * 9 if status == "ok" else [])
+    return r.replace(config=r.config.replace(kernel=kernel), effective=r.effective.replace(kernel=ran))
 
 
 def test_sweep_rows_speedups_and_crossover_known_answers():
@@ -229,8 +231,8 @@ def test_sweep_end_to_end_records_the_kernel_that_ran(variant90, quick_settings,
                      seq_len=16, scope="per-layer", variants_dir=str(root), settings=quick_settings)
     result = run_sweep(spec, progress=False, calibrate=False, echo=None)
     assert len(result.records) == 2 and len(load_records()) == 2
-    by = {r["config"]["variant"] is not None: r for r in result.records}
-    assert all(r["status"] == "ok" and r["metrics"]["parity"]["ok"] for r in result.records)
+    by = {r.config.variant is not None: r.to_json() for r in result.records}
+    assert all(r["status"] == "ok" and r["metrics"]["parity"]["ok"] for r in by.values())
     sparse90 = by[True]
     assert sparse90["effective"]["kernel"] == "sparse-csr"
     ev = sparse90["effective"]["kernel_evidence"]
@@ -250,7 +252,7 @@ def test_sweep_end_to_end_records_the_kernel_that_ran(variant90, quick_settings,
 def test_openvino_sparse_option_is_never_claimed_without_evidence(variant90, quick_settings):
     _, path = variant90
     r = run_config(BenchConfig(model="bert-tiny", backend="openvino", seq_len=16, kernel="sparse", variant=path,
-                               settings=quick_settings), calibrate=False)
+                               settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "ok", r["reason"]
     ev = r["effective"]["kernel_evidence"]
     assert ev["requested_rate"] == 0.8 and ev["fully_connected_nodes"] > 0
@@ -265,9 +267,9 @@ def test_openvino_sparse_option_is_never_claimed_without_evidence(variant90, qui
 def test_onnxruntime_records_dense_and_torch_refuses_bf16_sparse(variant90, quick_settings):
     _, path = variant90
     ort = run_config(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, kernel="sparse", variant=path,
-                                 settings=quick_settings), calibrate=False)
+                                 settings=quick_settings), calibrate=False).to_json()
     assert ort["status"] == "ok" and ort["effective"]["kernel"] == "dense"
     assert "zeros are multiplied" in ort["effective"]["kernel_evidence"]["reason"]
     bf16 = run_config(BenchConfig(model="bert-tiny", backend="torch", seq_len=16, kernel="sparse", precision="bf16",
-                                  variant=path, settings=quick_settings), calibrate=False)
+                                  variant=path, settings=quick_settings), calibrate=False).to_json()
     assert bf16["status"] == "unsupported" and "fp32 only" in bf16["reason"]

@@ -20,7 +20,7 @@ from harness.pruning.structured import (
     score_units,
     select_units,
 )
-from harness.registry import model_family
+from harness.models.registry import model_family
 from harness.tasks import make_task
 
 # (family, layer prefix, attention paths Q/K/V/out, FFN in/out paths)

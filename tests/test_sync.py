@@ -6,6 +6,7 @@ import pytest
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.store import append_record, iter_records
+from tests.helpers.records import record
 from harness.sync import parse_s3_url, pull, push
 
 
@@ -27,8 +28,8 @@ def aws_env(monkeypatch):
 
 
 def rec(i, machine):
-    return {"schema_version": 1, "record_id": f"{machine}-{i}", "status": "ok", "machine": {"id": machine},
-            "config": {"model": "bert-tiny", "backend": "torch"}, "created_at": f"2026-01-01T00:00:{i:02d}"}
+    return record(f"{machine}-{i}", model="bert-tiny", backend="torch", machine_id=machine,
+                  created_at=f"2026-01-01T00:00:{i:02d}")
 
 
 def test_two_machines_merge_through_the_store(tmp_path, s3_endpoint, aws_env):
@@ -47,7 +48,7 @@ def test_two_machines_merge_through_the_store(tmp_path, s3_endpoint, aws_env):
     # machine B pulls A's records; pulling twice duplicates nothing
     assert pull("s3://bench/nightly", b, endpoint_url=s3_endpoint) == {"machA.jsonl": 4, "machB.jsonl": 0}
     assert pull("s3://bench/nightly", b, endpoint_url=s3_endpoint) == {"machA.jsonl": 0, "machB.jsonl": 0}
-    ids = sorted(r["record_id"] for r in iter_records(b, []))
+    ids = sorted(r.record_id for r in iter_records(b, []))
     assert ids == ["machA-0", "machA-1", "machA-2", "machA-3", "machB-0", "machB-1"]
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from harness.registry import model_family
+from harness.models.registry import model_family
 from harness.tasks import DATA_ENV, make_task, resolve_data_dir
 
 REAL_SST2 = Path(os.environ.get(DATA_ENV) or "/work/shared/data/sst2")
@@ -44,7 +44,7 @@ def test_sst2_reads_both_column_names_and_pads_to_longest(sst2_dir):
 
 
 def test_sst2_train_batches_are_full_and_reshuffled_each_epoch(sst2_dir):
-    task = make_task("minilm-tiny", str(sst2_dir))
+    task = make_task(model_family("minilm-tiny"), str(sst2_dir))
     stream = task.train_batches(batch_size=2, seed=3)
     epoch1 = [next(stream)[1].tolist() for _ in range(2)]
     epoch2 = [next(stream)[1].tolist() for _ in range(2)]
@@ -56,16 +56,16 @@ def test_sst2_train_batches_are_full_and_reshuffled_each_epoch(sst2_dir):
 
 
 def test_sst2_max_train_and_max_eval_subset(sst2_dir):
-    task = make_task("minilm-tiny", str(sst2_dir), max_train=2, max_eval=1, seq_len=4)
+    task = make_task(model_family("minilm-tiny"), str(sst2_dir), max_train=2, max_eval=1, seq_len=4)
     assert ":train=2:subset_seed=0:eval=1:len=4:" in task.data_id
     assert task.train_data_id == task.data_id.replace(":eval=1", "")
-    assert make_task("minilm-tiny", str(sst2_dir), max_train=2, seq_len=4).train_data_id == task.train_data_id
+    assert make_task(model_family("minilm-tiny"), str(sst2_dir), max_train=2, seq_len=4).train_data_id == task.train_data_id
     inputs, labels = next(iter(task.eval_batches()))
     assert labels.tolist() == [1] and inputs["input_ids"].shape[1] <= 4
 
 
 def test_sst2_without_tokenizer_uses_minilm_clamped_to_vocab(sst2_dir):
-    task = make_task("bert-tiny", str(sst2_dir))
+    task = make_task(model_family("bert-tiny"), str(sst2_dir))
     assert task.data_id.endswith("tok=minilm-clamp1000")
     ids = torch.cat([b[0]["input_ids"].flatten() for b in task.eval_batches()])
     assert int(ids.max()) == 999  # words above the tiny vocabulary clamp to its last id
@@ -75,19 +75,19 @@ def test_sst2_without_tokenizer_uses_minilm_clamped_to_vocab(sst2_dir):
 def test_sst2_bad_directory_names_the_missing_file(tmp_path):
     (tmp_path / "train.tsv").write_text(TRAIN)
     with pytest.raises(HarnessError, match="dev.tsv"):
-        make_task("minilm-tiny", str(tmp_path))
+        make_task(model_family("minilm-tiny"), str(tmp_path))
     with pytest.raises(HarnessError, match="does not exist"):
-        make_task("minilm-tiny", str(tmp_path / "nope"))
+        make_task(model_family("minilm-tiny"), str(tmp_path / "nope"))
 
 
 def test_sst2_refuses_image_family(sst2_dir):
     with pytest.raises(HarnessError, match="image"):
-        make_task("resnet50-tiny", str(sst2_dir))
+        make_task(model_family("resnet50-tiny"), str(sst2_dir))
 
 
 def test_no_data_and_no_teacher_is_an_error():
     with pytest.raises(HarnessError, match=r"method 'movement' needs data: pass --data DIR"):
-        make_task("bert-tiny", None, method="movement")
+        make_task(model_family("bert-tiny"), None, method="movement")
 
 
 def test_resolve_data_dir_prefers_argument_then_env(monkeypatch):
@@ -134,7 +134,7 @@ def test_teacher_task_pool_and_data_id():
 
 @pytest.mark.skipif(not (REAL_SST2 / "train.tsv").is_file(), reason="real SST-2 directory absent")
 def test_real_sst2_batches_have_the_right_shapes():
-    task = make_task("minilm-tiny", str(REAL_SST2), max_train=64)
+    task = make_task(model_family("minilm-tiny"), str(REAL_SST2), max_train=64)
     assert ":train=64:subset_seed=0:eval=872:" in task.data_id
     inputs, labels = next(task.train_batches(batch_size=16))
     assert labels.shape == (16,) and set(labels.tolist()) <= {0, 1}

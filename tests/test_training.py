@@ -15,7 +15,7 @@ from torch import nn
 from harness.errors import ConfigError, HarnessError
 from harness.pruning import training
 from harness.pruning.training import collect_gradients, evaluate, finetune_dense, kd_loss, train
-from harness.registry import model_family
+from harness.models.registry import model_family
 from harness.tasks import Task, make_task
 
 

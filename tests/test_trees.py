@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError, HarnessError
-from harness.registry import MODELS, model_family
-from harness.trees import (DATASETS, TREE_FILE, choose_alpha, estimator_from_arrays, fit_tree, load_split,
-                           load_tree_file, load_tree_variant, pruning_path, save_tree_variant, sweep,
-                           table_rows, tree_arrays, tree_variant_id, variant_manifest, write_onnx)
+from harness.models.registry import MODELS, model_family
+from harness.export.trees import write_onnx
+from harness.models.tree_data import DATASETS, estimator_from_arrays, fit_tree, load_split, load_tree_file, tree_arrays
+from harness.trees.report import table_rows
+from harness.trees.sweep import choose_alpha, pruning_path, sweep, variant_manifest
+from harness.variants.trees import TREE_FILE, load_tree_variant, save_tree_variant, tree_variant_id
+from tests.helpers.records import record
 
 # breast cancer, seed 0 (stratified 75/25 split: 426 train, 143 test rows), scikit-learn 1.9.1:
 # full tree 18 leaves, depth 5, test accuracy 129/143; 16 distinct alphas; 5-fold CV picks path
@@ -146,18 +149,18 @@ def test_tree_families_in_the_zoo():
 
 
 def test_wrong_seq_len_or_a_checkpoint_becomes_an_error_record(results_dir):
-    from harness.runner.parent import run_config
-    from harness.schema import BenchConfig
+    from harness.bench import measure as run_config
+    from harness.contracts import BenchConfig
 
-    record = run_config(BenchConfig(model="tree-wine", backend="sklearn", seq_len=128), calibrate=False)
-    assert record["status"] == "error" and "seq_len: tree-wine takes 13 features" in record["reason"]
-    record = run_config(BenchConfig(model="tree-wine", backend="sklearn", seq_len=13, checkpoint="/x"), calibrate=False)
-    assert record["status"] == "error" and record["reason"].startswith("checkpoint: tree-wine is a scikit-learn tree")
+    rec = run_config(BenchConfig(model="tree-wine", backend="sklearn", seq_len=128), calibrate=False)
+    assert rec.status == "error" and "seq_len: tree-wine takes 13 features" in rec.reason
+    rec = run_config(BenchConfig(model="tree-wine", backend="sklearn", seq_len=13, checkpoint="/x"), calibrate=False)
+    assert rec.status == "error" and rec.reason.startswith("checkpoint: tree-wine is a scikit-learn tree")
 
 
 def test_runner_records_for_a_tree_variant_on_both_backends(bc, tmp_path, results_dir, quick_settings):
     from harness.bench import run_configs
-    from harness.schema import BenchConfig
+    from harness.contracts import BenchConfig
     from harness.store import load_records
 
     split, result, trees = bc
@@ -165,7 +168,7 @@ def test_runner_records_for_a_tree_variant_on_both_backends(bc, tmp_path, result
     vdir = str(save_tree_variant(trees[i], variant_manifest(result, i, model_name="tree-breast_cancer"), tmp_path / "v"))
     configs = [BenchConfig(model="tree-breast_cancer", backend=b, batch_size=1024, seq_len=30, variant=vdir,
                            settings=quick_settings) for b in ("sklearn", "onnxruntime")]
-    records = run_configs(configs, root=results_dir, progress=False, calibrate=False, echo=False)
+    records = [r.to_json() for r in run_configs(configs, root=results_dir, progress=False, calibrate=False, echo=False)]
     assert [r["status"] for r in records] == ["ok", "ok"], [r.get("reason") for r in records]
     assert len(load_records(results_dir)) == 2
     vid = tree_variant_id(vdir)
@@ -174,8 +177,9 @@ def test_runner_records_for_a_tree_variant_on_both_backends(bc, tmp_path, result
         assert (cfg["model"], cfg["backend"], cfg["batch_size"], cfg["variant_id"]) == ("tree-breast_cancer", backend, 1024, vid)
         assert (cfg["method"], cfg["structure"], cfg["variant_name"]) == ("cost-complexity", "subtree", "v")
         assert cfg["sparsity"] == pytest.approx(1 - 11 / 35)
-        assert met["quality"]["accuracy"] == pytest.approx(BC_CHOSEN_TEST)
-        assert met["flops_per_inference"] is None and "gflops_per_s" not in met
+        assert met["manifest_quality"]["accuracy"] == pytest.approx(BC_CHOSEN_TEST)
+        assert met["manifest_quality"]["source"] == "manifest" and met["quality"] is None
+        assert met["flops_per_inference"] is None and met["gflops_per_s"] is None
         assert met["parity"]["ok"] and met["parity"]["top1_agreement"] == 1.0
         assert met["latency_ms"]["n"] >= 5 and len(r["samples_ms"]) == met["latency_ms"]["n"]
         assert eff["precision"] == "fp32" and eff["threads"] == 1
@@ -192,8 +196,8 @@ def test_runner_records_for_a_tree_variant_on_both_backends(bc, tmp_path, result
 def test_table_rows_join_records_to_alphas(bc):
     _, result, _ = bc
     def rec(variant, backend, batch, p50, size, status="ok"):
-        return {"status": status, "config": {"variant": variant, "backend": backend, "batch_size": batch},
-                "metrics": {"latency_ms": {"p50": p50}, "artifact_bytes": size}}
+        return record(variant=variant, backend=backend, batch=batch, p50=p50, p99=None, artifact_bytes=size,
+                      status=status)
     records = [rec("v0", "sklearn", 1, 0.06, 500), rec("v0", "sklearn", 1, 0.08, 500), rec("v0", "sklearn", 1, 0.07, 500),
                rec("v0", "onnxruntime", 1, 0.003, 200), rec("v10", "onnxruntime", 1, None, None, status="timeout")]
     rows = table_rows(result, {0: "v0", 10: "v10"}, records, ("sklearn", "onnxruntime"), (1,))

@@ -11,8 +11,8 @@ from harness.pruning.criteria import Magnitude
 from harness.pruning.masks import apply_masks
 from harness.pruning.structured import prune_structured
 from harness.pruning.structures import make_structure
-from harness.registry import model_family
-from harness.variant import VARIANT_SCHEMA_VERSION, load_variant, save_variant, variant_id
+from harness.models.registry import model_family
+from harness.variants.neural import VARIANT_SCHEMA_VERSION, load_variant, save_variant, variant_id
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

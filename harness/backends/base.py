@@ -1,16 +1,25 @@
 """The Backend plug-in interface.
 
 This module runs inside worker processes, including the DeepSparse worker, which uses a different
-interpreter with numpy<2: it may import only the standard library and numpy.
+interpreter with numpy<2: it may import only the standard library, numpy and harness.contracts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from ..contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
     """The engine is not installed or cannot run this configuration; becomes an 'unsupported' record."""
+
+
+@dataclass(frozen=True)
+class NoSettings(Contract):
+    """A backend without knobs of its own."""
 
 
 class Backend:
@@ -18,6 +27,8 @@ class Backend:
 
     Subclasses set:
       name           registry name
+      Settings       a frozen dataclass (a Contract) of the engine's own knobs, with defaults; a
+                     configuration's backend_settings holds the non-default ones, validated by it
       needs_onnx     True when load() takes the ONNX artifact (False: builds the torch model itself)
       static_shapes  True when the engine needs an ONNX export with fixed batch and sequence
       interpreter    None to run in the main environment, or a path relative to the repository root
@@ -25,15 +36,29 @@ class Backend:
     """
 
     name = ""
+    Settings: type = NoSettings
     needs_onnx = True
     static_shapes = False
     interpreter: str | None = None
 
-    def __init__(self, config: dict, artifact: dict):
+    def __init__(self, config: BenchConfig, artifact: Artifact):
         self.config = config
         self.artifact = artifact
-        self.settings = config.get("settings") or {}
-        self.threads = int(config["threads"])
+        self.settings = config.settings  # measurement settings
+        self.options = self.parse_settings(config.backend_settings)  # the engine's own knobs
+        self.threads = int(config.threads)
+
+    @classmethod
+    def parse_settings(cls, values: dict, where: str = "backend_settings"):
+        """The backend's Settings from a mapping; an unknown name or a wrong type is a RecordError."""
+        from dataclasses import fields
+
+        known = [f.name for f in fields(cls.Settings)]
+        for key in values:
+            if key not in known:
+                valid = ", ".join(known) or "none"
+                raise RecordError(f"{where}.{key}: not a setting of backend {cls.name!r}; valid: {valid}")
+        return cls.Settings.from_json(dict(values), where)
 
     @classmethod
     def available(cls) -> str | None:
@@ -59,13 +84,13 @@ class Backend:
         """The logits of one infer() result as a float32 numpy array."""
         return np.asarray(result, dtype=np.float32)
 
-    def effective_settings(self) -> dict:
+    def effective_settings(self) -> EngineReport:
         """What the engine really uses, read back after compilation: precision, threads, engine details."""
         raise NotImplementedError
 
-    def kernel_info(self) -> dict:
+    def kernel_info(self) -> KernelInfo:
         """Which kernel ran for the pruned layers, with evidence."""
-        return {"kernel": "dense", "evidence": {"reason": "dense kernels; zeros are multiplied like any value"}}
+        return KernelInfo("dense", {"reason": "dense kernels; zeros are multiplied like any value"})
 
     def close(self) -> None:
         pass

@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 
+from ..contracts import EngineReport, KernelInfo
 from .base import Backend, BackendUnavailable
 
 # The line DeepSparse prints to stderr when it compiles its first engine in a process, e.g.
@@ -86,9 +87,9 @@ class DeepSparseBackend(Backend):
         return deepsparse.__version__
 
     def load(self):
-        if self.config["precision"] != "fp32":
+        if self.config.precision != "fp32":
             raise BackendUnavailable(
-                f"deepsparse runs this fp32 graph in fp32 only; precision {self.config['precision']!r} is not offered"
+                f"deepsparse runs this fp32 graph in fp32 only; precision {self.config.precision!r} is not offered"
             )
         try:
             import deepsparse
@@ -99,8 +100,8 @@ class DeepSparseBackend(Backend):
         self.version = deepsparse.__version__
         with _CaptureStderr() as captured:
             self.engine = Engine(
-                model=self.artifact["onnx_path"],
-                batch_size=int(self.config["batch_size"]),
+                model=self.artifact.onnx_path,
+                batch_size=int(self.config.batch_size),
                 num_cores=self.threads,
                 num_streams=1,
                 scheduler="single_stream",
@@ -126,11 +127,11 @@ class DeepSparseBackend(Backend):
 
     def effective_settings(self):
         e = self.engine
-        return {
-            "precision": "fp32",
-            "threads": e.num_cores,
-            "backend_version": self.version,
-            "engine": {
+        return EngineReport(
+            precision="fp32",
+            threads=e.num_cores,
+            backend_version=self.version,
+            engine={
                 "version": self.version,
                 "engine_line": self.engine_line.get("line"),
                 "system": self.engine_line.get("system"),
@@ -145,7 +146,7 @@ class DeepSparseBackend(Backend):
                 "cpu_avx_type": e.cpu_avx_type,
                 "cpu_vnni": e.cpu_vnni,
             },
-        }
+        )
 
     def kernel_info(self):
         e = self.engine
@@ -153,18 +154,18 @@ class DeepSparseBackend(Backend):
             "engine": self.engine_line.get("line"),
             "binary": self.engine_line.get("binary"),
             "fraction_of_supported_ops": e.fraction_of_supported_ops,
-            "requested_kernel": self.config.get("kernel"),
+            "requested_kernel": self.config.kernel,
             "note": ("DeepSparse chooses sparse kernels by itself for weights it finds sparse (both kernel "
                      "settings run the same engine); it does not report per-layer choices"),
         }
-        manifest = self.artifact.get("variant_manifest") or {}
+        manifest = self.artifact.variant_manifest or {}
         realised = manifest.get("realised_sparsity")
         if isinstance(realised, dict) and realised.get("overall") is not None:
             evidence["prunable_weight_sparsity"] = realised["overall"]
-        params, nonzero = self.artifact.get("params"), self.artifact.get("nonzero_params")
-        if params:
+        params, nonzero = self.artifact.params, self.artifact.nonzero_params
+        if params and nonzero is not None:
             evidence["model_zero_fraction"] = round(1.0 - nonzero / params, 6)
-        return {"kernel": "deepsparse", "evidence": evidence}
+        return KernelInfo("deepsparse", evidence)
 
     def close(self):
         self.engine = None

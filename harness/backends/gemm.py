@@ -8,15 +8,24 @@ appear to run above 100% of the roofline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..contracts import Contract, EngineReport
 from .base import Backend
 
 GEMM_ENGINES = ("torch", "onnxruntime")
 
 
+@dataclass(frozen=True)
+class GemmSettings(Contract):
+    gemm_engine: str = "torch"  # one of GEMM_ENGINES
+    gemm_size: int = 2048  # n of the n x n x n product
+
+
 class GemmCalibration(Backend):
     name = "gemm"
+    Settings = GemmSettings
     needs_onnx = False
-    size = 2048
 
     @classmethod
     def available(cls):
@@ -29,9 +38,9 @@ class GemmCalibration(Backend):
     def load(self):
         import numpy as np
 
-        n = int(self.settings.get("gemm_size", self.size))
+        n = self.options.gemm_size
         self.flops = 2 * n**3
-        self.engine = self.settings.get("gemm_engine", "torch")
+        self.engine = self.options.gemm_engine
         rng = np.random.default_rng(0)
         a = rng.standard_normal((n, n), dtype=np.float32)
         b = rng.standard_normal((n, n), dtype=np.float32)
@@ -41,7 +50,7 @@ class GemmCalibration(Backend):
             import torch
 
             torch.set_num_threads(self.threads)
-            dtype = torch.bfloat16 if self.config["precision"] == "bf16" else torch.float32
+            dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
             self.a, self.b = torch.from_numpy(a).to(dtype), torch.from_numpy(b).to(dtype)
             self._call = lambda: self.a @ self.b
 
@@ -72,5 +81,5 @@ class GemmCalibration(Backend):
         return None
 
     def effective_settings(self):
-        return {"precision": self.config["precision"], "threads": self.threads,
-                "engine": {"flops_per_call": self.flops, "gemm_engine": self.engine}}
+        return EngineReport(precision=self.config.precision, threads=self.threads,
+                            engine={"flops_per_call": self.flops, "gemm_engine": self.engine})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contracts import EngineReport, KernelInfo
 from .base import Backend, BackendUnavailable
 
 
@@ -30,15 +31,15 @@ class SklearnBackend(Backend):
     def load(self):
         if self.available() is None:
             raise BackendUnavailable("scikit-learn is not installed in this environment")
-        if not self.artifact.get("tree_path"):
-            raise BackendUnavailable(f"the sklearn backend runs decision-tree models (tree-*) only, not {self.config['model']!r}")
-        if self.config["precision"] != "fp32":
+        if not self.artifact.tree_path:
+            raise BackendUnavailable(f"the sklearn backend runs decision-tree models (tree-*) only, not {self.config.model!r}")
+        if self.config.precision != "fp32":
             raise BackendUnavailable("scikit-learn trees compare float32 features with float64 thresholds; bf16 is not offered")
-        if self.config.get("kernel", "dense") != "dense":
+        if self.config.kernel != "dense":
             raise BackendUnavailable("scikit-learn trees have no sparse kernel: pruning removes nodes, there are no zeros to skip")
-        from harness.trees import estimator_from_arrays, load_tree_file
+        from ..models.tree_data import estimator_from_arrays, load_tree_file
 
-        self.estimator = estimator_from_arrays(load_tree_file(self.artifact["tree_path"]))
+        self.estimator = estimator_from_arrays(load_tree_file(self.artifact.tree_path))
         self.method = "predict_proba" if hasattr(self.estimator, "predict_proba") else "predict"
         self.predict = getattr(self.estimator, self.method)
 
@@ -52,10 +53,10 @@ class SklearnBackend(Backend):
         import sklearn
 
         tree = self.estimator.tree_
-        return {
-            "precision": "fp32",
-            "threads": 1,
-            "engine": {
+        return EngineReport(
+            precision="fp32",
+            threads=1,
+            engine={
                 "library": "scikit-learn",
                 "version": sklearn.__version__,
                 "estimator": type(self.estimator).__name__,
@@ -67,8 +68,8 @@ class SklearnBackend(Backend):
                 "threads_note": "a single decision tree predicts on one thread",
                 "precision_note": "features compared as float32 against float64 thresholds; float64 leaf values",
             },
-        }
+        )
 
     def kernel_info(self):
-        return {"kernel": "dense", "evidence": {"reason": "tree traversal; cost-complexity pruning removes nodes, "
-                                                          "so the pruned tree is simply smaller"}}
+        return KernelInfo("dense", {"reason": "tree traversal; cost-complexity pruning removes nodes, "
+                                              "so the pruned tree is simply smaller"})

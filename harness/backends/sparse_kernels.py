@@ -19,6 +19,8 @@ import functools
 import warnings
 from pathlib import Path
 
+from ..contracts import KernelInfo
+
 # Minimum weight sparsity at which a Linear layer goes to the CSR kernel: the measured crossover.
 # benchmarks/sparse_crossover.py, this development machine (AMD EPYC Zen 5, 2 cores shared with other work,
 # torch 2.13.0+cpu with MKL), 1 thread, x of 128 tokens, 15 interleaved rounds, speedup = dense/CSR p50
@@ -34,17 +36,6 @@ CROSSOVER_SOURCE = "benchmarks/sparse_crossover.py (results/sparse/crossover-t1.
 # OpenVINO's CPU plugin decompresses sparse weights only for int8 (u8/i8) weights of FullyConnected layers
 # on CPUs with AMX (4th-generation Xeon and later); fp32 weights always take the dense path.
 OPENVINO_SPARSE_NEEDS = ("amx_int8", "amx_tile")
-
-
-def _setting(settings, name: str, default=None):
-    """A field of Settings, or of the plain dict the worker receives."""
-    if settings is None:
-        return default
-    if isinstance(settings, dict):
-        value = settings.get(name, default)
-    else:
-        value = getattr(settings, name, default)
-    return default if value is None else value
 
 
 def sparsity_of(weight) -> float:
@@ -115,18 +106,17 @@ def _set_submodule(model, name: str, module) -> None:
     setattr(parent, child, module)
 
 
-def swap_to_sparse(model, settings=None) -> dict:
+def swap_to_sparse(model, override: float | None = None) -> KernelInfo:
     """Replace, in place, every nn.Linear of `model` whose weight sparsity is at or above the threshold by a
-    CsrLinear; the others stay dense. Returns the kernel record {"kernel": ..., "evidence": {...}}.
+    CsrLinear; the others stay dense. Returns which kernel ran, with evidence.
 
-    The threshold is settings.sparse_threshold when set, else CSR_SPARSITY_THRESHOLD (the measured
-    crossover); a layer without zeros is never swapped. Kernel is "sparse-csr" when at least one layer
-    was swapped, "dense" otherwise.
+    The threshold is `override` (the torch backend's sparse_threshold setting) when set, else
+    CSR_SPARSITY_THRESHOLD (the measured crossover); a layer without zeros is never swapped. Kernel is
+    "sparse-csr" when at least one layer was swapped, "dense" otherwise.
     """
     import torch
     from torch import nn
 
-    override = _setting(settings, "sparse_threshold")
     if override is not None and not 0.0 <= float(override) <= 1.0:
         raise ValueError(f"settings.sparse_threshold: expected a fraction in [0, 1], got {override!r}")
     threshold = float(override) if override is not None else CSR_SPARSITY_THRESHOLD
@@ -144,7 +134,7 @@ def swap_to_sparse(model, settings=None) -> dict:
         "swapped_layers": len(swapped),
         "dense_layers": len(dense),
         "threshold": threshold,
-        "threshold_source": "settings.sparse_threshold" if override is not None else f"measured crossover, {CROSSOVER_SOURCE}",
+        "threshold_source": "backend setting sparse_threshold" if override is not None else f"measured crossover, {CROSSOVER_SOURCE}",
         "format": "torch.sparse_csr, torch.addmm (MKL sparse BLAS)" if torch.backends.mkl.is_available()
         else "torch.sparse_csr, torch.addmm (native kernel: this torch build has no MKL)",
         "mkl": torch.backends.mkl.is_available(),
@@ -155,8 +145,8 @@ def swap_to_sparse(model, settings=None) -> dict:
     if not swapped:
         evidence["reason"] = (f"no Linear layer has weight sparsity >= {threshold:g} "
                               f"(highest {evidence['max_dense_sparsity']}); every layer ran the dense kernel")
-        return {"kernel": "dense", "evidence": evidence}
-    return {"kernel": "sparse-csr", "evidence": evidence}
+        return KernelInfo("dense", evidence)
+    return KernelInfo("sparse-csr", evidence)
 
 
 def _cpu_flags() -> set[str]:
@@ -181,7 +171,7 @@ def _rt(info, key: str):
         return str(value)
 
 
-def openvino_sparse_evidence(backend) -> dict:
+def openvino_sparse_evidence(backend) -> KernelInfo:
     """Whether OpenVINO's sparse-weights decompression engaged for `backend` (a loaded OpenVinoBackend).
 
     Reads every FullyConnected node of the compiled model's execution graph (get_runtime_model()): a node
@@ -220,7 +210,7 @@ def openvino_sparse_evidence(backend) -> dict:
     }
     if sparse_nodes:
         evidence["sparse_nodes"] = sparse_nodes[:20]
-        return {"kernel": "openvino-sparse-weights", "evidence": evidence}
+        return KernelInfo("openvino-sparse-weights", evidence)
     reasons = [f"none of the {fc_nodes} FullyConnected nodes in the compiled graph uses sparse weights"]
     if not evidence["cpu_has_amx"]:
         reasons.append("this CPU has no AMX (amx_tile/amx_int8), which OpenVINO's sparse-weights decompression requires")
@@ -228,4 +218,4 @@ def openvino_sparse_evidence(backend) -> dict:
         reasons.append("the decompression applies only to int8 weights; this graph's FullyConnected layers run in "
                        + ", ".join(sorted(weight_precisions)))
     evidence["reason"] = "; ".join(reasons)
-    return {"kernel": "dense", "evidence": evidence}
+    return KernelInfo("dense", evidence)

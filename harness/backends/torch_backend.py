@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..contracts import Contract, EngineReport, KernelInfo, RecordError
 from .base import Backend, BackendUnavailable
+
+
+@dataclass(frozen=True)
+class TorchSettings(Contract):
+    sparse_threshold: float | None = None  # --kernel sparse: minimum layer sparsity to swap a Linear to CSR
+
+    def __post_init__(self):
+        if self.sparse_threshold is not None and not 0.0 <= self.sparse_threshold <= 1.0:
+            raise RecordError(f"sparse_threshold: expected a fraction in [0, 1], got {self.sparse_threshold!r}")
 
 
 class TorchBackend(Backend):
     name = "torch"
+    Settings = TorchSettings
     needs_onnx = False
 
     @classmethod
@@ -18,7 +31,7 @@ class TorchBackend(Backend):
         return torch.__version__
 
     def load(self):
-        if self.config.get("kernel") == "sparse" and self.config["precision"] != "fp32":
+        if self.config.kernel == "sparse" and self.config.precision != "fp32":
             raise BackendUnavailable("torch sparse kernel (CSR, MKL) runs fp32 only; use --precision fp32 with --kernel sparse")
         import torch
 
@@ -27,20 +40,20 @@ class TorchBackend(Backend):
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already set in this process
             pass
-        from ..runner.artifacts import load_torch_model
+        from ..export.build import load_torch_model
 
         self.model = load_torch_model(self.config)
-        self.dtype = torch.bfloat16 if self.config["precision"] == "bf16" else torch.float32
-        self._kernel = {"kernel": "dense", "evidence": {"reason": "torch dense matmul (MKL/oneDNN); zeros are multiplied"}}
-        if self.config.get("kernel") == "sparse":
+        self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
+        self._kernel = KernelInfo("dense", {"reason": "torch dense matmul (MKL/oneDNN); zeros are multiplied"})
+        if self.config.kernel == "sparse":
             from .sparse_kernels import swap_to_sparse
 
-            self._kernel = swap_to_sparse(self.model, self.settings)
+            self._kernel = swap_to_sparse(self.model, self.options.sparse_threshold)
 
     def prepare(self, inputs):
         import torch
 
-        return tuple(torch.from_numpy(inputs[name]).contiguous() for name in self.artifact["input_names"])
+        return tuple(torch.from_numpy(inputs[name]).contiguous() for name in self.artifact.input_names)
 
     def infer(self, prepared):
         import torch
@@ -57,16 +70,16 @@ class TorchBackend(Backend):
     def effective_settings(self):
         import torch
 
-        return {
-            "precision": "bf16" if self.dtype is torch.bfloat16 else "fp32",
-            "threads": torch.get_num_threads(),
-            "engine": {
+        return EngineReport(
+            precision="bf16" if self.dtype is torch.bfloat16 else "fp32",
+            threads=torch.get_num_threads(),
+            engine={
                 "num_threads": torch.get_num_threads(),
                 "num_interop_threads": torch.get_num_interop_threads(),
                 "mkldnn": torch.backends.mkldnn.is_available(),
                 "autocast_bf16": self.dtype is torch.bfloat16,
             },
-        }
+        )
 
     def kernel_info(self):
         return self._kernel

@@ -8,6 +8,7 @@ your serving path has them.
 
 from __future__ import annotations
 
+from ..contracts import EngineReport, KernelInfo
 from .base import BackendUnavailable
 from .torch_backend import TorchBackend
 
@@ -28,20 +29,20 @@ class TorchCudaBackend(TorchBackend):
 
         if not torch.cuda.is_available():
             raise BackendUnavailable("no CUDA device visible to torch on this machine")
-        if self.config.get("kernel") == "sparse":
+        if self.config.kernel == "sparse":
             raise BackendUnavailable("torch-cuda runs dense kernels only here")
-        from ..runner.artifacts import load_torch_model
+        from ..export.build import load_torch_model
 
         self.model = load_torch_model(self.config).to("cuda")
-        self.dtype = torch.bfloat16 if self.config["precision"] == "bf16" else torch.float32
-        self._kernel = {"kernel": "dense", "evidence": {"reason": "cuBLAS dense GEMM"}}
+        self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
+        self._kernel = KernelInfo("dense", {"reason": "cuBLAS dense GEMM"})
         self._start = torch.cuda.Event(enable_timing=True)
         self._end = torch.cuda.Event(enable_timing=True)
 
     def prepare(self, inputs):
         import torch
 
-        return tuple(torch.from_numpy(inputs[n]).to("cuda") for n in self.artifact["input_names"])
+        return tuple(torch.from_numpy(inputs[n]).to("cuda") for n in self.artifact.input_names)
 
     def infer(self, prepared):
         import torch
@@ -72,10 +73,10 @@ class TorchCudaBackend(TorchBackend):
         import torch
 
         props = torch.cuda.get_device_properties(0)
-        return {
-            "precision": "bf16" if self.dtype is torch.bfloat16 else "fp32",
-            "threads": torch.get_num_threads(),
-            "device": f"cuda:{props.name}",
-            "engine": {"gpu": props.name, "gpu_memory_bytes": props.total_memory, "cuda": torch.version.cuda,
-                       "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "timer": "cuda-events"},
-        }
+        return EngineReport(
+            precision="bf16" if self.dtype is torch.bfloat16 else "fp32",
+            threads=torch.get_num_threads(),
+            device=f"cuda:{props.name}",
+            engine={"gpu": props.name, "gpu_memory_bytes": props.total_memory, "cuda": torch.version.cuda,
+                    "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "timer": "cuda-events"},
+        )

@@ -1,1 +1,17 @@
-"""One module per CLI command; see harness.cli."""
+"""One module per command; each exposes `register(subparsers)`, which adds its parser (with an example in
+the help) and sets `func`. harness.cli lists them in COMMANDS."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_command(sub, name: str, help: str, example: str, description: str | None = None):
+    """Create a subcommand parser whose help ends with an example."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

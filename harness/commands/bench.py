@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_command
+from . import add_command
 from ..errors import ConfigError
 
 
 OFFLINE_BATCHES = (1, 8, 32)
+# matrix keys (and settings) -> the flags that set them, so validation messages name what the user typed
+FLAGS = {
+    "models": "--model", "backends": "--backend", "threads": "--threads", "batch_sizes": "--batch", "seq_lens": "--seq",
+    "precisions": "--precision", "kernels": "--kernel", "variants": "--variant", "scenario": "--scenario",
+    "instance_type": "--instance-type", "settings.min_duration_s": "--min-duration", "settings.min_iters": "--min-iters",
+    "settings.warmup_iters": "--warmup", "settings.timeout_s": "--timeout", "settings.memory_limit_mb": "--memory-limit-mb",
+    "settings.streams": "--streams", "settings.spinning": "--no-spinning", "settings.pinning": "--no-pinning",
+    "settings.sla_ms": "--sla-ms",
+}
 
 
 def csv_list(kind: str, cast=str):
@@ -36,9 +45,8 @@ def add_settings_arguments(p) -> None:
     g.add_argument("--no-pinning", action="store_true", help="do not pin worker threads to CPUs")
 
 
-def settings_from_args(args, base=None):
-    from ..schema import Settings
-
+def settings_from_args(args, base=None) -> dict:
+    """The `settings:` mapping (measurement settings and backend knobs) the measurement flags ask for."""
     values = dict(base or {})
     for arg, field in (("min_duration", "min_duration_s"), ("min_iters", "min_iters"), ("warmup", "warmup_iters"),
                        ("timeout", "timeout_s"), ("memory_limit_mb", "memory_limit_mb"), ("streams", "streams")):
@@ -48,7 +56,7 @@ def settings_from_args(args, base=None):
         values["spinning"] = False
     if getattr(args, "no_pinning", False):
         values["pinning"] = False
-    return Settings(**values)
+    return values
 
 
 def register(sub):
@@ -78,21 +86,12 @@ def register(sub):
 
 
 def configs_from_args(args):
-    """The configurations a bench command line asks for (validated like a matrix file)."""
+    """The configurations a bench command line asks for, validated like a matrix file."""
     import dataclasses
 
     from ..matrix import expand, validate_matrix
-    from ..registry import model_family
+    from ..models.registry import model_family
 
-    from ..registry import MODELS, USER_BACKENDS
-    from ..schema import KERNELS, PRECISIONS, SCENARIOS
-
-    for flag, values, valid in (("--model", args.model, MODELS), ("--backend", args.backend, USER_BACKENDS),
-                                ("--precision", args.precision, PRECISIONS), ("--kernel", args.kernel, KERNELS),
-                                ("--scenario", [args.scenario], SCENARIOS)):
-        for v in values:
-            if v not in valid:
-                raise ConfigError(f"{flag}: unknown value {v!r}; valid: {', '.join(valid)}")
     if args.scenario == "server" and args.sla_ms is None:
         raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
     if args.scenario == "offline" and args.batch == [1]:
@@ -101,22 +100,22 @@ def configs_from_args(args):
     matrix = {
         "models": args.model, "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch,
         "seq_lens": args.seq or [128], "precisions": args.precision, "kernels": args.kernel,
-        "variants": args.variant, "scenario": args.scenario,
+        "variants": args.variant, "scenario": args.scenario, "settings": settings,
     }
     if args.instance_type:
         matrix["instance_type"] = args.instance_type
-    configs = expand(validate_matrix(matrix, "command line"))
+    configs = expand(validate_matrix(matrix, None, FLAGS))
     if args.seq is None:  # each model's own default sequence length or image side
         configs = [dataclasses.replace(c, seq_len=model_family(c.model).default_seq_len) for c in configs]
     if args.checkpoint:
-        from ..runner.artifacts import checkpoint_id
+        from ..export.build import checkpoint_id
 
         checkpoint_id(args.checkpoint)  # a missing directory fails here, before any worker starts
         if args.allow_pickle:
             import os
 
             os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
-    return [dataclasses.replace(c, settings=settings, checkpoint=args.checkpoint) for c in configs]
+    return [dataclasses.replace(c, checkpoint=args.checkpoint) for c in configs]
 
 
 def run(args) -> int:
@@ -126,4 +125,4 @@ def run(args) -> int:
     configs = configs_from_args(args)
     records = run_configs(configs, root=args.results, force=not args.skip_recorded, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)
-    return 0 if any(r["status"] == "ok" for r in records) or not records else 1
+    return 0 if any(r.ok for r in records) or not records else 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cli import add_command
+from . import add_command
 
 DEMO_MATRIX = Path(__file__).resolve().parents[2] / "matrices" / "demo.yaml"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 
 
 def register(sub):
@@ -12,8 +12,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..registry import MODELS, model_family
-    from ..report.tables import print_table
+    from ..models.registry import MODELS, model_family
+    from ..tables import print_table
 
     rows = []
     for name in MODELS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 
 
 def register(sub):

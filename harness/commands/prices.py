@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import add_command
+from . import add_command
 
 DEFAULT_SNAPSHOT_DIR = "results/prices"
 
@@ -54,7 +54,7 @@ def _quote_rows(quotes, today=None) -> list[dict]:
 def run_show(args) -> int:
     from ..errors import ConfigError
     from ..pricing import load_price_book, stale_warnings, validate_region
-    from ..report.tables import print_table
+    from ..tables import print_table
 
     if args.max_age_days < 0:
         raise ConfigError(f"--max-age-days: {args.max_age_days}; valid: a number of days >= 0")
@@ -75,7 +75,7 @@ def run_show(args) -> int:
 def run_refresh(args) -> int:
     from ..pricing.aws import refresh
     from ..pricing.catalog import parse_instance_list
-    from ..report.tables import print_table
+    from ..tables import print_table
 
     instances = parse_instance_list(args.instances)
     result = refresh(args.region, instances, snapshot_dir=args.snapshot_dir, spot=not args.no_spot)

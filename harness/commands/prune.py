@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 from ..pruning import METHODS, SCHEDULE_KINDS, SCOPES, STRUCTURES
 
 EXAMPLE = "harness prune minilm --method second-order --sparsity 0.8 --structure unstructured --data data/sst2 --out variants/minilm-obert-80"
@@ -57,7 +57,7 @@ def recipe_from_args(args):
 def run(args) -> int:
     from ..pruning.pruner import make_variant
     from ..tasks import resolve_data_dir
-    from ..variant import variant_id
+    from ..variants.identify import variant_id
 
     recipe = recipe_from_args(args)
     path, manifest = make_variant(

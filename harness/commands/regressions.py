@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..cli import add_command
+from . import add_command
 from ..errors import choices_error
 
 FORMATS = ("table", "json")

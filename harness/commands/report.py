@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_command
+from . import add_command
 
 
 def register(sub):

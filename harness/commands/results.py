@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..cli import add_command
+from . import add_command
 from ..errors import ConfigError, choices_error
 
 FORMATS = ("table", "csv", "json")
@@ -31,11 +31,11 @@ def register(sub):
 def select(records, args):
     out = [
         r for r in records
-        if (not args.model or r["config"].get("model") == args.model)
-        and (not args.backend or r["config"].get("backend") == args.backend)
-        and (not args.status or r.get("status") == args.status)
+        if (not args.model or r.config.model == args.model)
+        and (not args.backend or r.config.backend == args.backend)
+        and (not args.status or r.status == args.status)
     ]
-    out.sort(key=lambda r: r.get("created_at") or "")
+    out.sort(key=lambda r: r.created_at or "")
     return out[-args.last:] if args.last else out
 
 
@@ -48,14 +48,15 @@ def run(args) -> int:
     if args.action != "show":
         return sync(args)
     from ..report.summary import SUMMARY_COLUMNS, summary_rows
-    from ..report.tables import print_table
-    from ..store import load_records, to_frame
+    from ..tables import print_table
+    from ..report.flat import to_frame
+    from ..store import load_records
 
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)
     records = select(load_records(args.results), args)
     if args.format == "json":
-        json.dump(records, sys.stdout, indent=1)
+        json.dump([r.to_json() for r in records], sys.stdout, indent=1)
         print()
     elif args.format == "csv":
         to_frame(records).to_csv(sys.stdout, index=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 
 
 def register(sub):
@@ -24,12 +24,12 @@ def run(args) -> int:
     from ..bench import run_configs
     from ..matrix import expand, load_matrix, parse_shard, shard
     from ..report.summary import print_summary
-    from ..report.tables import print_table
+    from ..tables import print_table
 
     matrix = load_matrix(args.matrix)
     configs = shard(expand(matrix), parse_shard(args.shard))
     if args.dry_run:
-        print_table([{k: v for k, v in c.to_dict().items() if k != "settings"} for c in configs])
+        print_table([{k: v for k, v in c.to_json().items() if k not in ("settings", "backend_settings")} for c in configs])
         return 0
     records = run_configs(configs, root=args.results, force=args.force, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 from ..errors import ConfigError
 from .bench import add_settings_arguments, csv_list, settings_from_args
 
@@ -48,7 +48,9 @@ def register(sub):
 
 
 def spec_from_args(args):
+    from ..matrix import split_settings
     from ..sweep import SweepSpec
+    from .bench import FLAGS
 
     extra = {}
     if args.sparse_threshold is not None:
@@ -59,20 +61,21 @@ def spec_from_args(args):
         if not 0.0 <= args.openvino_sparse_rate <= 1.0:
             raise ConfigError(f"--openvino-sparse-rate: expected a fraction in [0, 1], got {args.openvino_sparse_rate!r}")
         extra["openvino_sparse_rate"] = args.openvino_sparse_rate
+    flags = FLAGS | {"settings.sparse_threshold": "--sparse-threshold", "settings.openvino_sparse_rate": "--openvino-sparse-rate"}
+    settings, knobs = split_settings(settings_from_args(args, extra), args.backend, None, flags)
     return SweepSpec(
         model=args.model, sparsities=tuple(args.sparsities), backends=tuple(args.backend), kernels=tuple(args.kernel),
         threads=args.threads, batch_size=args.batch, seq_len=args.seq, scope=args.scope, repeats=args.repeat,
-        variants_dir=args.variants_dir, instance_type=args.instance_type, settings=settings_from_args(args, extra),
+        variants_dir=args.variants_dir, instance_type=args.instance_type, settings=settings, knobs=knobs,
     )
 
 
 def run(args) -> int:
     import json
-    import os
     import sys
-    import tempfile
     from pathlib import Path
 
+    from ..fsutil import atomic_write_text
     from ..sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
 
     spec = spec_from_args(args)
@@ -91,9 +94,5 @@ def run(args) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         for suffix, text in ((".md", table + "\n"), (".json", json.dumps(result_to_dict(result), indent=1) + "\n")):
-            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-            os.replace(tmp, out.with_name(out.name + suffix))
+            atomic_write_text(out.with_name(out.name + suffix), text)
     return 0 if len(failed) < len(result.rows) else 1

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..cli import add_command
+from . import add_command
 
 
 def register(sub):
-    from ..trees import DATASETS, TREE_BACKENDS, TREE_BATCH_SIZES
+    from ..models.tree_data import DATASETS
+    from ..trees.run import TREE_BACKENDS, TREE_BATCH_SIZES
 
     p = add_command(
         sub, "trees",
@@ -44,7 +45,7 @@ def _csv(cast):
 
 def run(args) -> int:
     from ..errors import ConfigError
-    from ..trees import run_trees, tree_settings
+    from ..trees.run import run_trees, tree_settings
 
     for name in ("max_variants", "threads", "repeat"):
         if getattr(args, name) < 1:

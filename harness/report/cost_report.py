@@ -102,8 +102,7 @@ def write_seed_example(
     """The seed's comparison: BERT-base dense and pruned on c7a.large (measured, this machine's closest type),
     t4g.xlarge (not measured, or a labelled estimate with project_to), g4dn.xlarge (measured GPU records,
     else the published T4 figures, labelled reference)."""
-    seq_lens = sorted({(r.get("config") or {}).get("seq_len") for r in records
-                       if (r.get("config") or {}).get("model") == "bert-base"} - {None}) or [128]
+    seq_lens = sorted({r.config.seq_len for r in records if r.config.model == "bert-base"}) or [128]
     analysis = analyze(
         records, sla_ms, qps, region, _book(quotes, book),
         gpu_reference=gpu_reference, project_to=project_to, instances=SEED_INSTANCES, models=("bert-base",),

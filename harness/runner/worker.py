@@ -1,9 +1,9 @@
-"""The worker: one JSON document in (stdin), one JSON document out (stdout).
+"""The worker: one JSON document in (stdin, a WorkerJob), one JSON document out (stdout, a WorkerResult).
 
 Started by the parent in a fresh process with CPU affinity and thread variables already set. It
-imports the engine only after that, warms up, times, and reports raw samples plus what the engine
-really used. Standard library and numpy only at import time: the DeepSparse worker runs this file
-under another interpreter (numpy<2).
+imports the engine only after that, checks parity, warms up, times, and reports raw samples plus what
+the engine really used. Standard library, numpy and harness.contracts only at import time: the
+DeepSparse worker runs this file under another interpreter (numpy<2).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import resource
 import sys
 import time
 import traceback
+
+from ..contracts import Parity, ServerResult, WorkerJob, WorkerResult
 
 
 def _observed_cpus() -> list[int]:
@@ -34,29 +36,30 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _parity(np, out, reference, precision: str) -> dict:
+PARITY_TOLERANCE = {"fp32": (1e-4, 1e-3)}  # (atol, rtol) against the torch fp32 reference
+LOW_PRECISION_TOLERANCE = (5e-2, 5e-2)
+
+
+def parity(np, out, reference, precision: str):
+    """Max difference from the torch fp32 reference, against the tolerance for the precision."""
     out = np.asarray(out, dtype=np.float64).reshape(reference.shape)
     ref = np.asarray(reference, dtype=np.float64)
     diff = float(np.max(np.abs(out - ref))) if ref.size else 0.0
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    atol, rtol = (1e-4, 1e-3) if precision == "fp32" else (5e-2, 5e-2)
+    atol, rtol = PARITY_TOLERANCE.get(precision, LOW_PRECISION_TOLERANCE)
     tolerance = atol + rtol * scale
-    agree = float(np.mean(np.argmax(out.reshape(ref.shape[0], -1), 1) == np.argmax(ref.reshape(ref.shape[0], -1), 1)))
-    return {
-        "max_abs_diff": diff,
-        "rel_diff": diff / scale if scale else diff,
-        "top1_agreement": agree,
-        "tolerance": tolerance,
-        "ok": bool(diff <= tolerance),
-    }
+    rows = ref.shape[0] if ref.ndim else 1
+    agree = float(np.mean(np.argmax(out.reshape(rows, -1), 1) == np.argmax(ref.reshape(rows, -1), 1)))
+    return Parity(max_abs_diff=diff, tolerance=tolerance, rel_diff=diff / scale if scale else diff,
+                  top1_agreement=agree, ok=bool(diff <= tolerance))
 
 
-def _server(call, settings: dict, service_ms: float) -> dict:
-    """Find the highest Poisson arrival rate whose p99 latency meets the SLA, by bisection."""
+def server_capacity(call, settings, service_ms: float):
+    """Find the highest Poisson arrival rate whose latency quantile meets the SLA, by bisection."""
     from .timing import poisson_trial
 
-    sla_ms = float(settings["sla_ms"])
-    n = int(settings.get("server_requests", 300))
+    sla_ms = float(settings.sla_ms)
+    n = int(settings.server_requests)
     q = 0.99 if n >= 300 else 0.9
     trials = []
 
@@ -67,93 +70,98 @@ def _server(call, settings: dict, service_ms: float) -> dict:
         return value
 
     if service_ms > sla_ms:
-        return {"sla_ms": sla_ms, "max_rate_per_s": 0.0, "quantile": q, "trials": trials,
-                "note": "a single request already exceeds the SLA"}
+        return ServerResult(sla_ms=sla_ms, max_rate_per_s=0.0, quantile=q, trials=(),
+                            note="a single request already exceeds the SLA")
     hi = 1000.0 / service_ms  # the service rate: the queue grows without bound above it
     lo = 0.0
-    for _ in range(int(settings.get("server_steps", 6))):
+    for _ in range(int(settings.server_steps)):
         mid = (lo + hi) / 2
         if p_at(mid) <= sla_ms:
             lo = mid
         else:
             hi = mid
-    return {"sla_ms": sla_ms, "max_rate_per_s": lo, "quantile": q, "trials": trials}
+    return ServerResult(sla_ms=sla_ms, max_rate_per_s=lo, quantile=q, trials=tuple(trials))
 
 
-def run(job: dict) -> dict:
-    import numpy as np
-
-    config = job["config"]
-    artifact = job["artifact"]
-    settings = config.get("settings") or {}
-    result: dict = {"status": "ok", "reason": None, "cpus": sorted(os.sched_getaffinity(0))}
-    sys.path.insert(0, job["repo_root"])
-    from harness.backends.base import BackendUnavailable  # noqa: E402  (light: stdlib + numpy)
+def _load_backend(job, result: dict):
     import importlib
 
-    module_name, _, cls_name = job["backend_spec"].partition(":")
+    from ..backends.base import BackendUnavailable
+
+    module_name, _, cls_name = job.backend_spec.partition(":")
     try:
-        backend = getattr(importlib.import_module(module_name), cls_name)(config, artifact)
+        backend = getattr(importlib.import_module(module_name), cls_name)(job.config, job.artifact)
         t0 = time.perf_counter()
         backend.load()
         result["load_s"] = time.perf_counter() - t0
     except BackendUnavailable as exc:
-        return result | {"status": "unsupported", "reason": str(exc)}
-    try:
-        io = np.load(artifact["io_path"]) if artifact.get("io_path") else None
-        inputs = {name: io[f"input:{name}"] for name in artifact["input_names"]} if io is not None else {}
-        prepared = backend.prepare(inputs)
-        out = backend.to_numpy(backend.infer(prepared))
-        if out is not None and io is not None:
-            result["parity"] = _parity(np, out, io["reference"], config["precision"])
-            if not result["parity"]["ok"]:
-                result["effective"] = backend.effective_settings()
-                result["kernel"] = backend.kernel_info()
-                return result | {
-                    "status": "parity_failed",
-                    "reason": (f"output differs from torch fp32 by {result['parity']['max_abs_diff']:.3g} "
-                               f"(tolerance {result['parity']['tolerance']:.3g} for {config['precision']}); not timed"),
-                }
-        from .timing import timed_loop
+        result.update(status="unsupported", reason=str(exc))
+        return None
+    return backend
 
-        call = lambda: backend.infer(prepared)  # noqa: E731
-        loop = timed_loop(
-            call,
-            warmup_iters=int(settings.get("warmup_iters", 5)), warmup_s=float(settings.get("warmup_s", 0.0)),
-            min_iters=int(settings.get("min_iters", 30)), min_duration_s=float(settings.get("min_duration_s", 5.0)),
-            max_iters=int(settings.get("max_iters", 100_000)), max_duration_s=float(settings.get("max_duration_s", 120.0)),
-            measure=backend.measure_fn(prepared),
-        )
-        result.update(loop)
-        if config.get("scenario") == "server":
-            service_ms = sorted(loop["samples_ms"])[len(loop["samples_ms"]) // 2]
-            result["server"] = _server(call, settings, service_ms)
-        result["cpus_observed"] = _observed_cpus()
-        result["effective"] = backend.effective_settings()
-        result["kernel"] = backend.kernel_info()
-        backend.close()
-    except MemoryError:
-        return result | {"status": "oom", "reason": "worker ran out of memory (MemoryError)"}
+
+def _measure(job, backend, result: dict) -> None:
+    import numpy as np
+
+    from .timing import timed_loop
+
+    config, artifact, settings = job.config, job.artifact, job.config.settings
+    io = np.load(artifact.io_path) if artifact.io_path else None
+    inputs = {name: io[f"input:{name}"] for name in artifact.input_names} if io is not None else {}
+    prepared = backend.prepare(inputs)
+    out = backend.to_numpy(backend.infer(prepared))
+    if out is not None and io is not None:
+        result["parity"] = parity(np, out, io["reference"], config.precision)
+        if not result["parity"].ok:
+            p = result["parity"]
+            result.update(status="parity_failed", effective=backend.effective_settings(), kernel=backend.kernel_info(),
+                          reason=(f"output differs from torch fp32 by {p.max_abs_diff:.3g} (tolerance "
+                                  f"{p.tolerance:.3g} for {config.precision}); not timed"))
+            return
+    call = lambda: backend.infer(prepared)  # noqa: E731
+    loop = timed_loop(
+        call, warmup_iters=settings.warmup_iters, warmup_s=settings.warmup_s, min_iters=settings.min_iters,
+        min_duration_s=settings.min_duration_s, max_iters=settings.max_iters,
+        max_duration_s=settings.max_duration_s, measure=backend.measure_fn(prepared),
+    )
+    result.update(loop)
+    if config.scenario == "server":
+        service_ms = sorted(loop["samples_ms"])[len(loop["samples_ms"]) // 2]
+        result["server"] = server_capacity(call, settings, service_ms)
+    result.update(cpus_observed=_observed_cpus(), effective=backend.effective_settings(), kernel=backend.kernel_info())
+    backend.close()
+
+
+def run(job):
+    """Measure one WorkerJob; returns a WorkerResult."""
+    result: dict = {"status": "ok", "cpus": sorted(os.sched_getaffinity(0))}
+    backend = _load_backend(job, result)
+    if backend is not None:
+        try:
+            _measure(job, backend, result)
+        except MemoryError:
+            result.update(status="oom", reason="worker ran out of memory (MemoryError)")
     result["peak_rss_bytes"] = _peak_rss_bytes()
-    return result
+    return WorkerResult(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in result.items()})
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
+    text = sys.stdin.read()
     # keep the protocol's stdout clean: engines that print go to stderr
     protocol_out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     try:
-        result = run(job)
+        result = run(WorkerJob.from_json(json.loads(text)))
     except MemoryError:
-        result = {"status": "oom", "reason": "worker ran out of memory (MemoryError)"}
+        result = WorkerResult(status="oom", reason="worker ran out of memory (MemoryError)")
     except BaseException as exc:  # every failure becomes a record
         tb = traceback.format_exc()
         print(tb, file=sys.stderr)
         line = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
-        result = {"status": "error", "reason": line, "traceback_tail": tb[-2000:]}
-    result["peak_rss_bytes"] = result.get("peak_rss_bytes") or _peak_rss_bytes()
-    protocol_out.write(json.dumps(result))
+        result = WorkerResult(status="error", reason=line, traceback_tail=tb[-2000:])
+    if result.peak_rss_bytes is None:
+        result = result.replace(peak_rss_bytes=_peak_rss_bytes())
+    protocol_out.write(json.dumps(result.to_json()))
     protocol_out.flush()
     return 0
 

@@ -28,15 +28,11 @@ def make_task(family, data_dir: str | None, *, teacher=None, seed: int = 0, max_
               max_eval: int | None = None, seq_len: int | None = None, method: str | None = None) -> Task:
     """SST-2 from `data_dir` when given (text families), else generated inputs labelled by `teacher`.
 
-    family: a ModelFamily or its registered name. seq_len: the SST-2 truncation length (default 64) or
+    family: a ModelFamily. seq_len: the SST-2 truncation length (default 64) or
     the generated inputs' sequence length / image side (default: the family's). `method` only names
     the pruning method in the error raised when there is neither data nor a teacher.
     A teacher task calls `teacher` lazily: do not modify the teacher while the task is in use.
     """
-    if isinstance(family, str):
-        from ..registry import model_family
-
-        family = model_family(family)
     if data_dir:
         from .sst2 import SST2Task
 

@@ -108,7 +108,7 @@ class SST2Task(Task):
         if max_eval is not None:
             eval_texts, eval_labels = eval_texts[:max_eval], eval_labels[:max_eval]
 
-        tokenizer, tok_name, clamp_to = self._tokenizer(family)
+        tokenizer, tok_name, clamp_to = family.task_tokenizer()
         self.pad_id = tokenizer.pad_token_id or 0
         self.train_ids = self._encode(tokenizer, train_texts, clamp_to)
         self.eval_ids = self._encode(tokenizer, eval_texts, clamp_to)
@@ -122,16 +122,6 @@ class SST2Task(Task):
     @property
     def train_data_id(self) -> str:
         return self._train_data_id
-
-    @staticmethod
-    def _tokenizer(family):
-        """(tokenizer, its name for data_id, vocabulary size to clamp ids to or None)."""
-        if hasattr(family, "tokenizer"):
-            return family.tokenizer(), family.name, None
-        from ..models.minilm import MiniLM
-
-        vocab = family.make_config().vocab_size
-        return MiniLM().tokenizer(), f"minilm-clamp{vocab}", vocab
 
     def _encode(self, tokenizer, texts: list[str], clamp_to: int | None) -> list[list[int]]:
         ids = tokenizer(texts, truncation=True, max_length=self.max_len, padding=False)["input_ids"]

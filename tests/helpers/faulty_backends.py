@@ -9,7 +9,10 @@ import os
 import signal
 import time
 
+import sys
+
 from harness.backends.base import Backend
+from harness.contracts import EngineReport
 
 
 class _Base(Backend):
@@ -29,7 +32,7 @@ class _Base(Backend):
         return None
 
     def effective_settings(self):
-        return {"precision": "fp32", "threads": self.threads, "engine": {}}
+        return EngineReport(precision="fp32", threads=self.threads, engine={})
 
 
 class CrashBackend(_Base):
@@ -67,3 +70,24 @@ class SpinBackend(_Base):
 
     def infer(self, prepared):
         return sum(range(2000))
+
+
+class EnvProbeBackend(_Base):
+    """Reports what the worker's process looked like when the backend was loaded: the thread variables, and
+    the thread count torch picks up on its own when imported now (it reads OMP_NUM_THREADS at start-up)."""
+
+    name = "envprobe"
+
+    def load(self):
+        from harness.runner.parent import THREAD_VARS
+
+        self.seen = {
+            "env": {var: os.environ.get(var) for var in THREAD_VARS},
+            "torch_imported_before_load": "torch" in sys.modules,
+        }
+        import torch
+
+        self.seen["torch_default_threads"] = torch.get_num_threads()
+
+    def effective_settings(self):
+        return EngineReport(precision="fp32", threads=self.threads, engine=self.seen)

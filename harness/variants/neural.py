@@ -23,14 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import HarnessError
-from .fsutil import atomic_write_dir
+from ..errors import HarnessError
+from ..fsutil import atomic_write_dir
+from .manifest import MANIFEST_FILE, read_checked_manifest
 
 VARIANT_SCHEMA_VERSION = 1
 READABLE_VARIANT_VERSIONS = (1,)
 VARIANT_KIND = "harness-variant"
 WEIGHTS_FILE = "model.safetensors"
-MANIFEST_FILE = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
     """Write model weights and manifest to out_dir (replacing a previous variant there); return the path."""
     from safetensors.torch import save_model  # lazy: keeps `import harness.variant` light
 
-    from . import __version__
+    from .. import __version__
 
     out = Path(out_dir)
     if out.exists() and not (out / MANIFEST_FILE).is_file() and (not out.is_dir() or any(out.iterdir())):
@@ -84,33 +84,6 @@ def read_manifest(path) -> dict:
                                  payload=WEIGHTS_FILE)
 
 
-def read_checked_manifest(path, *, what: str, kind: str, versions, payload: str) -> dict:
-    """A variant-like directory's manifest.json: present, valid JSON, the expected kind, a readable
-    schema_version, and its payload file beside it. Every problem is one HarnessError line."""
-    p = Path(path)
-    if not p.is_dir():
-        raise HarnessError(f"{what} directory {str(p)!r} does not exist")
-    mfile = p / MANIFEST_FILE
-    if not mfile.is_file():
-        raise HarnessError(f"{what} directory {str(p)!r} has no {MANIFEST_FILE}")
-    try:
-        manifest = json.loads(mfile.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{mfile}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
-    found = manifest.get("kind") if isinstance(manifest, dict) else None
-    if found != kind:
-        raise HarnessError(f"{mfile}: kind is {found!r}, expected {kind!r}")
-    version = manifest.get("schema_version")
-    if version not in versions:
-        raise HarnessError(
-            f"{mfile}: schema_version {version!r} is not readable by harness "
-            f"(readable: {', '.join(map(str, versions))}); upgrade harness"
-        )
-    if not (p / payload).is_file():
-        raise HarnessError(f"{what} directory {str(p)!r} has no {payload}")
-    return manifest
-
-
 def variant_id(path) -> str:
     """Short hash of the manifest (canonical JSON) and the weight file's bytes."""
     p = Path(path)
@@ -127,7 +100,7 @@ def load_variant(path) -> Variant:
     """Build the family's dense model, replay any structural change, load the weights strictly."""
     from safetensors.torch import load_model
 
-    from .registry import MODELS, model_family
+    from ..models.registry import MODELS, model_family
 
     p = Path(path)
     manifest = read_manifest(p)
@@ -138,7 +111,7 @@ def load_variant(path) -> Variant:
     model = family.build()
     architecture = manifest.get("architecture")
     if architecture:
-        from .pruning.structured import apply_architecture
+        from ..pruning.structured import apply_architecture
 
         model = apply_architecture(model, family, architecture)
     try:

@@ -1,0 +1,87 @@
+"""prepare(config) -> Artifact: everything a worker needs, made once in the parent and cached.
+
+Cache layout (under HARNESS_CACHE_DIR, default .cache/ in the repository):
+  artifacts/<model>-<variant id | ckpt<id> | dense>-<dynamic | static-b{B}-s{S}>/
+      model.onnx, meta-b{B}-s{S}.json, io-b{B}-s{S}.npz (inputs + torch fp32 reference logits),
+      variant-manifest.json
+Every file is written to a temporary name and renamed, so a killed export leaves nothing half-written.
+The model is built only when something is missing from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..contracts import Artifact, BenchConfig
+from ..fsutil import atomic_output, atomic_write_text
+from ..machine import cache_dir
+from .build import build_model, checkpoint_id
+
+ARTIFACT_SCHEMA_VERSION = 1
+
+
+def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool) -> Artifact:
+    """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`)."""
+    from ..models.registry import model_family
+
+    family = model_family(config.model)
+    if family.framework == "sklearn":
+        from .trees import prepare_tree_artifact
+
+        return prepare_tree_artifact(config, family, cache_dir() / "artifacts", needs_onnx=needs_onnx)
+    from ..variants.identify import variant_id as variant_id_of
+
+    variant_id = variant_id_of(config.variant) if config.variant else None
+    shape_tag = f"static-b{config.batch_size}-s{config.seq_len}" if static else "dynamic"
+    weights = variant_id or (f"ckpt{checkpoint_id(config.checkpoint)}" if config.checkpoint else "dense")
+    directory = cache_dir() / "artifacts" / f"{config.model}-{weights}-{shape_tag}"
+    directory.mkdir(parents=True, exist_ok=True)
+    shape = f"b{config.batch_size}-s{config.seq_len}"
+    paths = {"io": directory / f"io-{shape}.npz", "onnx": directory / "model.onnx",
+             "meta": directory / f"meta-{shape}.json", "manifest": directory / "variant-manifest.json"}
+    if not paths["io"].exists() or not paths["meta"].exists() or (needs_onnx and not paths["onnx"].exists()):
+        _build(config, family, paths, needs_onnx=needs_onnx, static=static)
+    meta = json.loads(paths["meta"].read_text())
+    manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
+    return Artifact(
+        dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
+        onnx_path=str(paths["onnx"]) if needs_onnx else None, variant_id=variant_id, variant_manifest=manifest,
+        artifact_bytes=paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"],
+        weights_bytes=meta["weights_bytes"], params=meta["params"], nonzero_params=meta["nonzero_params"],
+        flops_per_inference=meta["flops_per_inference"],
+        flops_nonzero_per_inference=meta["flops_nonzero_per_inference"],
+    )
+
+
+def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool) -> None:
+    import numpy as np
+    import torch
+
+    from ..models.base import ExportWrapper
+    from .onnx import export_onnx
+
+    _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
+    if manifest is not None:
+        atomic_write_text(paths["manifest"], json.dumps(manifest))
+    wrapper = ExportWrapper(model, family.input_names).eval()
+    inputs = family.example_inputs(config.batch_size, config.seq_len, seed=0)
+    args = tuple(inputs[name] for name in family.input_names)
+    if not paths["io"].exists():
+        with torch.inference_mode():
+            reference = wrapper(*args).float().numpy()
+        arrays = {f"input:{k}": v.numpy() for k, v in inputs.items()} | {"reference": reference}
+        with atomic_output(paths["io"], ".npz") as tmp:
+            np.savez(tmp, **arrays)
+    if needs_onnx and not paths["onnx"].exists():
+        export_onnx(wrapper, family, args, paths["onnx"], dynamic=not static)
+    if not paths["meta"].exists():
+        meta = {
+            "schema_version": ARTIFACT_SCHEMA_VERSION,
+            "flops_per_inference": family.flops(model, 1, config.seq_len),
+            "flops_nonzero_per_inference": family.flops(model, 1, config.seq_len, nonzero=True),
+            "weights_bytes": sum(p.numel() * p.element_size() for p in model.state_dict().values()),
+            "params": sum(p.numel() for p in model.parameters()),
+            "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
+        }
+        atomic_write_text(paths["meta"], json.dumps(meta))

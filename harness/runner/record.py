@@ -1,0 +1,88 @@
+"""From one worker result to one run record: statistics derived from the raw samples, the roofline, and
+what the variant says about itself."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from pathlib import Path
+
+from .. import __version__
+from ..contracts import (SCHEMA_VERSION, Artifact, BenchConfig, Effective, LatencyStats, Machine, Metrics, Quality,
+                         RecordConfig, RecordError, RunRecord, WorkerResult)
+from ..stats import summarize, throughput_per_s
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _sparsity(manifest: dict | None):
+    if not manifest:
+        return 0.0 if manifest is None else None
+    rs = manifest.get("realised_sparsity")
+    if isinstance(rs, dict):
+        return rs.get("overall")
+    return rs if isinstance(rs, (int, float)) else None
+
+
+def _manifest_quality(manifest: dict | None) -> Quality | None:
+    quality = (manifest or {}).get("quality")
+    if not isinstance(quality, dict):
+        return None
+    pruned = quality.get("pruned") if isinstance(quality.get("pruned"), dict) else quality
+    fields = {k: pruned[k] for k in ("accuracy", "top1_agreement", "kl_dense_pruned") if k in pruned}
+    if isinstance(pruned.get("n"), int):
+        fields["examples"] = pruned["n"]
+    try:
+        return Quality.from_json({**fields, "source": "manifest", "details": pruned}, "variant manifest quality")
+    except RecordError:  # a manifest from elsewhere with odd types: keep what it says, type nothing
+        return Quality(source="manifest", details=dict(pruned))
+
+
+def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | None, *, machine: dict,
+                commit: str | None, peak_gflops: float | None = None) -> RunRecord:
+    """Turn one worker result into a run record (see docs/records.md)."""
+    manifest = artifact.variant_manifest if artifact else None
+    record_config = RecordConfig(
+        **{f: getattr(config, f) for f in config.__dataclass_fields__},
+        variant_id=artifact.variant_id if artifact else None,
+        variant_name=Path(config.variant).name if config.variant else "dense",
+        sparsity=_sparsity(manifest) if config.variant else 0.0,
+        method=(manifest or {}).get("method"), structure=(manifest or {}).get("structure"),
+    )
+    samples = list(result.samples_ms)
+    latency, throughput, gflops, roofline = None, None, None, None
+    flops = artifact.flops_per_inference if artifact else None
+    if samples:
+        latency = LatencyStats.from_json(summarize(samples), "latency_ms")
+        throughput = throughput_per_s(samples, config.batch_size)
+        if flops and latency.p50:
+            gflops = flops * config.batch_size / (latency.p50 / 1000.0) / 1e9
+            roofline = gflops / peak_gflops if peak_gflops else None
+    metrics = Metrics(
+        latency_ms=latency, throughput_per_s=throughput, gflops_per_s=gflops, roofline_fraction=roofline,
+        peak_rss_bytes=result.peak_rss_bytes, artifact_bytes=artifact.artifact_bytes if artifact else None,
+        flops_per_inference=flops,
+        flops_nonzero_per_inference=artifact.flops_nonzero_per_inference if artifact else None,
+        parity=result.parity, quality=result.quality, manifest_quality=_manifest_quality(manifest),
+        server=result.server,
+    )
+    eff = result.effective
+    effective = Effective(
+        precision=eff.precision if eff else None, threads=eff.threads if eff else None,
+        cpus=result.cpus, cpus_observed=result.cpus_observed,
+        kernel=result.kernel.kernel if result.kernel else None,
+        kernel_evidence=result.kernel.evidence if result.kernel else None,
+        engine=eff.engine if eff else None, backend_version=eff.backend_version if eff else None,
+        device=eff.device if eff else "cpu", load_s=result.load_s, warmup_iters=result.warmup_iters,
+        stop_reason=result.stop_reason,
+    )
+    return RunRecord(
+        schema_version=SCHEMA_VERSION, record_id=uuid.uuid4().hex, status=result.status, reason=result.reason,
+        config_hash=config.config_hash(artifact.variant_id if artifact else None), config=record_config,
+        effective=effective, metrics=metrics, samples_ms=tuple(samples),
+        machine=Machine.from_json(dict(machine) | {"gemm_peak_gflops": peak_gflops}, "machine"),
+        created_at=_now(), git_commit=commit, harness_version=__version__,
+        stderr_tail=result.stderr_tail if result.status != "ok" else None,
+    )

@@ -1,0 +1,6 @@
+"""Variants: compressed models on disk (a directory with manifest.json and its weights).
+
+neural.py  pruned (or otherwise compressed) torch models: model.safetensors + manifest.json
+trees.py   pruned decision trees: tree.npz + manifest.json
+manifest.py  the one manifest reader both use; identify.py  the id of any variant directory
+"""
