@@ -128,13 +128,16 @@ def expand(matrix: dict) -> list[BenchConfig]:
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'i/n' (1-based) -> (i, n)."""
+    """'i/n' (1-based) -> (i, n); 'auto' reads it from the scheduler's environment (harness.fleet.scheduler)."""
     if not text:
         return None
+    if text == "auto":
+        from .fleet.scheduler import shard_from_env
+        return shard_from_env()
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ConfigError(f"--shard: expected i/n such as 1/4, got {text!r}") from None
+        raise ConfigError(f"--shard: expected i/n such as 1/4, or auto, got {text!r}") from None
     if n < 1 or not 1 <= i <= n:
         raise ConfigError(f"--shard: need 1 <= i <= n, got {text!r}")
     return i, n
