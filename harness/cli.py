@@ -26,6 +26,7 @@ COMMANDS = (
     "regressions",
     "prices",
     "report",
+    "fleet",
 )
 
 

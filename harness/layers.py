@@ -10,7 +10,7 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("contracts", ("harness", "harness.contracts", "harness.errors", "harness.layers")),
     ("foundation", ("harness.stats", "harness.machine", "harness.fsutil", "harness.yamlio", "harness.tables",
-                    "harness.validation")),
+                    "harness.validation", "harness.scheduler_env")),
     ("domain", ("harness.models", "harness.tasks", "harness.pricing")),
     ("compression", ("harness.pruning", "harness.variants", "harness.quantization", "harness.export")),
     ("backends", ("harness.backends",)),

@@ -105,6 +105,17 @@ class Matrix:
     def backend_settings(self, backend: str) -> dict:
         return backend_settings_for(backend, self.knobs)
 
+    def to_mapping(self) -> dict:
+        """The matrix as a file would hold it (validate_matrix(m.to_mapping()) gives the same matrix)."""
+        lists = ("models", "backends", "threads", "batch_sizes", "seq_lens", "variants", "precisions", "kernels")
+        out: dict = {k: list(getattr(self, k)) for k in lists}
+        out |= {k: getattr(self, k) for k in ("name", "scenario", "instance_type") if getattr(self, k) is not None}
+        settings = {f.name: getattr(self.settings, f.name) for f in dataclasses.fields(Settings)
+                    if getattr(self.settings, f.name) != f.default} | dict(self.knobs)
+        if settings:
+            out["settings"] = settings
+        return out
+
 
 def load_matrix(path: str | Path) -> Matrix:
     """Read and validate a matrix file."""
@@ -182,13 +193,17 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'i/n' (1-based) -> (i, n)."""
+    """'i/n' (1-based) -> (i, n); 'auto' reads it from the scheduler's environment (harness.scheduler_env)."""
     if not text:
         return None
+    if text == "auto":
+        from .scheduler_env import shard_from_env
+
+        return shard_from_env()
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise ConfigError(f"--shard: expected i/n such as 1/4, got {short(text)}") from None
+        raise ConfigError(f"--shard: expected i/n such as 1/4, or auto, got {short(text)}") from None
     if n < 1 or not 1 <= i <= n:
         raise ConfigError(f"--shard: need 1 <= i <= n, got {short(text)}")
     return i, n

@@ -11,7 +11,9 @@ def register(sub):
         "harness run matrices/default.yaml --shard 1/2",
     )
     p.add_argument("matrix", help="YAML matrix file (keys: models, backends, threads, batch_sizes, seq_lens, ...)")
-    p.add_argument("--shard", default=None, help="i/n: run only this machine's deterministic share of the matrix")
+    p.add_argument("--shard", default=None,
+                   help="i/n: run only this machine's deterministic share of the matrix; auto: i/n from the AWS Batch "
+                        "array index or Kubernetes Indexed Job completion index and HARNESS_SHARD_COUNT")
     p.add_argument("--force", action="store_true", help="rerun configurations already recorded for this machine and commit")
     p.add_argument("--repeat", type=int, default=1, help="run the whole matrix N times, interleaved")
     p.add_argument("--results", default=None, help="results directory (default results/)")
