@@ -76,17 +76,18 @@ def run_demo(*, matrix_path, root=None, force=False, progress=True, prune=True, 
 
 
 def write_reports(records: list, root=None) -> dict:
-    from .report.cost_report import write_cost_report, write_seed_example
+    from .report.cost_report import seed_example, write_analysis, write_cost_report
+    from .report.seed import SEED
 
     reports = Path(root or "results") / "reports"
     cost = write_cost_report(records, reports / "demo", DEMO_SLA_MS, DEMO_QPS, DEMO_REGION,
                              title=f"Demo cost report (SLA p99 <= {DEMO_SLA_MS:g} ms, {DEMO_QPS:g} requests/s, {DEMO_REGION})")
-    seed = write_seed_example(records, reports / "seed", DEMO_SLA_MS, DEMO_QPS, DEMO_REGION)
+    analysis, verdict = seed_example(records, DEMO_SLA_MS, DEMO_QPS, DEMO_REGION)
+    seed = write_analysis(analysis, reports / "seed", title=SEED.title, preface=verdict)
     print(f"\ncost report: {cost['markdown']} (also .html, .csv)")
-    print(f"seed comparison (BERT-base: c7a.large vs t4g.xlarge vs g4dn.xlarge): {seed['markdown']}")
-    verdict = [ln for ln in Path(seed["markdown"]).read_text().splitlines() if ln.startswith("- ")][:6]
-    for line in verdict:
-        print(line)
+    print(f"seed comparison ({SEED.describe()}): {seed['markdown']}")
+    for line in verdict[:6]:
+        print(f"- {line}")
     return {"cost": cost, "seed": seed}
 
 

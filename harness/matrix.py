@@ -30,9 +30,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, create_model
 
 from .backends.registry import USER_BACKENDS, backend_class
-from .contracts import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, RecordError, Settings
-from .errors import ConfigError
-from .models.registry import MODELS, model_family
+from .contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig, RecordError, Settings, TaskSpec
+from .errors import ConfigError, HarnessError
+from .models.checkpoint import checkpoint_family
+from .models.registry import MODELS, family_for
 from .validation import short, validate
 
 
@@ -67,14 +68,27 @@ def settings_model() -> type[BaseModel]:
     return create_model("MatrixSettings", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
+class TaskModel(BaseModel):
+    """`task:` in a matrix (or --task/--data/... on the command line): quality measured on each engine."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Literal[TASKS]  # type: ignore[valid-type]
+    data: str | None = None
+    text_columns: list[str] = Field(default=[], max_length=2)
+    label_column: str | None = None
+    eval_limit: PositiveInt | None = None
+
+
 class MatrixFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    models: list[Annotated[str, AfterValidator(_choice(MODELS))]] = Field(min_length=1)
+    models: list[Annotated[str, AfterValidator(_choice(MODELS))]] = Field(default=[], min_length=0)
+    checkpoints: list[str] = Field(default=[], min_length=0)  # local checkpoint directories (bring your own model)
     backends: list[Annotated[str, AfterValidator(_choice(USER_BACKENDS))]] = Field(min_length=1)
     threads: list[PositiveInt] = Field(min_length=1)
     batch_sizes: list[PositiveInt] = Field(min_length=1)
-    seq_lens: list[PositiveInt] = Field(min_length=1)
+    seq_lens: list[PositiveInt] = Field(default=[], min_length=0)  # empty: each model's own default
     variants: list[str | None] = Field(default=[None], min_length=1)
     precisions: list[Annotated[str, AfterValidator(_choice(PRECISIONS))]] = Field(default=["fp32"], min_length=1)
     kernels: list[Annotated[str, AfterValidator(_choice(KERNELS))]] = Field(default=["dense"], min_length=1)
@@ -82,6 +96,7 @@ class MatrixFile(BaseModel):
     scenario: Literal[SCENARIOS] = "single-stream"  # type: ignore[valid-type]
     instance_type: str | None = None
     settings: dict = Field(default_factory=dict)
+    task: TaskModel | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +107,7 @@ class Matrix:
     backends: tuple[str, ...]
     threads: tuple[int, ...]
     batch_sizes: tuple[int, ...]
-    seq_lens: tuple[int, ...]
+    seq_lens: tuple[int, ...] = ()
     variants: tuple[str | None, ...] = (None,)
     precisions: tuple[str, ...] = ("fp32",)
     kernels: tuple[str, ...] = ("dense",)
@@ -101,6 +116,8 @@ class Matrix:
     instance_type: str | None = None
     settings: Settings = dataclasses.field(default_factory=Settings)
     knobs: dict = dataclasses.field(default_factory=dict)  # backend knob -> value, routed per backend
+    checkpoints: tuple[str, ...] = ()
+    task: TaskSpec | None = None
 
     def backend_settings(self, backend: str) -> dict:
         return backend_settings_for(backend, self.knobs)
@@ -109,6 +126,10 @@ class Matrix:
         """The matrix as a file would hold it (validate_matrix(m.to_mapping()) gives the same matrix)."""
         lists = ("models", "backends", "threads", "batch_sizes", "seq_lens", "variants", "precisions", "kernels")
         out: dict = {k: list(getattr(self, k)) for k in lists}
+        if self.checkpoints:
+            out["checkpoints"] = list(self.checkpoints)
+        if self.task is not None:
+            out["task"] = {k: v for k, v in self.task.to_json().items() if v not in (None, [])}
         out |= {k: getattr(self, k) for k in ("name", "scenario", "instance_type") if getattr(self, k) is not None}
         settings = {f.name: getattr(self.settings, f.name) for f in dataclasses.fields(Settings)
                     if getattr(self.settings, f.name) != f.default} | dict(self.knobs)
@@ -133,9 +154,45 @@ def validate_matrix(data, where: str | None = "matrix", flags: dict | None = Non
     label = (lambda loc: flags.get(".".join(str(p) for p in loc[:2]) if loc and loc[0] == "settings" else loc[0])) \
         if flags else None
     parsed = validate(MatrixFile, data, where, label)
+    prefix = f"{where}: " if where else ""
+    if not parsed.models and not parsed.checkpoints:
+        raise ConfigError(f"{prefix}{_flag(flags, 'models')}: give at least one model (or checkpoint directory)")
     settings, knobs = split_settings(parsed.settings, parsed.backends, where, flags)
-    fields = parsed.model_dump(exclude={"settings"})
-    return Matrix(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}, settings=settings, knobs=knobs)
+    task = None
+    if parsed.task is not None:
+        try:
+            task = TaskSpec.from_json(parsed.task.model_dump(), "task")
+        except RecordError as exc:
+            raise ConfigError(f"{prefix}{exc}") from None
+    families = [family_for(m) for m in parsed.models]
+    families += [checkpoint_family(d) for d in parsed.checkpoints]  # missing or unsupported: one line, here
+    if task is not None:
+        for family in families:
+            check_task(task, family, prefix)
+    fields = parsed.model_dump(exclude={"settings", "task"})
+    return Matrix(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}, settings=settings,
+                  knobs=knobs, task=task)
+
+
+def check_task(task: TaskSpec, family, prefix: str = "") -> None:
+    """Before any work: the task's data exists, parses, and its labels are ones `family` can predict."""
+    from .tasks.eval_data import eval_examples
+
+    if family.framework != "torch":
+        raise ConfigError(f"{prefix}task: {family.name} is a decision tree; its quality is measured by `harness trees`")
+    if task.name == "teacher":
+        return
+    if family.kind != "text":
+        raise ConfigError(f"{prefix}task {task.name} is text but model {family.name!r} is an {family.kind} model; "
+                          "use --task teacher (agreement with the dense model on generated inputs)")
+    try:
+        eval_examples(task, int(family.num_labels), getattr(family, "id2label", None))
+    except HarnessError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+
+
+def _flag(flags: dict | None, key: str) -> str:
+    return (flags or {}).get(key, key)
 
 
 def split_settings(values: dict, backends, where: str | None = None, flags: dict | None = None) -> tuple[Settings, dict]:
@@ -173,17 +230,22 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
     trees) ignore seq_lens, use their own input size, and run once per batch size."""
     configs: list[BenchConfig] = []
     seen = set()
-    for model, variant, backend, threads, batch, seq, precision, kernel in itertools.product(
-        matrix.models, matrix.variants, matrix.backends, matrix.threads, matrix.batch_sizes, matrix.seq_lens,
+    sources = [(m, None) for m in matrix.models] + [(checkpoint_family(c).name, c) for c in matrix.checkpoints]
+    families = {source: family_for(*source) for source in sources}
+    for (model, checkpoint), variant, backend, threads, batch, seq, precision, kernel in itertools.product(
+        sources, matrix.variants, matrix.backends, matrix.threads, matrix.batch_sizes, matrix.seq_lens or (None,),
         matrix.precisions, matrix.kernels,
     ):
-        family = model_family(model)
-        if family.kind != "text":  # images have one input size, trees one feature count
+        family = families[(model, checkpoint)]
+        if family.kind != "text" or seq is None:  # images have one input size, trees one feature count
             seq = family.default_seq_len
+        elif family.max_seq_len() is not None and seq > family.max_seq_len():
+            raise ConfigError(f"seq_lens: {seq} is longer than model {model!r} accepts ({family.max_seq_len()} positions)")
         cfg = BenchConfig(
             model=model, backend=backend, batch_size=batch, seq_len=seq, threads=threads, precision=precision,
-            kernel=kernel, variant=variant, scenario=matrix.scenario, instance_type=matrix.instance_type,
-            settings=matrix.settings, backend_settings=matrix.backend_settings(backend),
+            kernel=kernel, variant=variant, checkpoint=checkpoint, scenario=matrix.scenario,
+            instance_type=matrix.instance_type, settings=matrix.settings,
+            backend_settings=matrix.backend_settings(backend), task=matrix.task,
         )
         key = cfg.config_hash(variant)
         if key not in seen:

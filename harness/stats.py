@@ -82,3 +82,17 @@ def mann_whitney_p(a, b) -> float:
     if len(a) < 2 or len(b) < 2:
         return math.nan
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float] | None:
+    """The Wilson score 95% interval of a proportion (successes of n); None when n is 0.
+
+    Pure Python: the worker computes it under any interpreter. For 90 of 100: (0.8256, 0.9448).
+    """
+    if n <= 0:
+        return None
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from harness import cost
+from harness.cost.analysis import analyze
+from harness.cost.arithmetic import break_even_qps, fleet_size, fleet_usd_per_month, usd_per_million, usd_per_month
+from harness.cost.capacity import capacity_under_sla
+from harness.cost.catalog import load_catalog
 from harness.errors import ConfigError
 from harness.contracts import ServerResult
 from harness.pricing import PriceBook, PriceQuote, load_price_book
 from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)
+CATALOG = load_catalog(["bert-base"])
 
 
 def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", batch=1, threads=2, backend="onnxruntime",
@@ -28,41 +32,41 @@ def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", bat
 
 def test_usd_per_million_hand_computed():
     # 0.10264 $/h / (10/s * 3600 s/h) * 1e6 = 0.10264 / 36000 * 1e6 = 2.851111...
-    assert cost.usd_per_million(0.10264, 10) == pytest.approx(2.851111, abs=1e-6)
+    assert usd_per_million(0.10264, 10) == pytest.approx(2.851111, abs=1e-6)
     # 0.526 $/h at 512.82/s (1000 / 1.95 ms) = 0.526 * 1.95 / 3.6 = 0.284917
-    assert cost.usd_per_million(0.526, 1000 / 1.95) == pytest.approx(0.284917, abs=1e-6)
+    assert usd_per_million(0.526, 1000 / 1.95) == pytest.approx(0.284917, abs=1e-6)
     with pytest.raises(ValueError):
-        cost.usd_per_million(0.1, 0)
+        usd_per_million(0.1, 0)
 
 
 def test_fleet_size_and_monthly_cost():
-    assert cost.fleet_size(50, 8) == 7  # 6.25 -> 7
-    assert cost.fleet_size(50, 25) == 2  # exactly 2
-    assert cost.fleet_size(1.1, 0.1) == 11  # 11.000000000000002 in floats: still 11
-    assert cost.fleet_size(0.3, 0.1) == 3
-    assert cost.fleet_size(50.01, 25) == 3
-    assert cost.usd_per_month(7, 0.10264) == pytest.approx(524.4904)  # 7 * 0.10264 * 730
-    assert cost.fleet_usd_per_month(50, 25, 0.10264) == pytest.approx(149.8544)  # 2 * 0.10264 * 730
+    assert fleet_size(50, 8) == 7  # 6.25 -> 7
+    assert fleet_size(50, 25) == 2  # exactly 2
+    assert fleet_size(1.1, 0.1) == 11  # 11.000000000000002 in floats: still 11
+    assert fleet_size(0.3, 0.1) == 3
+    assert fleet_size(50.01, 25) == 3
+    assert usd_per_month(7, 0.10264) == pytest.approx(524.4904)  # 7 * 0.10264 * 730
+    assert fleet_usd_per_month(50, 25, 0.10264) == pytest.approx(149.8544)  # 2 * 0.10264 * 730
 
 
 def test_break_even_simple_crossing():
     # CPU 10/s at $0.1/h, GPU 100/s at $0.5/h. On (40, 50]: 5 x 0.1 = 0.5 = 1 x 0.5 (equal);
     # on (50, 60]: 0.6 > 0.5, and the GPU stays no dearer above -> break-even 50 req/s.
-    be = cost.break_even_qps(10, 0.1, 100, 0.5, within_qps=1000)
+    be = break_even_qps(10, 0.1, 100, 0.5, within_qps=1000)
     assert be.gpu_cheaper_above_qps == 50 and be.stays_cheaper
     assert be.describe() == "GPU cheaper above 50 req/s (checked up to 1,000 req/s)"
 
 
 def test_break_even_steps_alternate():
     # CPU 10/s $0.1, GPU 25/s $0.2: (10,20] equal 0.2/0.2; (20,25] CPU 0.3 > GPU 0.2; (25,30] CPU 0.3 < GPU 0.4
-    be = cost.break_even_qps(10, 0.1, 25, 0.2, within_qps=1000)
+    be = break_even_qps(10, 0.1, 25, 0.2, within_qps=1000)
     assert (be.gpu_cheaper_above_qps, be.gpu_cheaper_until_qps, be.stays_cheaper) == (20, 25, False)
 
 
 def test_break_even_never_and_always():
-    never = cost.break_even_qps(100, 0.1, 100, 0.5, within_qps=5000)
+    never = break_even_qps(100, 0.1, 100, 0.5, within_qps=5000)
     assert never.gpu_cheaper_above_qps is None and never.describe() == "GPU never cheaper within 5,000 req/s"
-    always = cost.break_even_qps(10, 1.0, 100, 0.5, within_qps=1000)
+    always = break_even_qps(10, 1.0, 100, 0.5, within_qps=1000)
     assert always.gpu_cheaper_above_qps == 0 and always.describe().startswith("GPU cheaper at any rate")
 
 
@@ -70,11 +74,11 @@ def test_break_even_never_and_always():
 
 
 def test_capacity_uses_p99_then_falls_back_and_says_which():
-    ok = cost.capacity_under_sla(make_record("a", p99=40, thr=25), 100)
+    ok = capacity_under_sla(make_record("a", p99=40, thr=25), 100)
     assert (ok.capacity_per_s, ok.sla_met, ok.percentile, ok.basis) == (25.0, True, "p99", "p99 40 ms <= 100 ms")
-    late = cost.capacity_under_sla(make_record("b", p99=130, thr=8), 100)
+    late = capacity_under_sla(make_record("b", p99=130, thr=8), 100)
     assert (late.capacity_per_s, late.sla_met) == (0.0, False) and late.basis.endswith("SLA not met")
-    fb = cost.capacity_under_sla(make_record("c", p99=90, thr=12, unsupported=["p99"]), 100)
+    fb = capacity_under_sla(make_record("c", p99=90, thr=12, unsupported=["p99"]), 100)
     assert fb.percentile == "p90" and fb.latency_ms == 81.0 and fb.capacity_per_s == 12
     assert fb.basis == "p99 unsupported (n=120); used p90 81 ms <= 100 ms"
 
@@ -84,11 +88,11 @@ def test_capacity_server_record():
         {"rate_per_s": 20.0, "p99_ms": 60.0, "met": True}, {"rate_per_s": 35.2, "p99_ms": 95.0, "met": True},
         {"rate_per_s": 40.0, "p99_ms": 180.0, "met": False}]}
     rec = make_record("s", scenario="server", server=server)
-    same = cost.capacity_under_sla(rec, 100)
+    same = capacity_under_sla(rec, 100)
     assert (same.capacity_per_s, same.sla_met, same.percentile) == (35.2, True, "server")
-    tighter = cost.capacity_under_sla(rec, 70)  # from the trials: 20/s had p99 60 ms
+    tighter = capacity_under_sla(rec, 70)  # from the trials: 20/s had p99 60 ms
     assert (tighter.capacity_per_s, tighter.sla_met) == (20.0, True)
-    none = cost.capacity_under_sla(rec, 50)
+    none = capacity_under_sla(rec, 50)
     assert (none.capacity_per_s, none.sla_met) == (0.0, False)
 
 
@@ -97,9 +101,9 @@ def test_capacity_server_record_with_p90_quantile_says_so():
     server = {"sla_ms": 100.0, "max_rate_per_s": 30.0, "quantile": 0.9, "trials": [
         {"rate_per_s": 30.0, "p90_ms": 80.0, "met": True, "n": 100}, {"rate_per_s": 45.0, "p90_ms": 140.0, "met": False, "n": 100}]}
     rec = make_record("s90", scenario="server", server=server)
-    same = cost.capacity_under_sla(rec, 100)
+    same = capacity_under_sla(rec, 100)
     assert same.capacity_per_s == 30.0 and same.basis == "server: max rate 30/s with p90 <= 100 ms"
-    looser = cost.capacity_under_sla(rec, 150)
+    looser = capacity_under_sla(rec, 150)
     assert looser.capacity_per_s == 45.0 and looser.basis == "server trials: max rate 45/s with p90 140 ms <= 150 ms"
 
 
@@ -121,7 +125,7 @@ def test_best_configuration_within_sla_hand_computed():
         make_record("p90-b8", "/variants/bert-90", p99=300, thr=30, batch=8),  # more throughput, misses SLA
         make_record("p90-t1", "/variants/bert-90", p99=70, thr=14, threads=1),
     ]
-    a = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    a = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     rows = {r.variant: r for r in a.rows}
     assert set(rows) == {"dense", "bert-90"}
     best = rows["bert-90"]
@@ -139,7 +143,7 @@ def test_best_configuration_within_sla_hand_computed():
 def test_record_without_instance_type_is_never_mapped():
     rec = make_record("nomachine", instance=None)
     rec = rec.replace(config=rec.config.replace(instance_type="c7a.large"))  # asked for; the machine does not carry it
-    a = cost.analyze([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    a = analyze([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["ok"]
     assert [u.record_id for u in a.unmapped] == ["nomachine"]
     assert a.unmapped[0].reason.startswith("unmapped: the record has no machine.instance_type")
@@ -149,25 +153,25 @@ def test_record_without_instance_type_is_never_mapped():
 def test_record_without_throughput_is_skipped_with_reason_and_failed_runs_too():
     no_thr = make_record("nothr", thr=None)
     failed = make_record("failed", status="timeout")
-    a = cost.analyze([no_thr, failed], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    a = analyze([no_thr, failed], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert a.rows == ()
     reasons = {s.record_id: s.reason for s in a.skipped}
     assert reasons == {"nothr": "skipped: no throughput_per_s in the record (got None)", "failed": "status timeout: boom"}
 
 
 def test_row_without_price_says_so_and_has_no_money():
-    a = cost.analyze([make_record("x")], 100, 50, "eu-west-1", BUNDLED, gpu_reference=False)
+    a = analyze([make_record("x")], 100, 50, "eu-west-1", BUNDLED, CATALOG, gpu_reference=False)
     (r,) = a.rows
     assert r.price_source == "no price for c7a.large in eu-west-1"
     assert (r.usd_per_hour, r.usd_per_million, r.usd_per_month_at_target, r.instances_at_target) == (None, None, None, None)
-    spot = cost.analyze([make_record("x")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False, purchase_options=("spot",))
+    spot = analyze([make_record("x")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, purchase_options=("spot",))
     assert spot.rows[0].price_source == "no spot price for c7a.large in us-east-2"
 
 
 def test_server_record_supersedes_single_stream_of_same_configuration():
     single = make_record("ss", p99=40, thr=25)
     server = make_record("srv", scenario="server", server={"sla_ms": 100.0, "max_rate_per_s": 18.0, "trials": []})
-    a = cost.analyze([single, server], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    a = analyze([single, server], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     (r,) = a.rows
     assert (r.record_id, r.throughput_per_s, r.scenario) == ("srv", 18.0, "server")
     assert r.usd_per_million == pytest.approx(0.10264 / (18 * 3600) * 1e6)
@@ -177,12 +181,12 @@ def test_newest_record_of_a_configuration_wins():
     old = make_record("same", thr=25, created_at="2026-11-20T00:00:00+00:00")
     new = make_record("same", thr=20, created_at="2026-11-24T00:00:00+00:00")
     new = new.replace(record_id="newer")
-    a = cost.analyze([new, old], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    a = analyze([new, old], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["newer"]
 
 
 def test_gpu_reference_rows_are_labelled_and_hand_computed():
-    a = cost.analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED)
+    a = analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG)
     g4 = {r.precision: r for r in a.rows if r.instance == "g4dn.xlarge"}
     fp16 = g4["fp16"]
     assert fp16.measured_or_reference == "reference" and fp16.device == "gpu" and fp16.backend == "TensorRT"
@@ -193,12 +197,12 @@ def test_gpu_reference_rows_are_labelled_and_hand_computed():
     int8 = g4["int8"]
     assert (int8.batch, int8.throughput_per_s) == (128, 1750)  # 73 ms average <= 100 ms
     assert {r.instance for r in a.rows if r.device == "gpu"} == {"g4dn.xlarge", "g6e.xlarge"}  # the priced GPUs in us-east-2
-    off = cost.analyze([make_record("cpu")], 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    off = analyze([make_record("cpu")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert all(r.device == "cpu" for r in off.rows)
 
 
 def test_multi_gpu_reference_is_scaled_and_labelled_an_assumption():
-    a = cost.analyze([make_record("cpu", instance="c7a.large")], 100, 50, "us-east-1", BUNDLED, instances=["p4d.24xlarge", "c7a.large"])
+    a = analyze([make_record("cpu", instance="c7a.large")], 100, 50, "us-east-1", BUNDLED, CATALOG, instances=["p4d.24xlarge", "c7a.large"])
     p4d = [r for r in a.rows if r.instance == "p4d.24xlarge" and r.precision == "int8" and r.backend == "TensorRT"]
     assert p4d[0].throughput_per_s == 8 * 15940 and "assumption: per-GPU figure x 8 GPUs" in p4d[0].capacity_basis
 
@@ -206,7 +210,7 @@ def test_multi_gpu_reference_is_scaled_and_labelled_an_assumption():
 def test_measured_gpu_records_replace_the_reference_for_their_instance():
     gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16")
     cpu = make_record("cpu", p99=40, thr=25)
-    a = cost.analyze([gpu, cpu], 100, 50, "us-east-2", BUNDLED)
+    a = analyze([gpu, cpu], 100, 50, "us-east-2", BUNDLED, CATALOG)
     g4 = [r for r in a.rows if r.instance == "g4dn.xlarge"]
     assert [(r.record_id, r.measured_or_reference, r.device) for r in g4] == [("gpu", "measured", "gpu")]
     assert g4[0].usd_per_million == pytest.approx(0.526 / (400 * 3600) * 1e6)
@@ -220,9 +224,9 @@ def test_measured_gpu_records_replace_the_reference_for_their_instance():
 
 def test_projection_is_off_unless_asked_and_labelled():
     recs = [make_record("p", "/v/bert-90", p99=40, thr=25)]
-    plain = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False)
+    plain = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert {r.instance for r in plain.rows} == {"c7a.large"}
-    a = cost.analyze(recs, 100, 50, "us-east-2", BUNDLED, gpu_reference=False, project_to=("t4g.xlarge", "c7a.xlarge"))
+    a = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, project_to=("t4g.xlarge", "c7a.xlarge"))
     est = {r.instance: r for r in a.rows if r.measured_or_reference == "estimate"}
     assert set(est) == {"t4g.xlarge", "c7a.xlarge"}
     assert est["c7a.xlarge"].throughput_per_s == 50  # 25/s x 4/2 cores
@@ -234,18 +238,64 @@ def test_projection_is_off_unless_asked_and_labelled():
 
 def test_bad_inputs_are_one_line_config_errors():
     with pytest.raises(ConfigError, match=r"^--project-to: 'g4dn.xlarge' is a GPU instance"):
-        cost.analyze([], 100, 50, "us-east-2", BUNDLED, project_to=("g4dn.xlarge",))
+        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("g4dn.xlarge",))
     with pytest.raises(ConfigError, match=r"^unknown instance type 'c9z.large'; close valid choices"):
-        cost.analyze([], 100, 50, "us-east-2", BUNDLED, project_to=("c9z.large",))
+        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("c9z.large",))
     with pytest.raises(ConfigError, match=r"^--sla-ms: 0"):
-        cost.analyze([], 0, 50, "us-east-2", BUNDLED)
+        analyze([], 0, 50, "us-east-2", BUNDLED, CATALOG)
     with pytest.raises(ConfigError, match=r"^--region: 'Ohio' is not an AWS region code"):
-        cost.analyze([], 100, 50, "Ohio", BUNDLED)
+        analyze([], 100, 50, "Ohio", BUNDLED, CATALOG)
     with pytest.raises(ConfigError, match=r"^unknown purchase option 'reserved'; valid choices: on-demand, spot$"):
-        cost.analyze([], 100, 50, "us-east-2", BUNDLED, purchase_options=("reserved",))
+        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, purchase_options=("reserved",))
 
 
 def test_user_quotes_replace_prices():
     book = PriceBook(quotes=(PriceQuote("c7a.large", "us-east-2", "on-demand", 0.05, "my quote", "2026-11-01"),))
-    a = cost.analyze([make_record("x", p99=40, thr=25)], 100, 50, "us-east-2", book, gpu_reference=False)
+    a = analyze([make_record("x", p99=40, thr=25)], 100, 50, "us-east-2", book, CATALOG, gpu_reference=False)
     assert a.rows[0].usd_per_million == pytest.approx(0.05 / (25 * 3600) * 1e6) and a.rows[0].price_source == "my quote"
+
+
+def test_analyze_reads_the_catalog_passed_in_and_opens_no_file(monkeypatch):
+    import builtins
+    import io
+
+    from harness.cost.catalog import CostCatalog
+    from harness.pricing.catalog import InstanceType
+    from harness.pricing.gpu_reference import ReferencePoint
+
+    small = InstanceType("x9.large", vcpu=2, physical_cores=2, memory_gib=4, architecture="x86_64", cpu_family="Test")
+    large = InstanceType("x9.xlarge", vcpu=4, physical_cores=4, memory_gib=8, architecture="x86_64", cpu_family="Test")
+    gpu = InstanceType("y9.xlarge", vcpu=4, physical_cores=2, memory_gib=16, architecture="x86_64", cpu_family="Test",
+                       gpu_model="T9", gpu_count=1, gpu_memory_gib=8)
+    point = ReferencePoint(model="bert-base", gpu="T9", seq_len=128, batch=1, precision="fp16", throughput_per_s=100.0,
+                           latency_ms=10.0, latency_basis="test figure", latency_bound_ms=None, scenario="single-stream",
+                           source="test source")
+    catalog = CostCatalog(instances=(small, large, gpu), gpu_points={("bert-base", "T9"): (point,)},
+                          models=frozenset({"bert-base"}))
+    book = PriceBook(quotes=tuple(PriceQuote(name, "us-east-2", "on-demand", usd, "test quote", "2026-11-01")
+                                  for name, usd in (("x9.large", 0.1), ("x9.xlarge", 0.2), ("y9.xlarge", 0.9))))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"analyze opened a file: {args[:1]}")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(io, "open", refuse)
+    a = analyze([make_record("r", instance="x9.large", p99=40, thr=25)], 100, 50, "us-east-2", book, catalog,
+                project_to=("x9.xlarge",))
+    rows = {r.instance: r for r in a.rows}
+    assert set(rows) == {"x9.large", "x9.xlarge", "y9.xlarge"}
+    assert rows["x9.large"].vcpu_or_gpu == "2 vCPU (2 cores)"
+    assert rows["x9.large"].usd_per_million == pytest.approx(0.1 / (25 * 3600) * 1e6)
+    assert (rows["x9.xlarge"].measured_or_reference, rows["x9.xlarge"].throughput_per_s) == ("estimate", 50.0)  # x 4/2
+    assert rows["y9.xlarge"].citation == "published reference: test source"
+    assert rows["y9.xlarge"].usd_per_million == pytest.approx(2.5)  # 0.9 / (100 * 3600) * 1e6
+    # per 100 req/s the CPU fleet costs 4 x 0.1 = 0.4 $/h against 0.9 $/h for one GPU: never cheaper
+    assert [b.break_even.gpu_cheaper_above_qps for b in a.break_even] == [None]
+    with pytest.raises(ConfigError, match=r"^unknown instance type 'x9.larg'; close valid choices: x9.large"):
+        analyze([], 100, 50, "us-east-2", book, catalog, project_to=("x9.larg",))
+
+
+def test_catalog_refuses_reference_points_of_a_model_it_did_not_load():
+    assert CATALOG.reference_points("bert-base", "T4")  # loaded: the published T4 figures
+    with pytest.raises(ValueError, match="'resnet50' were not loaded"):
+        CATALOG.reference_points("resnet50", "T4")

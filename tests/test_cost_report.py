@@ -17,7 +17,9 @@ import pytest
 from harness.errors import HarnessError
 from harness.pricing import load_price_book
 from tests.helpers.records import record
-from harness.report.cost_report import CSV_COLUMNS, pareto_front, write_cost_report, write_seed_example
+from harness.report.cost_csv import COST_CSV_SCHEMA_VERSION, CSV_COLUMNS
+from harness.report.cost_plots import pareto_front
+from harness.report.cost_report import write_cost_report, write_seed_example
 
 BUNDLED = load_price_book(snapshot_dir=None)
 CHROMIUM = "/usr/bin/chromium"
@@ -41,8 +43,9 @@ def seed_records():
 
 
 def read_csv(path: Path) -> tuple[str, list[dict]]:
+    """(the header line, the rows); the header is the file's first line."""
     lines = path.read_text().splitlines()
-    return lines[0], list(csv.DictReader(lines[1:]))
+    return lines[0], list(csv.DictReader(lines))
 
 
 # ------------------------------------------------------------------------------------------------ CSV
@@ -51,11 +54,11 @@ def read_csv(path: Path) -> tuple[str, list[dict]]:
 def test_csv_columns_exactly_and_hand_computed_values(tmp_path):
     paths = write_cost_report(seed_records(), tmp_path, 100, 50, "us-east-2", book=BUNDLED, gpu_reference=False)
     assert set(paths) == {"markdown", "html", "csv"} and all(p.exists() for p in paths.values())
-    version, rows = read_csv(paths["csv"])
-    assert version == "# schema_version: 1"
-    assert tuple(paths["csv"].read_text().splitlines()[1].split(",")) == CSV_COLUMNS
+    header, rows = read_csv(paths["csv"])
+    assert tuple(header.split(",")) == CSV_COLUMNS
+    assert COST_CSV_SCHEMA_VERSION == 2 and {r["schema_version"] for r in rows} == {"2"}
     assert CSV_COLUMNS == (
-        "model", "variant", "backend", "backend_version", "precision", "instance", "region", "purchase_option",
+        "schema_version", "model", "variant", "backend", "backend_version", "precision", "instance", "region", "purchase_option",
         "usd_per_hour", "price_source", "price_date", "vcpu_or_gpu", "batch", "seq_len", "throughput_per_s", "p50_ms",
         "p99_ms", "sla_met", "usd_per_million", "usd_per_month_at_target", "measured_or_reference")
     first = rows[0]
@@ -79,6 +82,22 @@ def test_csv_row_without_price_says_so_never_zero(tmp_path):
     assert "## No price (excluded from $ columns)" in md and "no price for c7a.large in eu-west-1" in md
 
 
+def test_csv_reads_back_with_pandas_and_no_options(tmp_path):
+    import pandas
+
+    paths = write_cost_report(seed_records(), tmp_path, 100, 50, "us-east-2", book=BUNDLED, gpu_reference=False)
+    frame = pandas.read_csv(paths["csv"])
+    assert tuple(frame.columns) == CSV_COLUMNS and len(frame) == 3
+    assert frame["schema_version"].tolist() == [2, 2, 2]
+    first = frame.iloc[0]
+    assert (first["variant"], first["backend"], first["instance"], first["price_date"]) == (
+        "bert-base-90", "deepsparse", "c7a.large", "2025/2026")
+    assert first["usd_per_hour"] == 0.10264 and first["throughput_per_s"] == 27.0
+    assert first["usd_per_million"] == 1.055967 and first["usd_per_month_at_target"] == 149.8544
+    assert frame["sla_met"].tolist() == [True, False, False]
+    assert frame["usd_per_million"].isna().tolist() == [False, True, True]  # SLA missed: empty, never zero
+
+
 # ------------------------------------------------------------------------------------------------ HTML / Markdown
 
 
@@ -97,7 +116,7 @@ def test_html_escapes_every_user_string_and_embeds_pngs(tmp_path):
     text = paths["html"].read_text()
     for raw in ("<script>", "<img src=x", "<b>quote"):
         assert raw not in text
-    assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#39;m&#39;)&lt;/script&gt;" in text
     assert "bert&amp;&lt;img src=x onerror=alert(1)&gt;" in text
     assert "&lt;b&gt;quote|x&lt;/b&gt;" in text
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
@@ -105,7 +124,36 @@ def test_html_escapes_every_user_string_and_embeds_pngs(tmp_path):
     assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert "http://" not in text and "https://" not in text  # self-contained
     md = paths["markdown"].read_text()
-    assert "<b>quote\\|x</b>" in md  # a pipe in a cell cannot break the Markdown table
+    assert "&lt;b>quote\\|x&lt;/b>" in md  # a pipe in a cell cannot break the Markdown table, nor a tag start
+
+
+def _markdown_cells(line: str) -> list[str]:
+    """A Markdown table row split on its unescaped pipes (a backslash escapes the next character)."""
+    cells, cell, chars = [], "", iter(line.strip()[1:-1])
+    for ch in chars:
+        if ch == "\\":
+            cell += ch + next(chars, "")
+        elif ch == "|":
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += ch
+    return cells + [cell]
+
+
+def test_markdown_escapes_user_strings_and_keeps_the_table(tmp_path):
+    evil = make_record("evil", "/v/x", p99=30, thr=30, backend="onnx|runtime")
+    evil = evil.replace(config=evil.config.replace(variant_name="a|b\\|<script>alert(1)</script>"))
+    recs = [evil, make_record("odd", instance="<img src=x>|c7a.large", p99=30, thr=30)]
+    md = write_cost_report(recs, tmp_path, 100, 50, "us-east-2", book=BUNDLED, gpu_reference=False)["markdown"].read_text()
+    assert "<script" not in md and "<img" not in md
+    assert "a\\|b\\\\\\|&lt;script>alert(1)&lt;/script>" in md  # | -> \|, \ -> \\, < -> &lt;
+    table = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert len(table) == 4  # header, rule, two rows
+    widths = {len(_markdown_cells(ln)) for ln in table}
+    assert widths == {len(_markdown_cells(table[0]))}
+    (evil_row,) = [ln for ln in table if "script" in ln]
+    assert _markdown_cells(evil_row)[1].strip() == "a\\|b\\\\\\|&lt;script>alert(1)&lt;/script>"
 
 
 def test_quotes_passed_in_are_the_prices(tmp_path):
@@ -117,7 +165,7 @@ def test_quotes_passed_in_are_the_prices(tmp_path):
     _, (row,) = read_csv(paths["csv"])
     assert (row["usd_per_hour"], row["price_source"], row["price_date"]) == ("0.2", "demo quote", "2026-11-20")
     assert row["usd_per_million"] == "2.222222"  # 0.2 / (25 * 3600) * 1e6
-    assert "prices: given <quotes passed in> (as of 2026-11-20, 1 quotes)" in paths["markdown"].read_text()
+    assert "prices: given &lt;quotes passed in> (as of 2026-11-20, 1 quotes)" in paths["markdown"].read_text()
 
 
 def test_plots_only_when_there_is_data(tmp_path):

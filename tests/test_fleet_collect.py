@@ -80,7 +80,7 @@ def test_three_instance_types_collect_into_one_report(tmp_path, s3_endpoint, aws
         assert (out / name).is_file() and str(out / name) in printed
     assert sorted(p.name for p in (into / "runs").glob("*.jsonl")) == sorted(f"{m}.jsonl" for m in FLEET)
     lines = (out / "cost.csv").read_text().splitlines()
-    cost = list(csv.DictReader(lines[1:]))  # line 1: # schema_version
+    cost = list(csv.DictReader(lines))
     measured = {r["instance"] for r in cost if r["measured_or_reference"] == "measured"}
     assert measured == {"c7a.large", "c7i.xlarge", "c7g.xlarge"}
     assert "Merged from s3://fleet/nightly/2026-11-30: 8 record(s) in 4 machine file(s)." in (out / "cost.md").read_text()

@@ -16,7 +16,7 @@ FLAGS = {
     "instance_type": "--instance-type", "settings.min_duration_s": "--min-duration", "settings.min_iters": "--min-iters",
     "settings.warmup_iters": "--warmup", "settings.timeout_s": "--timeout", "settings.memory_limit_mb": "--memory-limit-mb",
     "settings.streams": "--streams", "settings.spinning": "--no-spinning", "settings.pinning": "--no-pinning",
-    "settings.sla_ms": "--sla-ms",
+    "settings.sla_ms": "--sla-ms", "checkpoints": "--checkpoint", "task": "--task",
 }
 
 
@@ -59,12 +59,44 @@ def settings_from_args(args, base=None) -> dict:
     return values
 
 
+def add_task_arguments(p) -> None:
+    g = p.add_argument_group("quality (measured on the engine that was timed, after timing)")
+    g.add_argument("--task", default=None, help="sst2, text-classification or teacher (agreement with the dense model)")
+    g.add_argument("--data", default=None, help="sst2: the data directory (train.tsv, dev.tsv); "
+                                                 "text-classification: a TSV or CSV file")
+    g.add_argument("--text-columns", type=csv_list("text column"), default=None,
+                   help="text-classification: the text column, or two for sentence pairs (a,b)")
+    g.add_argument("--label-column", default=None, help="text-classification: the label column")
+    g.add_argument("--eval-limit", type=int, default=None, metavar="N", help="evaluate at most N examples")
+
+
+def task_from_args(args) -> dict | None:
+    """The `task:` mapping of a matrix, from the quality flags (None when --task is not given)."""
+    given = [f for f in ("data", "text_columns", "label_column", "eval_limit") if getattr(args, f, None) is not None]
+    if not getattr(args, "task", None):
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} needs --task (sst2, text-classification or teacher)")
+        return None
+    task = {"name": args.task}
+    if args.data is not None:
+        from ..tasks import resolve_data_dir
+
+        task["data"] = resolve_data_dir(args.data)
+    elif args.task == "sst2" and resolve_data_dir(None):
+        task["data"] = resolve_data_dir(None)
+    for f in ("text_columns", "label_column", "eval_limit"):
+        if getattr(args, f) is not None:
+            task[f] = getattr(args, f)
+    return task
+
+
 def register(sub):
     p = add_command(
         sub, "bench", "measure models on backends and store one record per configuration",
         "harness bench --model bert-base,distilbert --backend torch,onnxruntime,openvino --threads 1,2 --batch 1 --seq 128",
     )
-    p.add_argument("--model", required=True, type=csv_list("model"), help="model name(s), comma-separated (see `harness models`)")
+    p.add_argument("--model", type=csv_list("model"), default=None,
+                   help="model name(s), comma-separated (see `harness models`); optional with --checkpoint")
     p.add_argument("--backend", required=True, type=csv_list("backend"), help="torch, onnxruntime, openvino, deepsparse")
     p.add_argument("--threads", type=csv_list("threads", int), default=[1], help="thread count(s), e.g. 1,2")
     p.add_argument("--batch", type=csv_list("batch", int), default=[1], help="batch size(s); the offline scenario sweeps 1,8,32 unless given")
@@ -72,12 +104,15 @@ def register(sub):
     p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default) or bf16")
     p.add_argument("--kernel", type=csv_list("kernel"), default=["dense"], help="dense (default) or sparse")
     p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`")
-    p.add_argument("--checkpoint", default=None, help="local Hugging Face checkpoint directory (nothing is downloaded)")
+    p.add_argument("--checkpoint", default=None,
+                   help="local Hugging Face checkpoint directory (config.json + weights; nothing is downloaded); "
+                        "without --model its config.json says the architecture (bert, distilbert, roberta, resnet)")
     p.add_argument("--allow-pickle", action="store_true", help="trust a pickled pytorch_model.bin that needs more than tensors")
     p.add_argument("--scenario", default="single-stream", help="single-stream (default), offline or server")
     p.add_argument("--sla-ms", type=float, default=None, help="server scenario: the p99 latency bound")
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
     p.add_argument("--repeat", type=int, default=1, help="run the whole list N times, interleaved")
+    add_task_arguments(p)
     p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
     p.add_argument("--skip-recorded", action="store_true", help="skip configurations already recorded for this machine and commit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,32 +125,40 @@ def configs_from_args(args):
     import dataclasses
 
     from ..matrix import expand, validate_matrix
-    from ..models.registry import model_family
 
+    if not args.model and not args.checkpoint:
+        raise ConfigError("give --model NAME[,NAME...] or --checkpoint DIR (or both: a zoo family loading the checkpoint)")
     if args.scenario == "server" and args.sla_ms is None:
         raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
     if args.scenario == "offline" and args.batch == [1]:
         args.batch = list(OFFLINE_BATCHES)  # the offline scenario is a batch-size sweep
     settings = settings_from_args(args, {"sla_ms": args.sla_ms} if args.sla_ms is not None else None)
     matrix = {
-        "models": args.model, "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch,
-        "seq_lens": args.seq or [128], "precisions": args.precision, "kernels": args.kernel,
-        "variants": args.variant, "scenario": args.scenario, "settings": settings,
+        "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch, "precisions": args.precision,
+        "kernels": args.kernel, "variants": args.variant, "scenario": args.scenario, "settings": settings,
     }
+    if args.model:
+        matrix["models"] = args.model
+    elif args.checkpoint:
+        matrix["checkpoints"] = [args.checkpoint]
+    if args.seq:  # else each model's own default sequence length or image side
+        matrix["seq_lens"] = args.seq
     if args.instance_type:
         matrix["instance_type"] = args.instance_type
+    task = task_from_args(args)
+    if task:
+        matrix["task"] = task
+    if args.allow_pickle:
+        import os
+
+        os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
     configs = expand(validate_matrix(matrix, None, FLAGS))
-    if args.seq is None:  # each model's own default sequence length or image side
-        configs = [dataclasses.replace(c, seq_len=model_family(c.model).default_seq_len) for c in configs]
-    if args.checkpoint:
+    if args.checkpoint and args.model:  # a zoo family loading the checkpoint's weights
         from ..export.build import checkpoint_id
 
         checkpoint_id(args.checkpoint)  # a missing directory fails here, before any worker starts
-        if args.allow_pickle:
-            import os
-
-            os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
-    return [dataclasses.replace(c, checkpoint=args.checkpoint) for c in configs]
+        configs = [dataclasses.replace(c, checkpoint=args.checkpoint) for c in configs]
+    return configs
 
 
 def run(args) -> int:

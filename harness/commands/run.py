@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
+from .bench import add_task_arguments, task_from_args
 
 
 def register(sub):
@@ -19,19 +20,24 @@ def register(sub):
     p.add_argument("--results", default=None, help="results directory (default results/)")
     p.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_task_arguments(p)  # overrides the matrix's own task:
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..bench import run_configs
-    from ..matrix import expand, load_matrix, parse_shard, shard
+    from ..matrix import expand, load_matrix, parse_shard, shard, validate_matrix
     from ..report.summary import print_summary
     from ..tables import print_table
 
     matrix = load_matrix(args.matrix)
+    task = task_from_args(args)
+    if task:
+        matrix = validate_matrix(matrix.to_mapping() | {"task": task}, None, {"task": "--task"})
     configs = shard(expand(matrix), parse_shard(args.shard))
     if args.dry_run:
-        print_table([{k: v for k, v in c.to_json().items() if k not in ("settings", "backend_settings")} for c in configs])
+        hidden = ("settings", "backend_settings", "task")
+        print_table([{k: v for k, v in c.to_json().items() if k not in hidden} for c in configs])
         return 0
     records = run_configs(configs, root=args.results, force=args.force, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from ..contracts import Artifact, BenchConfig
+from ..errors import HarnessError
 from ..fsutil import atomic_output, atomic_write_text
 from ..machine import cache_dir
 from .build import build_model, checkpoint_id
@@ -23,12 +24,14 @@ ARTIFACT_SCHEMA_VERSION = 1
 
 def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool) -> Artifact:
     """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`)."""
-    from ..models.registry import model_family
+    from ..models.registry import family_for
 
-    family = model_family(config.model)
+    family = family_for(config.model, config.checkpoint)
     if family.framework == "sklearn":
         from .trees import prepare_tree_artifact
 
+        if config.task is not None:
+            raise HarnessError(f"task: {family.name} is a decision tree; its quality is measured by `harness trees`")
         return prepare_tree_artifact(config, family, cache_dir() / "artifacts", needs_onnx=needs_onnx)
     from ..variants.identify import variant_id as variant_id_of
 
@@ -44,14 +47,27 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool) -> Artifact:
         _build(config, family, paths, needs_onnx=needs_onnx, static=static)
     meta = json.loads(paths["meta"].read_text())
     manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
+    eval_path, eval_meta = _eval_set(config, family, directory)
     return Artifact(
         dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
         onnx_path=str(paths["onnx"]) if needs_onnx else None, variant_id=variant_id, variant_manifest=manifest,
         artifact_bytes=paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"],
         weights_bytes=meta["weights_bytes"], params=meta["params"], nonzero_params=meta["nonzero_params"],
         flops_per_inference=meta["flops_per_inference"],
-        flops_nonzero_per_inference=meta["flops_nonzero_per_inference"],
+        flops_nonzero_per_inference=meta["flops_nonzero_per_inference"], eval_path=eval_path, eval_meta=eval_meta,
     )
+
+
+def _eval_set(config: BenchConfig, family, directory: Path) -> tuple[str | None, dict | None]:
+    """The evaluation set of config.task, with the dense fp32 model of the same family (or checkpoint) as the
+    reference for top-1 agreement."""
+    if config.task is None:
+        return None, None
+    from .eval_set import prepare_eval_set
+
+    dense_id = f"ckpt{checkpoint_id(config.checkpoint)}" if config.checkpoint else f"{config.model}:seed0"
+    dense = lambda: build_model(config.model, None, config.checkpoint)[1]  # noqa: E731 - only built when missing
+    return prepare_eval_set(config, family, directory, dense, dense_id)
 
 
 def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool) -> None:

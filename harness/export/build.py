@@ -11,9 +11,9 @@ from ..errors import HarnessError
 
 def build_model(model_name: str, variant: str | None, checkpoint: str | None = None):
     """(family, torch model in eval mode, variant manifest or None, variant id or None)."""
-    from ..models.registry import model_family
+    from ..models.registry import family_for
 
-    family = model_family(model_name)
+    family = family_for(model_name, checkpoint)
     if variant:
         from ..variants.neural import load_variant
 

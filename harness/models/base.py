@@ -72,8 +72,9 @@ class ModelFamily:
             raise HarnessError(f"checkpoint directory {str(path)!r} has no config.json")
         quiet_transformers()
         try:
-            config = self.model_class().config_class.from_pretrained(str(path), local_files_only=True, num_labels=self.num_labels)
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
+            # the checkpoint's own labels (num_labels, id2label) stand: a 3-way classifier stays 3-way
+            config = self.model_class().config_class.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError, TypeError, json.JSONDecodeError) as exc:
             raise HarnessError(f"checkpoint directory {str(path)!r} could not be loaded: {_first_line(exc)}") from None
         if (path / "model.safetensors").is_file():
             state = _load_safetensors(path / "model.safetensors")
@@ -84,7 +85,11 @@ class ModelFamily:
         torch.manual_seed(0)  # heads missing from the checkpoint are initialised reproducibly
         model = self.model_class()(config)
         state = _adapt_prefixes(state, model)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # a tensor of the wrong shape: the directory holds another architecture
+            raise HarnessError(f"checkpoint directory {str(path)!r} does not match {self.name}: "
+                               f"{_first_line(exc).replace('Error(s) in loading state_dict for ', '')}") from None
         missing = [k for k in missing if not _is_head(k)]
         if missing:
             raise HarnessError(
@@ -103,6 +108,12 @@ class ModelFamily:
         # avoid the special-token range at the bottom of the vocabulary
         ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, seq_len), generator=gen)
         return {"input_ids": ids, "attention_mask": torch.ones(batch_size, seq_len, dtype=torch.long)}
+
+    def max_seq_len(self) -> int | None:
+        """The longest sequence the model's position embeddings allow (text models; None otherwise)."""
+        if self.kind != "text":
+            return None
+        return int(getattr(self.make_config(), "max_position_embeddings", 512))
 
     def task_tokenizer(self):
         """(tokenizer, its name for data ids, vocabulary size to clamp ids to or None) for text tasks: the

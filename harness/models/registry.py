@@ -38,3 +38,14 @@ def load_entry(table: dict, kind: str, name: str):
 def model_family(name: str):
     """An instance of the model family called `name`."""
     return load_entry(MODELS, "model", name)()
+
+
+def family_for(model: str, checkpoint: str | None = None):
+    """The family a configuration names: a zoo family (which loads `checkpoint` when one is given, as
+    `--model bert-base --checkpoint DIR` does), or, for a name outside the zoo, the checkpoint's own family
+    from its config.json."""
+    if checkpoint and model not in MODELS:
+        from .checkpoint import checkpoint_family
+
+        return checkpoint_family(checkpoint, model)
+    return model_family(model)

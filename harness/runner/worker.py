@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-from ..contracts import Parity, ServerResult, WorkerJob, WorkerResult
+from ..contracts import Parity, Quality, ServerResult, WorkerJob, WorkerResult
 
 
 def _observed_cpus() -> list[int]:
@@ -120,7 +120,7 @@ def _measure(job, backend, result: dict) -> None:
             return
     call = lambda: backend.infer(prepared)  # noqa: E731
     loop = timed_loop(
-        call, warmup_iters=settings.warmup_iters, warmup_s=settings.warmup_s, min_iters=settings.min_iters,
+        call, warmup_iters=settings.warmup_iters, warmup_s=settings.warmup_s, min_iters=settings.required_samples,
         min_duration_s=settings.min_duration_s, max_iters=settings.max_iters,
         max_duration_s=settings.max_duration_s, measure=backend.measure_fn(prepared),
     )
@@ -129,7 +129,40 @@ def _measure(job, backend, result: dict) -> None:
         service_ms = sorted(loop["samples_ms"])[len(loop["samples_ms"]) // 2]
         result["server"] = server_capacity(call, settings, service_ms)
     result.update(cpus_observed=_observed_cpus(), effective=backend.effective_settings(), kernel=backend.kernel_info())
+    if artifact.eval_path:
+        result["quality"] = evaluate(np, backend, artifact, config.batch_size)
     backend.close()
+
+
+def evaluate(np, backend, artifact, batch_size: int):
+    """The evaluation set through the same backend, artifact, precision and threads, outside the timed region:
+    accuracy against the labels (when the task has labels) and top-1 agreement with the dense fp32 model,
+    each with a Wilson 95% interval. Batches have the timed batch size (the last one padded)."""
+    from ..stats import wilson_interval
+
+    data = np.load(artifact.eval_path)
+    labels, dense = data["labels"], data["dense"]
+    n = len(dense)
+    t0 = time.perf_counter()
+    preds = []
+    for start in range(0, n, batch_size):
+        rows = np.arange(start, start + batch_size).clip(max=n - 1)  # pad the last batch with its last row
+        batch = {name: np.ascontiguousarray(data[f"input:{name}"][rows]) for name in artifact.input_names}
+        out = backend.to_numpy(backend.infer(backend.prepare(batch)))
+        preds.append(np.asarray(out).reshape(len(rows), -1).argmax(-1)[: min(batch_size, n - start)])
+    eval_s = time.perf_counter() - t0
+    pred = np.concatenate(preds)
+    meta = artifact.eval_meta or {}
+    agree = int((pred == dense).sum())
+    labelled = bool((labels >= 0).all())
+    correct = int((pred == labels).sum()) if labelled else None
+    return Quality(
+        accuracy=correct / n if labelled else None, accuracy_ci95=wilson_interval(correct, n) if labelled else None,
+        top1_agreement=agree / n, agreement_ci95=wilson_interval(agree, n), task=meta.get("task"),
+        split=meta.get("split"), examples=n, data_sha256=meta.get("data_sha256"),
+        source="engine" if labelled else "teacher", eval_s=eval_s,
+        details={k: v for k, v in meta.items() if k in ("data_file", "tokenizer", "label_names", "inputs", "seq_len")},
+    )
 
 
 def run(job):

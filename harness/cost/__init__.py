@@ -1,0 +1,9 @@
+"""Cost: run records x price quotes -> capacity under an SLA, $ per million items, fleet size, break-even.
+
+One job per module, lowest first:
+  arithmetic  $ per million items, fleet size, monthly cost, the CPU-vs-GPU break-even rate;
+  capacity    a record's capacity under a latency bound;
+  catalog     the instance types and published GPU figures an analysis reads (the one module that loads files);
+  rows        cost rows: measured, GPU reference, projected estimates, not measured;
+  analysis    `analyze`: records + price book + catalog -> CostAnalysis (pure: no file or network I/O).
+"""

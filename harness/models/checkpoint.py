@@ -1,0 +1,107 @@
+"""Bring your own model: a model family made from a local Hugging Face checkpoint directory.
+
+The architecture comes from config.json's `model_type` (bert, distilbert, roberta, resnet); labels
+(num_labels, id2label) and the longest input from the same config; text inputs are tokenised with the
+tokenizer saved in the directory when there is one. Nothing is downloaded.
+
+    family = checkpoint_family("runs/minilm-sst2")       # name defaults to the directory's name
+    model = family.build()                                 # the checkpoint's weights, in eval mode
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import HarnessError
+from .bert import BertBase
+from .distilbert import DistilBert
+from .resnet import ResNet50
+from .roberta import Roberta
+
+ARCHITECTURES = {"bert": BertBase, "distilbert": DistilBert, "roberta": Roberta, "resnet": ResNet50}
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer_config.json")
+DEFAULT_TEXT_LEN = 128
+
+
+def read_checkpoint_config(directory) -> dict:
+    """config.json of a checkpoint directory; a one-line HarnessError when it is missing or not JSON."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise HarnessError(f"checkpoint directory {str(path)!r} does not exist")
+    config = path / "config.json"
+    if not config.is_file():
+        raise HarnessError(f"checkpoint directory {str(path)!r} has no config.json")
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{config}: not a readable JSON file ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{config}: expected a JSON object")
+    return data
+
+
+def checkpoint_family(directory, name: str | None = None):
+    """The family for a checkpoint directory (an instance; its class derives from the architecture's family)."""
+    data = read_checkpoint_config(directory)
+    model_type = data.get("model_type")
+    base = ARCHITECTURES.get(model_type) if isinstance(model_type, str) else None
+    if base is None:
+        raise HarnessError(f"{Path(directory) / 'config.json'}: model_type {model_type!r} is not supported; "
+                           f"supported: {', '.join(ARCHITECTURES)}")
+    cls = type(f"Checkpoint{base.__name__}", (CheckpointFamily, base), {})
+    return cls(directory, data, name)
+
+
+class CheckpointFamily:
+    """Mixin placed before an architecture family: configuration, labels and weights from the directory."""
+
+    def __init__(self, directory, data: dict, name: str | None = None):
+        self.directory = str(Path(directory))
+        self.model_type = data["model_type"]
+        self.name = name or Path(directory).resolve().name
+        self.description = f"local checkpoint {self.directory} ({self.model_type})"
+        self._config = None
+        config = self.make_config()
+        self.num_labels = int(config.num_labels)
+        self.id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+        if self.kind == "text":
+            self.default_seq_len = min(DEFAULT_TEXT_LEN, self.max_seq_len())
+
+    def make_config(self):
+        """The checkpoint's configuration (a fresh copy each time: pruning edits the one it is given)."""
+        import copy
+
+        if self._config is None:
+            try:
+                self._config = self.model_class().config_class.from_pretrained(self.directory, local_files_only=True)
+            except (OSError, ValueError, TypeError) as exc:
+                first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                raise HarnessError(f"checkpoint directory {self.directory!r} could not be loaded: {first}") from None
+        return copy.deepcopy(self._config)
+
+    def build(self, *, checkpoint=None, seed: int = 0):
+        import os
+
+        allow = os.environ.get("HARNESS_ALLOW_PICKLE") == "1"
+        return self.load_checkpoint(checkpoint or self.directory, allow_pickle=allow)
+
+    def has_tokenizer(self) -> bool:
+        return any((Path(self.directory) / f).is_file() for f in TOKENIZER_FILES)
+
+    def task_tokenizer(self):
+        """The checkpoint's own tokenizer when it ships one; else all-MiniLM-L6-v2's, ids clamped."""
+        if self.kind == "text" and self.has_tokenizer():
+            from transformers import AutoTokenizer
+
+            try:
+                tok = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise HarnessError(f"checkpoint directory {self.directory!r}: its tokenizer cannot be loaded: "
+                                   f"{str(exc).splitlines()[0][:200]}") from None
+            return tok, f"checkpoint:{self.name}", None
+        return super().task_tokenizer()
+
+    def info(self) -> dict:
+        return super().info() | {"checkpoint": self.directory, "model_type": self.model_type,
+                                 "num_labels": self.num_labels}

@@ -1,0 +1,27 @@
+"""The cost report as Markdown: every user string escaped (harness.tables.escape_markdown), tables
+through harness.tables.format_markdown_table."""
+
+from __future__ import annotations
+
+from ..cost.analysis import CostAnalysis
+from ..tables import escape_markdown, format_markdown_table
+from .cost_content import (NO_BREAK_EVEN, break_even_lines, display_rows, issue_sections, method_lines, source_lines,
+                           summary_line)
+
+
+def _bullets(lines: list[str]) -> list[str]:
+    return [f"- {escape_markdown(x)}" for x in lines]
+
+
+def render_markdown(analysis: CostAnalysis, title: str = "Cost report", preface: list[str] | None = None) -> str:
+    parts = [f"# {escape_markdown(title)}", "", escape_markdown(summary_line(analysis)), ""]
+    if preface:
+        parts += ["## Verdict", ""] + _bullets(preface) + [""]
+    parts += ["## Cost per configuration (cheapest first)", "", format_markdown_table(display_rows(analysis)), ""]
+    parts += ["## Break-even: cheapest CPU vs GPU", ""] + _bullets(break_even_lines(analysis) or [NO_BREAK_EVEN]) + [""]
+    for heading, lines in issue_sections(analysis).items():
+        if lines:
+            parts += [f"## {escape_markdown(heading)}", ""] + _bullets(lines) + [""]
+    parts += ["## Method", ""] + _bullets(method_lines(analysis)) + [""]
+    parts += ["## Sources", ""] + _bullets(source_lines(analysis)) + [""]
+    return "\n".join(parts)

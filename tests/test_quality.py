@@ -1,0 +1,243 @@
+"""Bring your own model and quality measured on the engine that was timed: checkpoint directories made here
+with save_pretrained (2 and 3 labels; BERT, DistilBERT, RoBERTa, ResNet shapes), run through every backend
+with parity, and accuracy / agreement with known answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness.bench import measure
+from harness.cli import main
+from harness.contracts import MIN_SAMPLES, BenchConfig, Settings, TaskSpec
+from harness.models.checkpoint import checkpoint_family
+from harness.store import load_records
+
+SST2 = Path(os.environ.get("HARNESS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"))
+QUICK = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.02, timeout_s=300, percentile_target=None)
+LABELS3 = {0: "neg", 1: "neu", 2: "pos"}
+ENGINES = ["torch", "onnxruntime", "openvino"] + (["deepsparse"] if Path(".venv-deepsparse/bin/python").exists() else [])
+
+
+def _save(model, directory: Path, tokenizer=True) -> Path:
+    model.eval().save_pretrained(directory)
+    if tokenizer:
+        from harness.models.tokenizers import package_tokenizer
+
+        package_tokenizer().save_pretrained(directory)
+    return directory
+
+
+def make_checkpoint(kind: str, labels: int, directory: Path) -> Path:
+    """A tiny, seeded model of the given architecture with `labels` classes, saved as a user would."""
+    import transformers as t
+
+    torch.manual_seed(labels)
+    names = {"id2label": LABELS3, "label2id": {v: k for k, v in LABELS3.items()}} if labels == 3 else {}
+    text = dict(vocab_size=30522, max_position_embeddings=64, num_labels=labels, **names)
+    if kind == "bert":
+        model = t.BertForSequenceClassification(t.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                             intermediate_size=64, **text))
+    elif kind == "distilbert":
+        model = t.DistilBertForSequenceClassification(t.DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=64, **text))
+    elif kind == "roberta":
+        text["max_position_embeddings"] = 66
+        model = t.RobertaForSequenceClassification(t.RobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                                   intermediate_size=64, **text))
+    else:
+        model = t.ResNetForImageClassification(t.ResNetConfig(embedding_size=8, hidden_sizes=[16, 32], depths=[1, 1],
+                                                              layer_type="bottleneck", num_labels=labels))
+    return _save(model, directory, tokenizer=kind != "resnet")
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpts")
+    return {(kind, n): make_checkpoint(kind, n, root / f"{kind}-{n}")
+            for kind, n in (("bert", 2), ("bert", 3), ("distilbert", 3), ("roberta", 2), ("resnet", 3))}
+
+
+@pytest.mark.parametrize("kind, labels", [("bert", 2), ("bert", 3), ("distilbert", 3), ("roberta", 2), ("resnet", 3)])
+def test_checkpoint_family_comes_from_config_json(ckpts, kind, labels):
+    family = checkpoint_family(ckpts[(kind, labels)])
+    assert family.name == f"{kind}-{labels}" and family.model_type == kind and family.num_labels == labels
+    assert family.kind == ("image" if kind == "resnet" else "text")
+    if kind != "resnet":
+        assert family.max_seq_len() == 64 and family.default_seq_len == 64
+    model = family.build()
+    inputs = family.example_inputs(2, 16 if kind != "resnet" else 32)
+    with torch.inference_mode():
+        assert model(**inputs).logits.shape == (2, labels)
+
+
+@pytest.mark.parametrize("kind, labels", [("bert", 3), ("distilbert", 3), ("roberta", 2), ("resnet", 3)])
+def test_every_backend_runs_a_checkpoint_with_parity(ckpts, kind, labels, results_dir):
+    """`harness bench --checkpoint DIR` with no zoo name, on every engine, parity checked."""
+    seq = "32" if kind == "resnet" else "16"
+    code = main(["bench", "--checkpoint", str(ckpts[(kind, labels)]), "--backend", ",".join(ENGINES), "--seq", seq,
+                 "--min-duration", "0.02", "--min-iters", "5", "--warmup", "1", "--quiet"])
+    assert code == 0
+    records = load_records()
+    assert sorted(r.config.backend for r in records) == sorted(ENGINES)
+    for r in records:
+        assert r.status == "ok", (r.config.backend, r.reason)
+        assert r.metrics.parity.ok and r.metrics.parity.top1_agreement == 1.0
+        assert r.config.model == f"{kind}-{labels}" and r.config.checkpoint == str(ckpts[(kind, labels)])
+
+
+def test_a_zoo_name_still_loads_a_checkpoint_and_keeps_its_three_labels(ckpts, results_dir):
+    """The old spelling, `--model bert-tiny --checkpoint DIR`, with a 3-label checkpoint (once a traceback)."""
+    r = measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, checkpoint=str(ckpts[("bert", 3)]),
+                            settings=QUICK), calibrate=False)
+    assert r.status == "ok", r.reason
+    assert r.metrics.parity.ok
+
+
+def test_bad_checkpoints_are_one_line(ckpts, tmp_path, capsys):
+    cases = []
+    unsupported = tmp_path / "gpt"
+    unsupported.mkdir()
+    (unsupported / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    cases.append((["--checkpoint", str(unsupported)], "model_type 'gpt2' is not supported; supported: bert, distilbert, roberta, resnet"))
+    cases.append((["--checkpoint", str(tmp_path / "missing")], "does not exist"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    cases.append((["--checkpoint", str(broken)], "not a readable JSON file"))
+    for extra, message in cases:
+        assert main(["bench", *extra, "--backend", "onnxruntime", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    # weights of another architecture under a zoo name: a record with the reason, not a traceback
+    r = measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, checkpoint=str(ckpts[("distilbert", 3)]),
+                            settings=QUICK), calibrate=False)
+    assert r.status == "error" and "does not match bert-tiny" in r.reason and "\n" not in r.reason
+
+
+# -- quality on the engine -------------------------------------------------------------------------------------
+
+
+def _predictions(directory: Path, texts: list[str], seq: int) -> list[int]:
+    """The checkpoint's own top-1, computed here with transformers directly (not through the harness)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForSequenceClassification.from_pretrained(directory).eval()
+    enc = tok(texts, truncation=True, max_length=seq, padding="max_length", return_tensors="pt")
+    with torch.inference_mode():
+        return model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.argmax(-1).tolist()
+
+
+def test_accuracy_on_every_engine_has_a_known_answer(ckpts, tmp_path, results_dir):
+    """Labels equal to the model's own top-1 for 20 sentences and wrong for 10: accuracy is 20/30 and agreement
+    with the dense model 30/30 on every engine, with Wilson intervals."""
+    from scipy.stats import binomtest
+
+    directory = ckpts[("bert", 3)]
+    texts = [f"review number {i} says the film was {w}" for i, w in enumerate(["fine", "dull", "great"] * 10)]
+    preds = _predictions(directory, texts, 16)
+    labels = [LABELS3[p] if i < 20 else LABELS3[(p + 1) % 3] for i, p in enumerate(preds)]
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    code = main(["bench", "--checkpoint", str(directory), "--backend", ",".join(ENGINES), "--seq", "16", "--batch", "4",
+                 "--task", "text-classification", "--data", str(data), "--text-columns", "text", "--label-column", "label",
+                 "--min-duration", "0.02", "--min-iters", "5", "--warmup", "1", "--quiet"])
+    assert code == 0
+    wilson = binomtest(20, 30).proportion_ci(method="wilson")
+    for r in load_records():
+        q = r.metrics.quality
+        assert (q.task, q.split, q.examples, q.source) == ("text-classification", "reviews.csv", 30, "engine"), r.config.backend
+        assert q.accuracy == pytest.approx(20 / 30) and q.top1_agreement == 1.0, r.config.backend
+        assert q.accuracy_ci95 == pytest.approx((wilson.low, wilson.high))
+        assert q.data_sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
+        assert q.eval_s > 0 and q.details["label_names"] == ["neg", "neu", "pos"]
+        assert r.metrics.manifest_quality is None
+
+
+def test_sst2_dev_accuracy_and_the_data_hash(results_dir):
+    if not (SST2 / "dev.tsv").is_file():
+        pytest.fail(f"SST-2 data not found at {SST2} (set HARNESS_DATA_DIR)")
+    task = TaskSpec(name="sst2", data=str(SST2), eval_limit=40)
+    r = measure(BenchConfig(model="minilm-tiny", backend="onnxruntime", seq_len=32, task=task, settings=QUICK),
+                calibrate=False)
+    q = r.metrics.quality
+    assert r.status == "ok", r.reason
+    assert (q.task, q.split, q.examples) == ("sst2", "dev", 40)
+    assert q.data_sha256 == hashlib.sha256((SST2 / "dev.tsv").read_bytes()).hexdigest()
+    assert 0.0 <= q.accuracy <= 1.0 and q.top1_agreement == 1.0  # the dense model agrees with itself
+
+
+def test_teacher_task_reports_agreement_never_accuracy(ckpts, results_dir):
+    task = TaskSpec(name="teacher", eval_limit=12)
+    r = measure(BenchConfig(model="resnet-3", backend="openvino", seq_len=32, checkpoint=str(ckpts[("resnet", 3)]),
+                            task=task, settings=QUICK), calibrate=False)
+    q = r.metrics.quality
+    assert r.status == "ok", r.reason
+    assert q.accuracy is None and q.accuracy_ci95 is None
+    assert (q.source, q.split, q.examples, q.top1_agreement) == ("teacher", "generated", 12, 1.0)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--task", "sst2", "--data", "/nonexistent/sst2"], "data directory '/nonexistent/sst2' does not exist"),
+    (["--task", "text-classification", "--data", "{csv}", "--text-columns", "nope", "--label-column", "label"],
+     "has no column 'nope'; its columns: text, label"),
+    (["--task", "text-classification", "--data", "{csv}", "--text-columns", "text", "--label-column", "label"],
+     "unknown labels ['sideways']; the model's labels are neg, neu, pos"),
+    (["--task", "sst2", "--data", str(SST2)], "task sst2 has 2 labels (negative, positive) but the model has 3"),
+    (["--task", "text-classification", "--data", "{csv}"], "needs one or two text columns and a label column"),
+    (["--data", "x"], "--data needs --task"),
+])
+def test_bad_task_input_is_one_line_and_writes_nothing(ckpts, tmp_path, results_dir, capsys, extra, message):
+    data = tmp_path / "odd.csv"
+    data.write_text("text,label\nfine,neg\nok,sideways\n")
+    extra = [str(data) if e == "{csv}" else e for e in extra]
+    code = main(["bench", "--checkpoint", str(ckpts[("bert", 3)]), "--backend", "onnxruntime", "--seq", "16", *extra,
+                 "--quiet", "--min-duration", "0.01"])
+    err = capsys.readouterr().err
+    assert code == 2  # refused before any work
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (results_dir / "runs").exists()
+
+
+# -- enough samples for p99 ------------------------------------------------------------------------------------
+
+
+def test_min_samples_are_what_the_interval_needs():
+    from harness.stats import percentile_interval
+
+    for name, n in MIN_SAMPLES.items():
+        q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}[name]
+        assert percentile_interval(np.arange(n, dtype=float), q) is not None
+        assert percentile_interval(np.arange(n - 1, dtype=float), q) is None
+
+
+def test_a_default_run_collects_enough_samples_for_p99_or_says_why_not(results_dir):
+    base = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.01, timeout_s=300)
+    assert base.percentile_target == "p99" and base.required_samples == MIN_SAMPLES["p99"]
+    r = measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, settings=base), calibrate=False)
+    assert r.latency.n >= MIN_SAMPLES["p99"] and r.latency.percentile("p99") is not None
+    assert r.effective.stop_reason == "min_iters_and_duration"
+    short = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.01, max_iters=50, timeout_s=300)
+    r = measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, settings=short), calibrate=False)
+    assert r.latency.n == 50 and "p99" in r.latency.unsupported and r.effective.stop_reason == "max_iters"
+
+
+def test_results_csv_opens_in_pandas_without_options(ckpts, results_dir, capsys):
+    import io
+
+    import pandas as pd
+
+    measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, settings=QUICK), calibrate=False)
+    from harness.store import append_record
+
+    for r in [measure(BenchConfig(model="bert-tiny", backend="openvino", seq_len=16, settings=QUICK), calibrate=False)]:
+        append_record(r)
+    assert main(["results", "--format", "csv"]) == 0
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(frame["backend"]) == ["openvino"] and frame["csv_schema_version"].tolist() == [2]
