@@ -104,7 +104,8 @@ def test_movement_scores_accumulate_over_every_training_step():
         "schedule.kind": "cubic", "schedule.steps": 4, "schedule.prune_every": 2, "schedule.warmup_steps": 3,
         "finetune.steps": 2})
     _, pruner, outcome = run_pruner("bert-tiny", recipe)
-    assert pruner.criterion.steps == 3 + 4 + 2
+    assert pruner.movement.steps == 3 + 4 + 2  # one continuous fine-tuning run: warm-up, cubic, cool-down
+    assert [h["step"] for h in outcome.history] == [0, 2, 4, 6, 8, 9]
     assert abs(outcome.realised_sparsity["overall"] - 0.5) <= 0.005
 
 
@@ -277,6 +278,7 @@ def test_cli_recipe_flags_override_the_file(tmp_path, capsys):
     (["--method", "magnitude", "--structure", "2:4", "--sparsity", "0.8"],
      "harness: error: command line: sparsity: structure 2:4 removes exactly 0.5 of the weights, got 0.8; valid: 0.5"),
     (["--method", "magnitude", "--structure", "unstructured"], "harness: error: command line: sparsity: required"),
+    (["--sparsity", "0.5"], "harness: error: command line: method: required; valid: magnitude, movement, second-order"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
     code = main(["prune", "bert-tiny", *argv, "--out", str(tmp_path / "v")])

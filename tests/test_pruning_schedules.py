@@ -8,6 +8,8 @@ from harness.pruning.schedules import (
     PruneEvent,
     cubic_sparsity,
     intermediate_targets,
+    movement_sparsity,
+    movement_threshold,
     oneshot_sparsity,
     pruning_events,
 )
@@ -46,6 +48,24 @@ def test_cubic_events_every_dt_and_last_reaches_final():
 
 def test_oneshot_event_at_warmup_end():
     assert pruning_events("oneshot", final=0.8, start_step=32) == [PruneEvent(32, 0.8)]
+
+
+def test_movement_schedule_warm_up_cubic_cool_down():
+    # Sanh et al.: dense for the warm-up, cubic from s_i at t0, s_f from t0 + n*dt on
+    kw = dict(initial=0.0, final=0.9, warmup_steps=4, span_steps=10)
+    assert [movement_sparsity(t, **kw) for t in (0, 3)] == [0.0, 0.0]
+    assert movement_sparsity(4, **kw) == 0.0
+    assert movement_sparsity(9, **kw) == pytest.approx(0.7875, abs=1e-12)  # half-way: 0.9 * (1 - 0.5^3)
+    assert movement_sparsity(14, **kw) == pytest.approx(0.9) and movement_sparsity(40, **kw) == pytest.approx(0.9)
+    # with s_i = 0.5 the warm-up is still dense, and the curve starts at s_i
+    assert movement_sparsity(3, initial=0.5, final=0.9, warmup_steps=4, span_steps=10) == 0.0
+    assert movement_sparsity(4, initial=0.5, final=0.9, warmup_steps=4, span_steps=10) == 0.5
+
+
+def test_movement_threshold_follows_the_sparsity_curve():
+    assert movement_threshold(0.0, final=0.9, threshold=0.1) == 0.0
+    assert movement_threshold(0.45, final=0.9, threshold=0.1) == pytest.approx(0.05)
+    assert movement_threshold(0.9, final=0.9, threshold=0.1) == pytest.approx(0.1)
 
 
 def test_intermediate_targets_follow_the_cubic_curve():

@@ -1,5 +1,6 @@
 """Structured pruning: removing inert units keeps outputs, exact parameter counts, architecture round trip,
-score known answers, selection rules, ONNX export parity of the smaller models."""
+score known answers, selection rules, ONNX export parity of the smaller models (layer dropping in detail:
+test_pruning_depth.py)."""
 
 from __future__ import annotations
 
@@ -143,13 +144,14 @@ def test_parameter_counts_drop_by_the_exact_amount():
 @pytest.mark.parametrize("name,structure,score", [
     ("bert-tiny", "heads", "taylor"), ("distilbert-tiny", "neurons", "second-order"),
     ("resnet50-tiny", "channels", "second-order"), ("minilm-tiny", "neurons", "magnitude"),
+    ("distilbert-tiny", "layers", "taylor"),
 ])
 def test_apply_architecture_round_trip(name, structure, score):
     family = model_family(name)
     model = family.build(seed=2)
     task = make_task(family, None, teacher=family.build(seed=2), seq_len=8 if family.kind == "text" else 16, max_eval=8)
     pruned, arch = prune_structured(model, family, structure=structure, sparsity=0.3, score=score, task=task,
-                                    grad_batches=2)
+                                    grad_batches=2, select="score")
     arch = json.loads(json.dumps(arch))
     rebuilt = apply_architecture(family.build(seed=99), family, arch)
     rebuilt.load_state_dict(pruned.state_dict(), strict=True)
@@ -193,7 +195,8 @@ def test_select_units_is_global_with_ties_broken_in_order():
 
 
 @pytest.mark.parametrize("name,structure", [("bert-tiny", "heads"), ("distilbert-tiny", "neurons"),
-                                            ("resnet50-tiny", "channels")])
+                                            ("resnet50-tiny", "channels"), ("bert-tiny", "layers"),
+                                            ("distilbert-tiny", "layers")])
 def test_pruned_models_export_to_onnx_with_parity(tmp_path, name, structure):
     import onnxruntime as ort
 
@@ -212,7 +215,7 @@ def test_pruned_models_export_to_onnx_with_parity(tmp_path, name, structure):
 
 def test_errors_name_field_value_and_choices():
     bert = model_family("bert-tiny")
-    with pytest.raises(ConfigError, match="structure 'channels' does not apply to text model 'bert-tiny'; valid choices: heads, neurons"):
+    with pytest.raises(ConfigError, match="structure 'channels' does not apply to text model 'bert-tiny'; valid choices: heads, neurons, layers"):
         prune_structured(bert.build(), bert, structure="channels", sparsity=0.5)
     with pytest.raises(ConfigError, match="unknown score 'hessian'; valid choices: magnitude, taylor, second-order"):
         prune_structured(bert.build(), bert, structure="heads", sparsity=0.5, score="hessian")

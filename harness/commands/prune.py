@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
-from ..pruning import METHODS, SCHEDULE_KINDS, SCOPES, STRUCTURES
+from ..pruning import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
 EXAMPLE = "harness prune minilm --method second-order --sparsity 0.8 --structure unstructured --data data/sst2 --out variants/minilm-obert-80"
 
@@ -14,26 +14,49 @@ def register(sub):
         description=(
             "Prune MODEL with a criterion (--method), a structure and a schedule, optionally with recovery "
             "fine-tuning and distillation from the dense model, and write DIR/model.safetensors + DIR/manifest.json. "
-            "Flags override the fields of --recipe. With --data (or $HARNESS_DATA_DIR) text models are first "
-            "fine-tuned densely on SST-2 (cached under $HARNESS_CACHE_DIR/finetune, default .cache/finetune); without "
-            "data, randomly initialised models learn from generated inputs labelled by the dense model."
+            "Flags override the fields of --recipe (the first stage of a recipe with `then:`); without --structure "
+            "the recipe's structure applies (default unstructured). With --data (or $HARNESS_DATA_DIR) text models are "
+            "first fine-tuned densely on SST-2 (cached under $HARNESS_CACHE_DIR/finetune, default .cache/finetune); "
+            "without data, randomly initialised models learn from generated inputs labelled by the dense model. "
+            "--from prunes an existing variant again (e.g. unstructured sparsity on a layer-dropped model). "
+            "More examples: harness prune bert-base --method magnitude --sparsity 0.9 --out variants/bert-base-mag-90; "
+            "harness prune bert-base --method magnitude --structure layers --keep-layers 0,2,4,6,8,10 --out variants/bert-base-l6"
         ),
     )
     p.add_argument("model", metavar="MODEL", help="model family (see `harness models`)")
     p.add_argument("--method", choices=METHODS, help="criterion: what to remove")
     p.add_argument("--sparsity", type=float, metavar="S",
-                   help="fraction of prunable weights to remove (of units for heads/neurons/channels; 2:4 is 0.5)")
-    p.add_argument("--structure", choices=STRUCTURES, help="shape of what is removed")
+                   help="fraction of prunable weights to remove (of units for heads/neurons/channels/layers; 2:4 is 0.5)")
+    p.add_argument("--structure", choices=STRUCTURES, help="shape of what is removed (default: the recipe's, else unstructured)")
     p.add_argument("--recipe", metavar="FILE", help="recipe YAML (see recipes/); flags override its fields")
     p.add_argument("--data", metavar="DIR", help="SST-2 directory (train.tsv, dev.tsv); default $HARNESS_DATA_DIR")
     p.add_argument("--scope", choices=SCOPES, help="rank weights across all prunable layers or within each")
     p.add_argument("--schedule", choices=SCHEDULE_KINDS, help="prune at once, or gradually on the cubic schedule")
     p.add_argument("--steps", type=int, metavar="N",
                    help="training steps: the cubic schedule's span, or recovery fine-tuning steps after a one-shot prune")
+    p.add_argument("--keep-layers", metavar="I,J,...",
+                   help="structure layers: the encoder layers that stay, e.g. 0,2,4 (instead of --sparsity)")
+    p.add_argument("--layer-select", choices=LAYER_SELECTS,
+                   help="structure layers without --keep-layers: which layers stay (default alternate)")
+    p.add_argument("--movement", choices=MOVEMENT_VARIANTS,
+                   help="method movement on a cubic schedule: hard (top-k of accumulated scores) or soft (learned, thresholded)")
+    p.add_argument("--from", dest="start_from", metavar="VARIANT_DIR",
+                   help="start from this variant of MODEL instead of the dense model (prune it again)")
     p.add_argument("--seed", type=int, metavar="N", help="seed for weights, data order and gradients")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, metavar="DIR", help="variant directory to write (replaced if it holds a variant)")
     p.set_defaults(func=run)
+
+
+def _layer_list(text: str | None) -> list[int] | None:
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--keep-layers: expected comma-separated layer indices such as 0,2,4, got {text!r}") from None
 
 
 def recipe_from_args(args):
@@ -41,13 +64,19 @@ def recipe_from_args(args):
     from ..pruning.recipes import Recipe, load_recipe
 
     recipe = load_recipe(args.recipe) if args.recipe else Recipe()
+    keep = _layer_list(args.keep_layers)
+    if keep is not None and args.sparsity is None:  # --keep-layers replaces the recipe's sparsity ...
+        recipe = recipe.model_copy(update={"sparsity": None})
+    if args.sparsity is not None and keep is None:  # ... and --sparsity the recipe's list of layers
+        recipe = recipe.model_copy(update={"layers": recipe.layers.model_copy(update={"keep": None})})
     schedule = args.schedule or recipe.schedule.kind
     steps_field = None
     if args.steps is not None:
         steps_field = "schedule.steps" if schedule == "cubic" else "finetune.steps"
     overrides = {
         "method": args.method, "structure": args.structure, "sparsity": args.sparsity, "scope": args.scope,
-        "schedule.kind": args.schedule, "seed": args.seed,
+        "schedule.kind": args.schedule, "seed": args.seed, "layers.keep": keep,
+        "layers.select": args.layer_select, "movement.variant": args.movement,
     }
     if steps_field:
         overrides[steps_field] = args.steps
@@ -62,13 +91,16 @@ def run(args) -> int:
     recipe = recipe_from_args(args)
     path, manifest = make_variant(
         args.model, recipe, out_dir=args.out, data_dir=resolve_data_dir(args.data),
-        progress=not args.no_progress, source=args.recipe or "command line",
+        progress=not args.no_progress, source=args.recipe or "command line", start_from=args.start_from,
     )
     realised = manifest["realised_sparsity"]
     q = manifest["quality"]
     print(f"variant: {path} (id {variant_id(path)})")
     print(f"model {args.model}, method {manifest['method']}, structure {manifest['structure']}: "
-          f"target sparsity {manifest['target_sparsity']:.4f}, realised {realised['overall']:.4f}")
+          f"target sparsity {manifest['target_sparsity']:.4f}, realised {realised['overall']:.4f}"
+          + (f" (of the dense model's prunable weights: {realised['weights_vs_dense']:.4f})"
+             if "+" in manifest["structure"] or manifest["structure"] in UNIT_STRUCTURES else ""))
+    print(f"  regime: {manifest['regime']}")
     for key in ("accuracy", "top1_agreement", "kl_dense_pruned"):
         if key in q["pruned"]:
             print(f"  {key}: dense {q['dense'].get(key, float('nan')):.4f}  pruned {q['pruned'][key]:.4f}")

@@ -58,7 +58,8 @@ class Magnitude(Criterion):
 
 class Movement(Criterion):
     """S = -sum_t g_t * w_t accumulated over fine-tuning steps (Sanh et al., 2020): weights moving away
-    from zero score high. Used with a hard top-k (structures keep the highest scores)."""
+    from zero score high. Used with a hard top-k (structures keep the highest scores) by one-shot movement
+    pruning; the gradual regime of the paper, hard and soft, is harness.pruning.movement."""
 
     name = "movement"
     needs_grad = True

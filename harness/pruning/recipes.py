@@ -1,14 +1,15 @@
-"""Pruning recipes: a small YAML format, validated on load, hashed into every variant's manifest.
+"""Pruning recipes: a small YAML format, validated on load (pydantic models through harness.validation),
+hashed into every variant's manifest.
 
 ```yaml
 method: second-order          # magnitude | movement | second-order
-structure: unstructured       # unstructured | block4 | 2:4 | heads | neurons | channels
-sparsity: 0.8                 # fraction of prunable weights (or of units, for heads/neurons/channels); 2:4 is 0.5
+structure: unstructured       # unstructured | block4 | 2:4 | heads | neurons | channels | layers (default unstructured)
+sparsity: 0.8                 # fraction of prunable weights (of units for heads/neurons/channels/layers); 2:4 is 0.5
 scope: global                 # global | per-layer
 schedule:
   kind: cubic                 # oneshot | cubic
   steps: 300                  # cubic: n*dt, training steps over which sparsity rises to `sparsity`
-  prune_every: 100            # cubic: dt
+  prune_every: 100            # cubic: dt (movement: how often the masks are recomputed from the scores)
   initial_sparsity: 0.7       # cubic: s_i, reached at the first pruning step
   warmup_steps: 0             # training steps before the first pruning step (movement gathers scores here)
 finetune: {steps: 200, lr: 3.0e-5, batch_size: 16}     # recovery fine-tuning after the last pruning step
@@ -16,46 +17,48 @@ distillation: {temperature: 2.0, hardness: 1.0}        # KD from the dense model
 second_order: {block_size: 50, num_grads: 1024, damping: 1.0e-7, grad_batch_size: 8,
                recomputations: 1, memory_budget_gb: 4.0}
 structured: {grad_batches: 16}                        # gradient batches for taylor / second-order unit scores
+movement: {variant: hard, scores_lr: 0.01, regularization: 0.0, threshold: null}   # the gradual regime (movement.py)
+layers: {keep: null, select: alternate}               # structure layers: which encoder layers stay (depth.py)
+then: {method: magnitude, structure: unstructured, sparsity: 0.8}   # a further prune of the result (a chain)
 dense: {steps: 300, lr: 5.0e-5, batch_size: 32}       # dense task fine-tuning before pruning (with --data)
 data: {max_train: null, max_eval: null, seq_len: null}
 seed: 0
 description: free text
 ```
 
-Every field is optional except that `method`, `structure` and `sparsity` must be known once command-line
-flags are merged in. Unknown keys and bad values raise ConfigError with one line naming the file, the field
-path, the value and the valid choices, e.g.
-`recipe.yaml: schedule.kind: unknown value 'cubicc'; valid: oneshot, cubic`.
+Every field is optional except that `method` and `sparsity` must be known once command-line flags are
+merged in (`sparsity` may be left out for `structure: layers` with `layers.keep`). `then` takes the fields
+above except dense, data and seed (the first stage's apply), and may hold its own `then`. Unknown keys
+and bad values raise ConfigError with one line naming the file, the field path, the value and the valid
+choices, e.g. `recipe.yaml: schedule.kind: unknown value 'cubicc'; valid: oneshot, cubic`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Annotated, Optional
 
-from ..errors import ConfigError
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
 from ..contracts import stable_hash
-from . import METHODS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
+from ..errors import ConfigError
+from ..validation import short, validate
+from . import (LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES,
+               UNIT_STRUCTURES)
 
-RECIPE_SCHEMA_VERSION = 1
+RECIPE_SCHEMA_VERSION = 2  # 1 - first version; 2 - movement, layers and then sections, structure defaults to unstructured
 
 
-class _Bad(Exception):
-    """A field-level problem; the parser adds the source and the field path."""
-
-
-# -- value checks (each returns the cleaned value or raises _Bad) --------------------------------------
-
-def _choice(*valid):
+# -- value checks: each returns the cleaned value or raises ValueError with the message users see ------
+def _choice(*valid, optional=False):
     def check(v):
-        if v not in valid:
-            hint = ""
-            if isinstance(v, int) and not isinstance(v, bool) and v >= 60:  # YAML 1.1 base-60: 2:4 -> 124
-                hint = f" (YAML reads an unquoted {v // 60}:{v % 60} as the number {v}: quote it)"
-            raise _Bad(f"unknown value {v!r}{hint}; valid: {', '.join(valid)}")
-        return v
+        if (isinstance(v, str) and v in valid) or (v is None and optional):
+            return v
+        hint = ""
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 60:  # YAML 1.1 base-60: 2:4 -> 124
+            hint = f" (YAML reads an unquoted {v // 60}:{v % 60} as the number {v}: quote it)"
+        raise ValueError(f"unknown value {short(v)}{hint}; valid: {', '.join(valid)}")
     return check
 
 
@@ -64,7 +67,7 @@ def _int(minimum=0, optional=False):
         if v is None and optional:
             return None
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise _Bad(f"expected an integer >= {minimum}{' or null' if optional else ''}, got {v!r}")
+            raise ValueError(f"expected an integer >= {minimum}{' or null' if optional else ''}, got {short(v)}")
         return v
     return check
 
@@ -79,99 +82,175 @@ def _float(lo, hi, *, hi_open=False, lo_open=False, optional=False):
             except ValueError:
                 pass
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise _Bad(f"expected a number, got {v!r}")
+            raise ValueError(f"expected a number, got {short(v)}")
         v = float(v)
         if v < lo or v > hi or (hi_open and v == hi) or (lo_open and v == lo):
             left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-            raise _Bad(f"expected a number in {left}{lo}, {hi}{right}, got {v!r}")
+            raise ValueError(f"expected a number in {left}{lo}, {hi}{right}, got {v!r}")
         return v
     return check
 
 
 def _text(v):
     if v is not None and not isinstance(v, str):
-        raise _Bad(f"expected text, got {v!r}")
+        raise ValueError(f"expected text, got {short(v)}")
     return v
 
 
-def _f(default, check, help=""):
-    return field(default=default, metadata={"check": check, "help": help})
+def _indices(v):
+    """A non-empty list of distinct layer indices (>= 0), returned sorted; None stays None."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in v):
+        raise ValueError(f"expected a non-empty list of layer indices >= 0 such as [0, 2, 4], got {short(v)}")
+    if len(set(v)) != len(v):
+        raise ValueError(f"expected distinct layer indices, got {short(v)}")
+    return sorted(v)
+
+
+def _section(v):
+    return {} if v is None else v  # `finetune:` with nothing under it means the defaults
+
+
+def _v(check):
+    """A field whose value passes `check` (which also words the error) before pydantic's strict type check."""
+    return BeforeValidator(check)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # -- sections -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    kind: str = _f("oneshot", _choice(*SCHEDULE_KINDS))
-    steps: int = _f(0, _int(0))
-    prune_every: int = _f(1, _int(1))
-    initial_sparsity: float = _f(0.0, _float(0.0, 1.0, hi_open=True))
-    warmup_steps: int | None = _f(None, _int(0, optional=True))
+class ScheduleSpec(_Model):
+    kind: Annotated[str, _v(_choice(*SCHEDULE_KINDS))] = "oneshot"
+    steps: Annotated[int, _v(_int(0))] = 0
+    prune_every: Annotated[int, _v(_int(1))] = 1
+    initial_sparsity: Annotated[float, _v(_float(0.0, 1.0, hi_open=True))] = 0.0
+    warmup_steps: Annotated[Optional[int], _v(_int(0, optional=True))] = None
 
 
-@dataclass(frozen=True)
-class FinetuneSpec:
-    steps: int = _f(0, _int(0))
-    lr: float = _f(3e-5, _float(0.0, 1.0, lo_open=True))
-    batch_size: int = _f(16, _int(1))
+class FinetuneSpec(_Model):
+    steps: Annotated[int, _v(_int(0))] = 0
+    lr: Annotated[float, _v(_float(0.0, 1.0, lo_open=True))] = 3e-5
+    batch_size: Annotated[int, _v(_int(1))] = 16
 
 
-@dataclass(frozen=True)
-class DistillationSpec:
-    temperature: float = _f(2.0, _float(0.0, 1e6, lo_open=True))
-    hardness: float = _f(1.0, _float(0.0, 1.0))
+class DistillationSpec(_Model):
+    temperature: Annotated[float, _v(_float(0.0, 1e6, lo_open=True))] = 2.0
+    hardness: Annotated[float, _v(_float(0.0, 1.0))] = 1.0
 
 
-@dataclass(frozen=True)
-class SecondOrderSpec:
-    block_size: int | None = _f(None, _int(1, optional=True))
-    num_grads: int = _f(1024, _int(1))
-    damping: float = _f(1e-7, _float(0.0, 1e6, lo_open=True))
-    grad_batch_size: int = _f(8, _int(1))
-    recomputations: int = _f(1, _int(1))
-    memory_budget_gb: float = _f(4.0, _float(0.0, 1e6, lo_open=True))
+class SecondOrderSpec(_Model):
+    block_size: Annotated[Optional[int], _v(_int(1, optional=True))] = None
+    num_grads: Annotated[int, _v(_int(1))] = 1024
+    damping: Annotated[float, _v(_float(0.0, 1e6, lo_open=True))] = 1e-7
+    grad_batch_size: Annotated[int, _v(_int(1))] = 8
+    recomputations: Annotated[int, _v(_int(1))] = 1
+    memory_budget_gb: Annotated[float, _v(_float(0.0, 1e6, lo_open=True))] = 4.0
 
 
-@dataclass(frozen=True)
-class StructuredSpec:
-    grad_batches: int = _f(16, _int(1))
+class StructuredSpec(_Model):
+    grad_batches: Annotated[int, _v(_int(1))] = 16
 
 
-@dataclass(frozen=True)
-class DenseSpec:
-    steps: int = _f(300, _int(0))
-    lr: float = _f(5e-5, _float(0.0, 1.0, lo_open=True))
-    batch_size: int = _f(32, _int(1))
+class MovementSpec(_Model):
+    """The gradual regime of Sanh et al. (2020); see harness.pruning.movement."""
+
+    variant: Annotated[str, _v(_choice(*MOVEMENT_VARIANTS))] = "hard"
+    scores_lr: Annotated[float, _v(_float(0.0, 1e3, lo_open=True))] = 1e-2  # soft: Adam on the scores
+    regularization: Annotated[float, _v(_float(0.0, 1e9))] = 0.0  # soft: lambda of lambda * mean(sigmoid(S))
+    threshold: Annotated[Optional[float], _v(_float(0.0, 1.0, lo_open=True, hi_open=True, optional=True))] = None
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    max_train: int | None = _f(None, _int(1, optional=True))
-    max_eval: int | None = _f(None, _int(1, optional=True))
-    seq_len: int | None = _f(None, _int(1, optional=True))
+class LayersSpec(_Model):
+    """structure layers: `keep` names the encoder layers that stay; otherwise `select` picks
+    round((1 - sparsity) x layers) of them (see harness.pruning.depth)."""
+
+    keep: Annotated[Optional[list[int]], _v(_indices)] = None
+    select: Annotated[str, _v(_choice(*LAYER_SELECTS))] = "alternate"
 
 
-_SECTIONS = {
-    "schedule": ScheduleSpec, "finetune": FinetuneSpec, "distillation": DistillationSpec,
-    "second_order": SecondOrderSpec, "structured": StructuredSpec, "dense": DenseSpec, "data": DataSpec,
-}
+class DenseSpec(_Model):
+    steps: Annotated[int, _v(_int(0))] = 300
+    lr: Annotated[float, _v(_float(0.0, 1.0, lo_open=True))] = 5e-5
+    batch_size: Annotated[int, _v(_int(1))] = 32
 
 
-@dataclass(frozen=True)
-class Recipe:
-    method: str | None = _f(None, _choice(*METHODS))
-    structure: str | None = _f(None, _choice(*STRUCTURES))
-    sparsity: float | None = _f(None, _float(0.0, 1.0, hi_open=True, optional=True))
-    scope: str = _f("global", _choice(*SCOPES))
-    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
-    finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
-    distillation: DistillationSpec = field(default_factory=DistillationSpec)
-    second_order: SecondOrderSpec = field(default_factory=SecondOrderSpec)
-    structured: StructuredSpec = field(default_factory=StructuredSpec)
-    dense: DenseSpec = field(default_factory=DenseSpec)
-    data: DataSpec = field(default_factory=DataSpec)
-    seed: int = _f(0, _int(0))
-    description: str | None = _f(None, _text)
+class DataSpec(_Model):
+    max_train: Annotated[Optional[int], _v(_int(1, optional=True))] = None
+    max_eval: Annotated[Optional[int], _v(_int(1, optional=True))] = None
+    seq_len: Annotated[Optional[int], _v(_int(1, optional=True))] = None
+
+
+def _sec(cls):
+    return Annotated[cls, BeforeValidator(_section)]
+
+
+# -- a pruning stage and the recipe -------------------------------------------------------------------
+class Stage(_Model):
+    """One prune: criterion x structure x schedule, with its recovery training."""
+
+    method: Annotated[Optional[str], _v(_choice(*METHODS, optional=True))] = None
+    structure: Annotated[str, _v(_choice(*STRUCTURES))] = "unstructured"
+    sparsity: Annotated[Optional[float], _v(_float(0.0, 1.0, hi_open=True, optional=True))] = None
+    scope: Annotated[str, _v(_choice(*SCOPES))] = "global"
+    schedule: _sec(ScheduleSpec) = ScheduleSpec()
+    finetune: _sec(FinetuneSpec) = FinetuneSpec()
+    distillation: _sec(DistillationSpec) = DistillationSpec()
+    second_order: _sec(SecondOrderSpec) = SecondOrderSpec()
+    structured: _sec(StructuredSpec) = StructuredSpec()
+    movement: _sec(MovementSpec) = MovementSpec()
+    layers: _sec(LayersSpec) = LayersSpec()
+    then: Optional["Stage"] = None
+    description: Annotated[Optional[str], _v(_text)] = None
+
+    # -- what the pruner runs -------------------------------------------------------------------------
+    def resolved(self, source: str = "recipe", prefix: str = ""):
+        """Defaults filled in and cross-field rules checked (for this stage and every `then`)."""
+        updates = _resolve(self, lambda path, msg: ConfigError(f"{source}: {prefix}{path}: {msg}"))
+        if self.then is not None:
+            updates["then"] = self.then.resolved(source, f"{prefix}then.")
+        return self.model_copy(update=updates)
+
+    @property
+    def uses_gradients(self) -> bool:
+        """Whether this stage's scores need gradients of the task loss."""
+        if self.structure == "layers":
+            return self.layers.keep is None and self.layers.select == "score" and self.method != "magnitude"
+        return self.method in ("movement", "second-order")
+
+    @property
+    def regime(self) -> str:
+        """In words: which regime this stage runs (recorded in the manifest)."""
+        s, d = self.schedule, self.distillation
+        trains = s.kind == "cubic" or bool(s.warmup_steps) or self.finetune.steps > 0
+        kd = ""
+        if trains and d.hardness > 0:
+            kd = f"; training distils from the dense model (T={d.temperature:g}, hardness {d.hardness:g})"
+        recovery = f", then {self.finetune.steps} recovery steps" if self.finetune.steps else ", no recovery training"
+        if s.kind == "cubic" and self.method == "movement":
+            m = self.movement
+            if m.variant == "hard":
+                how = "top-k of accumulated scores S = -sum(dL/dW' * W)"
+            else:
+                tau = "calibrated to the schedule" if m.threshold is None else f"fixed {m.threshold:g}"
+                how = f"learned scores, sigmoid(S) > threshold ({tau}), L1 lambda {m.regularization:g}"
+            cool = f", then {self.finetune.steps} cool-down steps" if self.finetune.steps else ""
+            return (f"gradual {m.variant} movement during fine-tuning (Sanh et al. 2020): {s.warmup_steps or 0} warm-up "
+                    f"steps, cubic over {s.steps} steps with masks recomputed every {s.prune_every}, {how}{cool}{kd}")
+        if s.kind == "cubic":
+            return f"gradual: cubic over {s.steps} steps, pruning every {s.prune_every}, trained in between{recovery}{kd}"
+        warm = f"{s.warmup_steps} fine-tuning steps gathering scores, then " if s.warmup_steps else ""
+        return f"one-shot: {warm}one pruning step{recovery}{kd}"
+
+
+class Recipe(Stage):
+    """A stage plus what applies to the whole run: dense fine-tuning, data, seed."""
+
+    dense: _sec(DenseSpec) = DenseSpec()
+    data: _sec(DataSpec) = DataSpec()
+    seed: Annotated[int, _v(_int(0))] = 0
 
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -181,10 +260,10 @@ class Recipe:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of recipe fields, got {type(data).__name__}")
-        return _parse(cls, data, "", source)
+        return validate(cls, data, source)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     def with_overrides(self, overrides: dict, source: str = "command line") -> "Recipe":
         """A copy with dotted-path fields replaced (None values are ignored), validated again."""
@@ -202,82 +281,78 @@ class Recipe:
     def hash(self) -> str:
         return stable_hash(self.to_dict())
 
-    # -- what the pruner runs -------------------------------------------------------------------------
-    def resolved(self, source: str = "recipe") -> "Recipe":
-        """Defaults filled in and cross-field rules checked; the recipe the pruner runs and records."""
-        def bad(path, message):
-            return ConfigError(f"{source}: {path}: {message}")
-
-        if self.method is None:
-            raise bad("method", f"required; valid: {', '.join(METHODS)}")
-        if self.structure is None:
-            raise bad("structure", f"required; valid: {', '.join(STRUCTURES)}")
-        sparsity = self.sparsity
-        if self.structure == "2:4":
-            if sparsity is None:
-                sparsity = 0.5
-            elif sparsity != 0.5:
-                raise bad("sparsity", f"structure 2:4 removes exactly 0.5 of the weights, got {sparsity!r}; valid: 0.5")
-        if sparsity is None:
-            raise bad("sparsity", "required: a number in [0, 1), e.g. 0.9")
-        sched = self.schedule
-        if self.structure in UNIT_STRUCTURES and sched.kind != "oneshot":
-            raise bad("schedule.kind", f"{sched.kind!r} is not supported with structure {self.structure}; valid: oneshot")
-        if sched.kind == "cubic":
-            if sched.steps < 1:
-                raise bad("schedule.steps", f"a cubic schedule needs steps >= 1, got {sched.steps}")
-            if sched.initial_sparsity > sparsity:
-                raise bad("schedule.initial_sparsity", f"{sched.initial_sparsity} exceeds the target sparsity {sparsity}")
-        warmup = sched.warmup_steps
-        if warmup is None:
-            # movement scores come from fine-tuning: a one-shot movement prune needs a short fine-tune first
-            warmup = 32 if self.method == "movement" and sched.kind == "oneshot" and self.structure not in UNIT_STRUCTURES else 0
-        so = self.second_order
-        block_size = so.block_size
-        group = 4 if self.structure == "block4" else 1
-        if block_size is None:
-            block_size = 32 if group == 4 else 50
-        if self.method == "second-order" and block_size % group:
-            raise bad("second_order.block_size", f"{block_size} is not a multiple of the block4 group size 4")
-        return dataclasses.replace(
-            self,
-            sparsity=sparsity,
-            schedule=dataclasses.replace(sched, warmup_steps=warmup),
-            second_order=dataclasses.replace(so, block_size=block_size),
-        )
+    def stages(self) -> list["Recipe"]:
+        """This recipe and each `then`, as recipes of one stage each (sharing seed, dense and data)."""
+        out, stage = [], self
+        while stage is not None:
+            fields = {k: getattr(stage, k) for k in Stage.model_fields if k != "then"}
+            out.append(Recipe(**fields, dense=self.dense, data=self.data, seed=self.seed))
+            stage = stage.then
+        return out
 
     @property
     def needs_training_data(self) -> bool:
         """Whether this recipe needs task data (gradients or training), not only evaluation inputs."""
-        r = self
-        return (
-            r.method in ("movement", "second-order")
-            or r.schedule.kind == "cubic"
-            or (r.schedule.warmup_steps or 0) > 0
-            or r.finetune.steps > 0
+        return any(
+            s.uses_gradients or s.schedule.kind == "cubic" or (s.schedule.warmup_steps or 0) > 0 or s.finetune.steps > 0
+            for s in self.stages()
         )
 
 
-def _parse(cls, data: dict, prefix: str, source: str):
-    valid = [f.name for f in fields(cls)]
-    values = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if key not in valid:
-            raise ConfigError(f"{source}: {path}: unknown field; valid: {', '.join(valid)}")
-        if key in _SECTIONS and cls is Recipe:
-            if value is None:
-                value = {}
-            if not isinstance(value, dict):
-                raise ConfigError(f"{source}: {path}: expected a mapping, got {value!r}")
-            values[key] = _parse(_SECTIONS[key], value, f"{path}.", source)
-            continue
-        check = next(f for f in fields(cls) if f.name == key).metadata["check"]
-        try:
-            values[key] = check(value)
-        except _Bad as exc:
-            raise ConfigError(f"{source}: {path}: {exc}") from None
-    return cls(**values)
+Stage.model_rebuild()
+
+
+def _resolve(r: Stage, bad) -> dict:
+    """The resolved values of one stage's own fields; `bad(path, message)` makes the error to raise."""
+    if r.method is None:
+        raise bad("method", f"required; valid: {', '.join(METHODS)}")
+    sparsity = r.sparsity
+    if r.structure == "2:4":
+        if sparsity is None:
+            sparsity = 0.5
+        elif sparsity != 0.5:
+            raise bad("sparsity", f"structure 2:4 removes exactly 0.5 of the weights, got {sparsity!r}; valid: 0.5")
+    if r.structure == "layers" and r.layers.keep is not None:
+        if sparsity is not None:
+            raise bad("sparsity", f"layers.keep {r.layers.keep} decides which layers stay; leave sparsity out, got {sparsity!r}")
+    elif r.layers.keep is not None:
+        raise bad("layers.keep", f"applies to structure layers only, not {r.structure}")
+    elif sparsity is None:
+        raise bad("sparsity", "required: a number in [0, 1), e.g. 0.9")
+    sched = r.schedule
+    if r.structure in UNIT_STRUCTURES and sched.kind != "oneshot":
+        raise bad("schedule.kind", f"{sched.kind!r} is not supported with structure {r.structure}; valid: oneshot")
+    if sched.kind == "cubic":
+        if sched.steps < 1:
+            raise bad("schedule.steps", f"a cubic schedule needs steps >= 1, got {sched.steps}")
+        if sched.initial_sparsity > sparsity:
+            raise bad("schedule.initial_sparsity", f"{sched.initial_sparsity} exceeds the target sparsity {sparsity}")
+    gradual_movement = r.method == "movement" and sched.kind == "cubic"
+    if r.movement.variant == "soft" and r.method == "movement":
+        if not gradual_movement:
+            raise bad("movement.variant", "'soft' learns its scores during a gradual schedule; valid with schedule.kind: cubic")
+        if r.structure != "unstructured":
+            raise bad("movement.variant",
+                      f"'soft' thresholds single weights, not structure {r.structure}; valid structure: unstructured")
+    warmup = sched.warmup_steps
+    if warmup is None:
+        # movement scores come from fine-tuning: a one-shot movement prune needs a short fine-tune first
+        warmup = 32 if r.method == "movement" and sched.kind == "oneshot" and r.structure not in UNIT_STRUCTURES else 0
+    if gradual_movement and warmup == 0 and sched.initial_sparsity > 0:
+        raise bad("schedule.warmup_steps", "movement has no scores before its first step: give warm-up steps >= 1 "
+                                           f"or initial_sparsity 0, got initial_sparsity {sched.initial_sparsity}")
+    so = r.second_order
+    block_size = so.block_size
+    group = 4 if r.structure == "block4" else 1
+    if block_size is None:
+        block_size = 32 if group == 4 else 50
+    if r.method == "second-order" and block_size % group:
+        raise bad("second_order.block_size", f"{block_size} is not a multiple of the block4 group size 4")
+    return {
+        "sparsity": sparsity,
+        "schedule": sched.model_copy(update={"warmup_steps": warmup}),
+        "second_order": so.model_copy(update={"block_size": block_size}),
+    }
 
 
 def load_recipe(path: str | Path) -> Recipe:

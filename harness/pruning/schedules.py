@@ -5,6 +5,9 @@ cubic (Zhu & Gupta, 2017):
 clamped to s_i before t0 and to s_f after t0 + n*dt. `span_steps` is n*dt, the number of training
 steps over which sparsity rises; pruning happens every `prune_every` (dt) steps.
 oneshot: the final sparsity at once, at step t0.
+movement (Sanh et al., 2020): dense during the warm-up (t < t0), the cubic schedule from s_i at t0 to s_f at
+t0 + n*dt, then s_f during the cool-down; a fixed sigmoid threshold tau follows the same curve,
+tau_t = tau * s_t / s_f.
 """
 
 from __future__ import annotations
@@ -29,6 +32,18 @@ def cubic_sparsity(step: float, *, initial: float, final: float, start_step: flo
 def oneshot_sparsity(step: float, *, final: float, start_step: float = 0) -> float:
     """Sparsity at `step` when everything is removed at once at start_step."""
     return final if step >= start_step else 0.0
+
+
+def movement_sparsity(step: float, *, initial: float, final: float, warmup_steps: float, span_steps: float) -> float:
+    """Sparsity at `step` in the movement regime: 0 during the warm-up, then cubic_sparsity."""
+    if step < warmup_steps:
+        return 0.0
+    return cubic_sparsity(step, initial=initial, final=final, start_step=warmup_steps, span_steps=span_steps)
+
+
+def movement_threshold(sparsity: float, *, final: float, threshold: float) -> float:
+    """The fixed-threshold variant's threshold on sigmoid(scores) when the schedule is at `sparsity`."""
+    return threshold * (sparsity / final) if final > 0 else threshold
 
 
 @dataclass(frozen=True)

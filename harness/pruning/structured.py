@@ -1,5 +1,5 @@
-"""Structured pruning: physically remove attention heads, FFN neurons or ResNet bottleneck channels, so
-the smaller model runs faster on every backend with ordinary dense kernels.
+"""Structured pruning: physically remove attention heads, FFN neurons, ResNet bottleneck channels or whole
+encoder layers, so the smaller model runs faster on every backend with ordinary dense kernels.
 
 Units and what removing one slices:
   heads    (BERT, MiniLM, DistilBERT): the head's rows of Q, K and V (weights and biases) and its columns
@@ -11,6 +11,8 @@ Units and what removing one slices:
            the next convolution's input channel. Channels coupled through the residual additions (block
            outputs, shortcuts, the stem) are left alone: removing one would need the same channel gone
            from every block of the stage and its shortcut, which this module does not do.
+  layers   (BERT, MiniLM, DistilBERT): a whole transformer layer of the encoder; which layers stay and
+           their scores: harness.pruning.depth.
 
 Scores (a unit's "group" of weights Q is the weight slices listed above; biases and BatchNorm
 parameters are not scored):
@@ -27,11 +29,15 @@ Gradients come from `task` (cross-entropy on its labels) in batches of GRAD_BATC
 
 Selection is global across layers: the lowest-scored round(sparsity x total) units go, keeping at
 least one unit in every layer, so the realised fraction is the nearest achievable to the target.
+
+An architecture (what apply_architecture replays on a freshly built dense model) is one step, or, for a
+variant pruned more than once (layers, then heads), the steps in the order they were made:
+  version 1: {schema_version, structure, layers: {group name: {units, keep}}, ...counts}
+  version 2: {schema_version: 2, steps: [version-1 step, ...]}
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -39,35 +45,16 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, HarnessError, choices_error
+from . import depth
+from .slicing import index, set_module, slice_bn, slice_conv, slice_linear
+from .units import FISHER_DAMPING, MIN_KEEP, SCORES, Part, UnitGroup, score_units, select_units  # noqa: F401 (re-exported)
 
-STRUCTURES = ("heads", "neurons", "channels")
-SCORES = ("magnitude", "taylor", "second-order")
-ARCHITECTURE_SCHEMA_VERSION = 1  # 1 - first version: structure, layers {name: {units, keep}}, counts
-FISHER_DAMPING = 1e-7  # lambda of the diagonal Fisher (oBERT's value)
+STRUCTURES = ("heads", "neurons", "channels", "layers")
+ARCHITECTURE_SCHEMA_VERSION = 1  # one step (see the module docstring); 2: a list of steps
+ARCHITECTURE_VERSIONS = (1, 2)
 GRAD_BATCH_SIZE = 8  # examples per gradient batch (oBERT's gradient batch)
-MIN_KEEP = 1  # units every layer keeps
-UNIT_NAMES = {"heads": "head", "neurons": "neuron", "channels": "channel"}
-STRUCTURE_KINDS = {"heads": "text", "neurons": "text", "channels": "image"}
-
-
-# -- units ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Part:
-    """One weight tensor of a unit group: units lie along `axis`; `scale` (per unit) weighs the
-    magnitude score only."""
-
-    param: str
-    axis: int
-    scale: torch.Tensor | None = None
-
-
-@dataclass(frozen=True)
-class UnitGroup:
-    """The prunable units of one layer: `name` is the architecture key (a module's qualified name)."""
-
-    name: str
-    units: int
-    parts: tuple[Part, ...]
+UNIT_NAMES = {"heads": "head", "neurons": "neuron", "channels": "channel", "layers": "layer"}
+STRUCTURE_KINDS = {"heads": "text", "neurons": "text", "channels": "image", "layers": "text"}
 
 
 @dataclass(frozen=True)
@@ -156,6 +143,8 @@ def unit_groups(model: nn.Module, family, structure: str) -> list[UnitGroup]:
             else:
                 units = modules[p + spec.ffn_in].out_features
                 groups.append(UnitGroup(layer, units, (Part(f"{p}{spec.ffn_in}.weight", 0), Part(f"{p}{spec.ffn_out}.weight", 1))))
+    elif structure == "layers":
+        groups = [UnitGroup(name, len(stack), ()) for name, stack in depth.encoder_stacks(model).items()]
     else:
         for layer, (conv, bn, nxt) in _resnet_inner(model).items():
             norm = modules[bn]
@@ -167,133 +156,7 @@ def unit_groups(model: nn.Module, family, structure: str) -> list[UnitGroup]:
     return groups
 
 
-def _per_unit(t: torch.Tensor, axis: int, units: int) -> torch.Tensor:
-    """View a tensor as (units, everything else)."""
-    return t.movedim(axis, 0).reshape(units, -1)
-
-
-# -- scores --------------------------------------------------------------------------------------
-@torch.no_grad()
-def score_units(groups: list[UnitGroup], params: dict[str, torch.Tensor], method: str,
-                grads: Iterable[dict[str, torch.Tensor]] = (), *, damping: float = FISHER_DAMPING) -> dict[str, torch.Tensor]:
-    """{group name: float64 score per unit}; the lower, the sooner removed. `grads` (for taylor and
-    second-order) is consumed once, so every gradient contributes to every group's score."""
-    if method not in SCORES:
-        raise choices_error("score", method, SCORES)
-    w = {part.param: params[part.param].detach().double() for g in groups for part in g.parts}
-    if method == "magnitude":
-        out = {}
-        for g in groups:
-            total = torch.zeros(g.units, dtype=torch.float64)
-            for part in g.parts:
-                sq = _per_unit(w[part.param], part.axis, g.units).pow(2).sum(1)
-                if part.scale is not None:
-                    sq = sq * part.scale.detach().double().pow(2)
-                total += sq
-            out[g.name] = total.sqrt()
-        return out
-
-    acc = {g.name: torch.zeros(g.units, dtype=torch.float64) for g in groups}
-    m = 0
-    for grad in grads:
-        m += 1
-        for g in groups:
-            s = torch.zeros(g.units, dtype=torch.float64)
-            for part in g.parts:
-                wg = w[part.param] * grad[part.param].detach().double()
-                if method == "taylor":
-                    s += _per_unit(wg, part.axis, g.units).sum(1)
-                else:
-                    s += _per_unit(wg * wg, part.axis, g.units).sum(1)  # w^2 g^2
-            acc[g.name] += s.abs() if method == "taylor" else s
-    if m == 0:
-        raise HarnessError(f"score {method!r} needs at least one gradient batch (grad_batches >= 1)")
-    if method == "taylor":
-        return {name: a / m for name, a in acc.items()}
-    out = {}
-    for g in groups:
-        wsq = sum(_per_unit(w[p.param], p.axis, g.units).pow(2).sum(1) for p in g.parts)
-        out[g.name] = 0.5 * (acc[g.name] / m + damping * wsq)
-    return out
-
-
-def select_units(scores: dict[str, torch.Tensor], sparsity: float, *, min_keep: int = MIN_KEEP) -> dict[str, list[int]]:
-    """{group name: sorted kept unit indices} after removing the lowest-scored round(sparsity x total)
-    units across all groups (ties: earlier group, then lower index, goes first), every group keeping
-    at least `min_keep`."""
-    total = sum(int(s.numel()) for s in scores.values())
-    target = int(math.floor(sparsity * total + 0.5))
-    entries = sorted(
-        (float(v), gi, ui) for gi, s in enumerate(scores.values()) for ui, v in enumerate(s.tolist())
-    )
-    names = list(scores)
-    left = [int(s.numel()) for s in scores.values()]
-    removed: list[set[int]] = [set() for _ in names]
-    count = 0
-    for _, gi, ui in entries:
-        if count >= target:
-            break
-        if left[gi] <= min_keep:
-            continue
-        removed[gi].add(ui)
-        left[gi] -= 1
-        count += 1
-    return {name: [i for i in range(int(scores[name].numel())) if i not in removed[gi]] for gi, name in enumerate(names)}
-
-
 # -- slicing -------------------------------------------------------------------------------------
-def _index(keep, device) -> torch.Tensor:
-    return torch.as_tensor(keep, dtype=torch.long, device=device)
-
-
-def _slice_linear(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
-    w = lin.weight.detach().index_select(dim, idx)
-    new = nn.Linear(w.shape[1], w.shape[0], bias=lin.bias is not None, device=w.device, dtype=w.dtype)
-    with torch.no_grad():
-        new.weight.copy_(w)
-        if lin.bias is not None:
-            new.bias.copy_(lin.bias.detach().index_select(0, idx) if dim == 0 else lin.bias.detach())
-    new.weight.requires_grad_(lin.weight.requires_grad)
-    if lin.bias is not None:
-        new.bias.requires_grad_(lin.bias.requires_grad)
-    new.train(lin.training)
-    return new
-
-
-def _slice_conv(conv: nn.Conv2d, idx: torch.Tensor, dim: int) -> nn.Conv2d:
-    w = conv.weight.detach().index_select(dim, idx)
-    new = nn.Conv2d(w.shape[1], w.shape[0], conv.kernel_size, stride=conv.stride, padding=conv.padding,
-                    dilation=conv.dilation, groups=1, bias=conv.bias is not None, padding_mode=conv.padding_mode,
-                    device=w.device, dtype=w.dtype)
-    with torch.no_grad():
-        new.weight.copy_(w)
-        if conv.bias is not None:
-            new.bias.copy_(conv.bias.detach().index_select(0, idx) if dim == 0 else conv.bias.detach())
-    new.weight.requires_grad_(conv.weight.requires_grad)
-    new.train(conv.training)
-    return new
-
-
-def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(idx), eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
-                         track_running_stats=bn.track_running_stats, device=idx.device)
-    with torch.no_grad():
-        if bn.affine:
-            new.weight.copy_(bn.weight.detach()[idx])
-            new.bias.copy_(bn.bias.detach()[idx])
-        if bn.track_running_stats:
-            new.running_mean.copy_(bn.running_mean[idx])
-            new.running_var.copy_(bn.running_var[idx])
-            new.num_batches_tracked.copy_(bn.num_batches_tracked)
-    new.train(bn.training)
-    return new
-
-
-def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, new)
-
-
 def _apply_layer(model: nn.Module, structure: str, name: str, keep: list[int]) -> None:
     modules = dict(model.named_modules())
     p = f"{name}." if name else ""
@@ -304,24 +167,26 @@ def _apply_layer(model: nn.Module, structure: str, name: str, keep: list[int]) -
         rows = torch.cat([torch.arange(h * d, (h + 1) * d) for h in keep])
         rows = rows.to(modules[p + spec.q].weight.device)
         for x in (spec.q, spec.k, spec.v):
-            _set_module(model, p + x, _slice_linear(modules[p + x], rows, 0))
-        _set_module(model, p + spec.o, _slice_linear(modules[p + spec.o], rows, 1))
+            set_module(model, p + x, slice_linear(modules[p + x], rows, 0))
+        set_module(model, p + spec.o, slice_linear(modules[p + spec.o], rows, 1))
         if spec.distil:
             attn.n_heads = len(keep)
         else:
             attn.num_attention_heads = len(keep)
             attn.all_head_size = len(keep) * d
+    elif structure == "layers":
+        depth.drop_layers(model, name, keep)
     elif structure == "neurons":
         spec = _text_layers(model)[name]
-        idx = _index(keep, modules[p + spec.ffn_in].weight.device)
-        _set_module(model, p + spec.ffn_in, _slice_linear(modules[p + spec.ffn_in], idx, 0))
-        _set_module(model, p + spec.ffn_out, _slice_linear(modules[p + spec.ffn_out], idx, 1))
+        idx = index(keep, modules[p + spec.ffn_in].weight.device)
+        set_module(model, p + spec.ffn_in, slice_linear(modules[p + spec.ffn_in], idx, 0))
+        set_module(model, p + spec.ffn_out, slice_linear(modules[p + spec.ffn_out], idx, 1))
     else:
         conv, bn, nxt = _resnet_inner(model)[name]
-        idx = _index(keep, modules[conv].weight.device)
-        _set_module(model, conv, _slice_conv(modules[conv], idx, 0))
-        _set_module(model, bn, _slice_bn(modules[bn], idx))
-        _set_module(model, nxt, _slice_conv(modules[nxt], idx, 1))
+        idx = index(keep, modules[conv].weight.device)
+        set_module(model, conv, slice_conv(modules[conv], idx, 0))
+        set_module(model, bn, slice_bn(modules[bn], idx))
+        set_module(model, nxt, slice_conv(modules[nxt], idx, 1))
 
 
 def count_params(model: nn.Module) -> int:
@@ -329,31 +194,41 @@ def count_params(model: nn.Module) -> int:
 
 
 # -- public entry points ----------------------------------------------------------------------------
-def prune_structured(model: nn.Module, family, *, structure: str, sparsity: float, score: str = "magnitude",
-                     task=None, grad_batches: int = 16, seed: int = 0) -> tuple[nn.Module, dict]:
+def prune_structured(model: nn.Module, family, *, structure: str, sparsity: float | None, score: str = "magnitude",
+                     task=None, grad_batches: int = 16, seed: int = 0, keep_layers: list[int] | None = None,
+                     select: str = "alternate") -> tuple[nn.Module, dict]:
     """Remove the lowest-scored `sparsity` fraction of `structure` units from `model` (in place) and
     return (model, architecture). `architecture` is JSON-able; apply_architecture(family.build(), family,
-    architecture) rebuilds the same shapes. taylor and second-order need `task` for gradients."""
+    architecture) rebuilds the same shapes. taylor and second-order need `task` for gradients.
+    Structure layers: `keep_layers` (then sparsity may be None) or `select` decides (harness.pruning.depth)."""
     _check_structure(family, structure)
     if score not in SCORES:
         raise choices_error("score", score, SCORES)
-    if not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
+    by_list = structure == "layers" and keep_layers is not None
+    if not by_list and (isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0):
         raise ConfigError(f"sparsity: must be in [0, 1), got {sparsity!r}")
-    if score != "magnitude":
+    scored = structure != "layers" or (not by_list and select == "score")
+    if scored and score != "magnitude":
         if task is None:
             raise HarnessError(f"score {score!r} needs gradients: pass a task (--data DIR or a teacher task)")
         if grad_batches < 1:
             raise ConfigError(f"grad_batches: must be >= 1 for score {score!r}, got {grad_batches}")
     groups = unit_groups(model, family, structure)
     params = dict(model.named_parameters())
-    grads: Iterable = ()
-    if score != "magnitude":
-        from .training import collect_gradients
-
+    if structure == "layers":
+        if len(groups) != 1:
+            raise HarnessError(f"structure layers: expected one stack of encoder layers in {family.name!r}, found {len(groups)}")
+        (g,), layer_scores = groups, None
+        if scored:
+            weights = depth.layer_weights(model, g.name)
+            wanted = {k: v for layer in weights for k, v in layer.items()}
+            layer_scores = depth.score_layers(weights, score, _gradients(model, task, wanted, score, grad_batches, seed),
+                                              damping=FISHER_DAMPING)
+        keep = {g.name: depth.choose(g.units, sparsity=sparsity, keep=keep_layers, select=select, scores=layer_scores)}
+    else:
         wanted = {part.param: params[part.param] for g in groups for part in g.parts}
-        grads = collect_gradients(model, task, count=grad_batches, batch_size=GRAD_BATCH_SIZE, seed=seed, params=wanted)
-    scores = score_units(groups, params, score, grads)
-    keep = select_units(scores, sparsity)
+        scores = score_units(groups, params, score, _gradients(model, task, wanted, score, grad_batches, seed))
+        keep = select_units(scores, sparsity)
     total = sum(g.units for g in groups)
     removed = total - sum(len(k) for k in keep.values())
     params_before = count_params(model)
@@ -361,8 +236,8 @@ def prune_structured(model: nn.Module, family, *, structure: str, sparsity: floa
         "schema_version": ARCHITECTURE_SCHEMA_VERSION,
         "structure": structure,
         "unit": UNIT_NAMES[structure],
-        "score": score,
-        "target_sparsity": float(sparsity),
+        "score": score if scored else None,
+        "target_sparsity": float(sparsity) if not by_list else removed / total,
         "realised_sparsity": removed / total,
         "units_total": total,
         "units_removed": removed,
@@ -371,10 +246,37 @@ def prune_structured(model: nn.Module, family, *, structure: str, sparsity: floa
             for g in groups
         },
     }
+    if structure == "layers":
+        architecture["select"] = "keep" if by_list else select
     apply_architecture(model, family, architecture)
     architecture["params_before"] = params_before
     architecture["params_after"] = count_params(model)
     return model, architecture
+
+
+def _gradients(model, task, wanted: dict, score: str, grad_batches: int, seed: int) -> Iterable:
+    if score == "magnitude":
+        return ()
+    from .training import collect_gradients
+
+    return collect_gradients(model, task, count=grad_batches, batch_size=GRAD_BATCH_SIZE, seed=seed, params=wanted)
+
+
+def architecture_steps(architecture: dict | None) -> list[dict]:
+    """The steps of an architecture, in order (none for None)."""
+    if not architecture:
+        return []
+    if isinstance(architecture, dict) and architecture.get("schema_version") == 2:
+        return list(architecture.get("steps") or [])
+    return [architecture]
+
+
+def compose_architectures(*architectures: dict | None) -> dict | None:
+    """One architecture that replays the given ones in order: None, a single step, or version 2."""
+    steps = [step for a in architectures for step in architecture_steps(a)]
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 else {"schema_version": 2, "steps": steps}
 
 
 def apply_architecture(model: nn.Module, family, architecture: dict) -> nn.Module:
@@ -382,35 +284,50 @@ def apply_architecture(model: nn.Module, family, architecture: dict) -> nn.Modul
     if not isinstance(architecture, dict):
         raise HarnessError(f"architecture: expected a dict, got {type(architecture).__name__}")
     version = architecture.get("schema_version")
-    if version != ARCHITECTURE_SCHEMA_VERSION:
+    if version not in ARCHITECTURE_VERSIONS:
         raise HarnessError(
-            f"architecture.schema_version {version!r} is not supported; valid choices: {ARCHITECTURE_SCHEMA_VERSION}"
+            f"architecture.schema_version {version!r} is not supported; valid choices: {', '.join(map(str, ARCHITECTURE_VERSIONS))}"
         )
+    if version == 1:
+        _apply_step(model, family, architecture, "architecture")
+        return model
+    steps = architecture.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise HarnessError("architecture.steps: expected a non-empty list of version-1 steps")
+    for i, step in enumerate(steps):
+        where = f"architecture.steps[{i}]"
+        if not isinstance(step, dict) or step.get("schema_version") != 1:
+            raise HarnessError(f"{where}: expected a version-1 step (a mapping with schema_version 1)")
+        _apply_step(model, family, step, where)
+    return model
+
+
+def _apply_step(model: nn.Module, family, architecture: dict, where: str) -> None:
     structure = architecture.get("structure")
     _check_structure(family, structure)
     layers = architecture.get("layers")
     if not isinstance(layers, dict):
-        raise HarnessError("architecture.layers: missing or not a mapping of layer name -> {units, keep}")
+        raise HarnessError(f"{where}.layers: missing or not a mapping of layer name -> {{units, keep}}")
     groups = {g.name: g for g in unit_groups(model, family, structure)}
     for name, entry in layers.items():
         if name not in groups:
             raise HarnessError(
-                f"architecture.layers: {name!r} is not a {structure} layer of model {family.name!r}; "
+                f"{where}.layers: {name!r} is not a {structure} layer of model {family.name!r}; "
                 f"valid choices: {', '.join(groups)}"
             )
         units = groups[name].units
-        if entry.get("units") != units:
+        if not isinstance(entry, dict) or entry.get("units") != units:
+            got = entry.get("units") if isinstance(entry, dict) else entry
             raise HarnessError(
-                f"architecture.layers[{name!r}].units is {entry.get('units')!r} but the model has {units} "
+                f"{where}.layers[{name!r}].units is {got!r} but the model has {units} "
                 f"{structure} there (apply an architecture to the dense model)"
             )
         keep = entry.get("keep")
         if (not isinstance(keep, list) or not keep or sorted(set(keep)) != keep
                 or not all(isinstance(i, int) and 0 <= i < units for i in keep)):
             raise HarnessError(
-                f"architecture.layers[{name!r}].keep: expected sorted distinct indices in [0, {units}), got {keep!r}"
+                f"{where}.layers[{name!r}].keep: expected sorted distinct indices in [0, {units}), got {keep!r}"
             )
     for name, entry in layers.items():
         if len(entry["keep"]) < groups[name].units:
             _apply_layer(model, structure, name, entry["keep"])
-    return model

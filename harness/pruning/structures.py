@@ -4,7 +4,7 @@ Mask structures (weights stay in place, zeros):
     unstructured  the lowest-scoring weights, globally across the prunable layers or per layer
     block4        groups of 4 consecutive input weights (one score per group), removed whole
     2:4           in every group of 4 consecutive input weights keep the 2 highest (exactly 50%)
-Unit structures (heads, neurons, channels) physically remove units: harness.pruning.structured.
+Unit structures (heads, neurons, channels, layers) physically remove units: harness.pruning.structured.
 
 Masks only ever shrink: weights already removed score -inf and are chosen first, so a gradual schedule
 never brings a weight back. Counts are exact: k = round(sparsity * n) weights (or groups) go, ties broken
