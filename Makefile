@@ -30,9 +30,10 @@ $(DS_VENV)/.installed: requirements-deepsparse.lock
 
 deepsparse-env: $(DS_VENV)/.installed
 
-# Headless Chromium renders the HTML reports in tests; tests that need it skip when it is absent.
+# Headless Chromium renders the HTML reports in tests (tests/helpers/browser.py finds it the same way:
+# `chromium` on PATH). Without it those tests skip, except under CI (CI set), where they fail.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
+	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped (and fail where CI is set)"; }
 
 setup: $(VENV)/.installed deepsparse-env browser
 

@@ -37,23 +37,26 @@ def measure(config: BenchConfig, *, machine: dict | None = None, commit: str | N
     commit = commit if commit is not None else git_commit()
     cls = backend_class(config.backend)
     try:
-        artifact = prepare(config, static=cls.static_shapes, needs_onnx=cls.needs_onnx)
+        artifact = prepare(config, static=cls.static_shapes, needs_onnx=cls.needs_onnx or bool(cls.int8_format(config)),
+                           int8_format=cls.int8_format(config))
     except HarnessError as exc:
         return make_record(config, WorkerResult(status="error", reason=str(exc)), None, machine=machine, commit=commit)
     return run_config(config, artifact, machine=machine, commit=commit, peak_gflops=peak_gflops if calibrate else None)
 
 
 def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, force: bool = True,
-                repeats: int = 1, progress: bool = True, calibrate: bool = True, echo=None) -> list[RunRecord]:
+                repeats: int = 1, progress: bool = True, calibrate: bool = True, echo=None,
+                commit: str | None = None) -> list[RunRecord]:
     """Run each configuration in its own worker and append one record per run.
 
     With repeats > 1 the whole list is run round-robin `repeats` times (interleaved), so slow drift of
     a shared machine spreads over every configuration instead of biasing the last ones. Unless
-    `force`, configurations already recorded for this machine and commit are skipped (resume).
+    `force`, configurations already recorded for this machine and commit are skipped (resume). Records are
+    filed under `commit` (default: this checkout's commit).
     """
     from tqdm import tqdm
 
-    commit = git_commit()
+    commit = commit if commit is not None else git_commit()
     machines: dict = {}
     done = set() if force else recorded_keys(root)
     todo = []

@@ -21,16 +21,16 @@ def register(sub):
     p.add_argument("--region", default=None, help="region whose price the $/1M track uses (default us-east-2)")
     p.add_argument("--bench", default=None, help="only benchmarks matching this regular expression (asv --bench)")
     p.add_argument("--no-publish", action="store_true", help="run and record only; do not rebuild results/html")
-    p.add_argument("--no-fetch", action="store_true", help="keep the site's CDN scripts instead of fetching local copies from npm")
+    p.add_argument("--no-fetch", action="store_true", help="keep the site's CDN links instead of the copies vendored in the repository")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..nightly import run_nightly
+    from ..nightly.driver import run_nightly
 
     result = run_nightly(
         quick=args.quick, suite=args.suite, repo=args.repo, results=args.results, python=args.python,
         machine=args.machine, instance_type=args.instance_type, region=args.region, bench=args.bench,
-        publish=not args.no_publish, fetch_assets=not args.no_fetch,
+        publish=not args.no_publish, vendor_assets=not args.no_fetch,
     )
     return 0 if result.asv_returncode == 0 else 1
