@@ -9,7 +9,7 @@ from harness.cost.arithmetic import break_even_qps, fleet_size, fleet_usd_per_mo
 from harness.cost.capacity import capacity_under_sla
 from harness.cost.catalog import load_catalog
 from harness.errors import ConfigError
-from harness.contracts import ServerResult
+from harness.contracts import Quality, ServerResult
 from harness.pricing import PriceBook, PriceQuote, load_price_book
 from tests.helpers.records import record
 
@@ -208,8 +208,10 @@ def test_multi_gpu_reference_is_scaled_and_labelled_an_assumption():
 
 
 def test_measured_gpu_records_replace_the_reference_for_their_instance():
-    gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16")
-    cpu = make_record("cpu", p99=40, thr=25)
+    # both of known quality (the break-even takes eligible rows only): the fp16 GPU row matches the fp32 baseline
+    gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16",
+                      accuracy=0.9)
+    cpu = make_record("cpu", p99=40, thr=25, accuracy=0.9)
     a = analyze([gpu, cpu], 100, 50, "us-east-2", BUNDLED, CATALOG)
     g4 = [r for r in a.rows if r.instance == "g4dn.xlarge"]
     assert [(r.record_id, r.measured_or_reference, r.device) for r in g4] == [("gpu", "measured", "gpu")]
@@ -280,8 +282,8 @@ def test_analyze_reads_the_catalog_passed_in_and_opens_no_file(monkeypatch):
 
     monkeypatch.setattr(builtins, "open", refuse)
     monkeypatch.setattr(io, "open", refuse)
-    a = analyze([make_record("r", instance="x9.large", p99=40, thr=25)], 100, 50, "us-east-2", book, catalog,
-                project_to=("x9.xlarge",))
+    a = analyze([make_record("r", instance="x9.large", p99=40, thr=25, accuracy=0.9)], 100, 50, "us-east-2", book,
+                catalog, project_to=("x9.xlarge",))
     rows = {r.instance: r for r in a.rows}
     assert set(rows) == {"x9.large", "x9.xlarge", "y9.xlarge"}
     assert rows["x9.large"].vcpu_or_gpu == "2 vCPU (2 cores)"
@@ -299,3 +301,143 @@ def test_catalog_refuses_reference_points_of_a_model_it_did_not_load():
     assert CATALOG.reference_points("bert-base", "T4")  # loaded: the published T4 figures
     with pytest.raises(ValueError, match="'resnet50' were not loaded"):
         CATALOG.reference_points("resnet50", "T4")
+
+
+# ------------------------------------------------------------------------------------------------ the quality gate
+
+
+def gated(records, **options):
+    return analyze(records, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, **options)
+
+
+def engine_quality(accuracy, task="sst2", split="dev", examples=872):
+    return Quality(accuracy=accuracy, task=task, split=split, examples=examples, source="engine")
+
+
+def test_a_cheaper_pruned_row_2_5_points_worse_is_chosen_only_within_a_3_point_budget():
+    dense = make_record("dense", p99=40, thr=25, accuracy=0.900)  # 0.10264 / (25 * 3600) * 1e6 = 1.140444 $/1M
+    pruned = make_record("p90", "/v/bert-90", p99=40, thr=50, backend="deepsparse", accuracy=0.875)  # 0.570222 $/1M
+    a = gated([dense, pruned])
+    rows = {r.record_id: r for r in a.rows}
+    assert rows["p90"].accuracy_drop == pytest.approx(2.5)  # (0.900 - 0.875) * 100 against the onnxruntime dense row
+    assert (rows["p90"].quality_source, rows["p90"].quality_status, rows["p90"].eligible) == ("engine", "budget exceeded", False)
+    assert rows["p90"].quality_baseline == "dense fp32 onnxruntime [record dense]: accuracy 0.9"
+    assert rows["p90"].quality_note.startswith("2.5 points below the baseline, beyond the 1-point budget")
+    assert (rows["dense"].quality_status, rows["dense"].accuracy_drop, rows["dense"].eligible) == ("ok", 0.0, True)
+    assert rows["dense"].quality_baseline == "itself (dense fp32)"
+    assert a.rows[0].record_id == "p90"  # still shown, cheapest first
+    assert a.cheapest("bert-base", "on-demand").record_id == "dense"
+    wide = gated([dense, pruned], max_quality_drop=3)
+    best = wide.cheapest("bert-base", "on-demand")
+    assert (best.record_id, best.quality_status, best.eligible) == ("p90", "ok", True)
+    assert best.usd_per_million == pytest.approx(0.570222, abs=1e-6)
+
+
+def test_unknown_quality_is_never_chosen_unless_allowed_and_the_budget_still_holds():
+    dense = make_record("dense", p99=40, thr=25, accuracy=0.9)  # 1.140444 $/1M
+    teacher = record("teacher", variant="/v/bert-90", p99=40, thr=50, top1=0.97, quality_source="teacher", n=120)  # 0.570222
+    latency_only = make_record("latency", "/v/bert-80", p99=40, thr=40)  # no quality at all: 0.712778 $/1M
+    over = make_record("over", "/v/bert-95", p99=40, thr=100, accuracy=0.85)  # 5 points worse: 0.285111 $/1M
+    records = [dense, teacher, latency_only, over]
+    a = gated(records)
+    rows = {r.record_id: r for r in a.rows}
+    t = rows["teacher"]
+    assert (t.quality_source, t.quality_status, t.accuracy, t.top1_agreement, t.eligible) == ("teacher", "unknown", None, 0.97, False)
+    assert t.quality_note == "agreement only: top-1 agreement 0.97 with the dense fp32 model on generated inputs; accuracy unknown"
+    lat = rows["latency"]
+    assert (lat.quality_source, lat.quality_status, lat.eligible) == ("none", "unknown", False)
+    assert lat.quality_note.startswith("latency-only: no quality measured (run with --task); seeded random weights")
+    assert a.cheapest("bert-base", "on-demand").record_id == "dense"
+    allowed = gated(records, allow_unknown_quality=True)
+    rows = {r.record_id: r for r in allowed.rows}
+    assert allowed.cheapest("bert-base", "on-demand").record_id == "teacher"  # 0.570 < 0.713 < 1.140; "over" never
+    assert (rows["teacher"].quality_status, rows["teacher"].eligible) == ("unknown", True)  # still labelled unknown
+    assert rows["teacher"].quality_note.endswith("; allowed by --allow-unknown-quality")
+    assert (rows["over"].quality_status, rows["over"].eligible) == ("budget exceeded", False)
+
+
+def test_break_even_takes_only_eligible_rows():
+    cpu = make_record("cpu", p99=40, thr=25, accuracy=0.9)
+    pruned = make_record("p95", "/v/bert-95", p99=40, thr=100, accuracy=0.85)  # 5 points worse
+    gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16",
+                      accuracy=0.9)
+    a = analyze([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"])
+    (b,) = a.break_even
+    # CPU 25/s at 0.10264 $/h vs GPU 400/s at 0.526 $/h: above 125 req/s 6 x 0.10264 = 0.61584 > 0.526. Against the
+    # pruned 100/s row the GPU is never cheaper (per 400 req/s: 4 x 0.10264 = 0.41056 < 0.526), so that row is not the CPU side
+    assert (b.cpu.record_id, b.gpu.record_id, b.break_even.gpu_cheaper_above_qps) == ("cpu", "gpu", 125)
+    wide = analyze([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"],
+                   max_quality_drop=5)
+    assert [(b.cpu.record_id, b.break_even.gpu_cheaper_above_qps) for b in wide.break_even] == [("p95", None)]
+    unknown_gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16")
+    assert analyze([cpu, unknown_gpu], 100, 50, "us-east-2", BUNDLED, CATALOG,
+                   instances=["c7a.large", "g4dn.xlarge"]).break_even == ()
+
+
+def test_baseline_is_the_dense_fp32_record_of_the_same_task_and_split_same_engine_first():
+    recs = [
+        record("ort-dense", backend="onnxruntime", quality=engine_quality(0.90), created_at="2026-11-20T00:00:00+00:00"),
+        record("ov-dense", backend="openvino", quality=engine_quality(0.92), created_at="2026-11-21T00:00:00+00:00"),
+        record("ov-p", backend="openvino", variant="/v/p", quality=engine_quality(0.915), thr=30),  # vs openvino 0.92
+        record("torch-p", backend="torch", variant="/v/p", quality=engine_quality(0.905), thr=30),  # no torch dense: newest
+        record("ort-int8", backend="onnxruntime", precision="int8", quality=engine_quality(0.893), thr=40),  # vs 0.90
+        record("ort-p-imdb", backend="onnxruntime", variant="/v/p", thr=30,
+               quality=engine_quality(0.95, task="text-classification", split="imdb.csv")),  # no dense on that task
+    ]
+    rows = {r.record_id: r for r in gated(recs).rows}
+    assert rows["ov-p"].accuracy_drop == pytest.approx(0.5) and rows["ov-p"].quality_status == "ok"
+    assert rows["ov-p"].quality_baseline == "dense fp32 openvino [record ov-dense]: accuracy 0.92 on sst2/dev"
+    assert rows["torch-p"].accuracy_drop == pytest.approx(1.5) and rows["torch-p"].quality_status == "budget exceeded"
+    assert rows["ort-int8"].accuracy_drop == pytest.approx(0.7) and rows["ort-int8"].quality_task == "sst2/dev"
+    imdb = rows["ort-p-imdb"]
+    assert (imdb.quality_status, imdb.accuracy, imdb.accuracy_drop) == ("unknown", 0.95, None)
+    assert imdb.quality_note.startswith("no baseline: no dense fp32 bert-base record with accuracy on "
+                                        "text-classification/imdb.csv")
+
+
+def test_manifest_accuracy_counts_only_with_the_manifests_own_dense_accuracy():
+    def variant(rid, details, engine=None):
+        r = make_record(rid, f"/v/{rid}", p99=40, thr=30)
+        q = Quality(accuracy=0.88, examples=872, source="manifest", details=details)
+        return r.replace(metrics=r.metrics.replace(manifest_quality=q, quality=engine))
+
+    both = {"accuracy": 0.88, "n": 872, "dense": {"accuracy": 0.90, "n": 872}}
+    recs = [variant("m-dense", both), variant("m-alone", {"accuracy": 0.88, "n": 872}),
+            variant("engine-first", both, engine=engine_quality(0.9, task=None, split=None)),
+            make_record("dense", p99=40, thr=20, accuracy=0.9)]
+    rows = {r.record_id: r for r in gated(recs, max_quality_drop=2.5).rows}
+    m = rows["m-dense"]
+    assert (m.quality_source, m.quality_status, m.eligible) == ("manifest", "ok", True)
+    assert m.accuracy_drop == pytest.approx(2.0)  # (0.90 - 0.88) * 100 from the same manifest
+    assert m.quality_baseline == "the manifest's dense model: accuracy 0.9"
+    assert "measured in torch when the variant was made, not on this engine" in m.quality_note
+    alone = rows["m-alone"]
+    assert (alone.quality_source, alone.quality_status, alone.eligible) == ("manifest", "unknown", False)
+    assert alone.quality_note.startswith("no baseline: the manifest gives no dense accuracy")
+    first = rows["engine-first"]  # accuracy measured on the engine wins over the manifest's
+    assert (first.quality_source, first.accuracy, first.accuracy_drop) == ("engine", 0.9, pytest.approx(0.0))
+
+
+def test_published_gpu_figures_are_held_to_a_measured_dense_baseline_or_are_unknown():
+    unknown = analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG)
+    g4 = [r for r in unknown.rows if r.instance == "g4dn.xlarge"]
+    assert g4 and {(r.quality_source, r.quality_status, r.eligible) for r in g4} == {("reference", "unknown", False)}
+    base = [make_record("cpu", p99=40, thr=25, accuracy=0.9)]
+    held = {r.precision: r for r in analyze(base, 100, 50, "us-east-2", BUNDLED, CATALOG).rows if r.instance == "g4dn.xlarge"}
+    assert (held["fp16"].quality_status, held["fp16"].eligible, held["fp16"].accuracy) == ("ok", True, None)
+    assert held["fp16"].quality_note == "assumed, not measured: a published fp16 figure, held to the fp32 accuracy"
+    # int8: MLPerf's 99%-of-fp32 target allows 1% of 0.9 = 0.9 points, within 1 point but not within 0.5
+    assert (held["int8"].quality_status, held["int8"].eligible) == ("ok", True)
+    assert "at most 0.9 points below the baseline" in held["int8"].quality_note
+    strict = {r.precision: r for r in analyze(base, 100, 50, "us-east-2", BUNDLED, CATALOG, max_quality_drop=0.5).rows
+              if r.instance == "g4dn.xlarge"}
+    assert (strict["int8"].quality_status, strict["fp16"].quality_status) == ("budget exceeded", "ok")
+    assert strict["int8"].quality_note.startswith("up to 0.9 points below the baseline, beyond the 0.5-point budget")
+
+
+def test_quality_budget_must_be_a_number_of_points():
+    with pytest.raises(ConfigError, match=r"^--max-quality-drop: -1; valid: a number of accuracy points >= 0$"):
+        gated([], max_quality_drop=-1)
+    with pytest.raises(ConfigError, match=r"^--max-quality-drop: nan"):
+        gated([], max_quality_drop=float("nan"))
+    assert gated([], max_quality_drop=0).gate.max_drop_points == 0.0

@@ -16,9 +16,11 @@ def register(sub):
     c = kinds.add_parser(
         "cost", help="$ per 1M items under a latency SLA, fleet size and CPU-vs-GPU break-even (Markdown, HTML, CSV)",
         description="Join stored run records with prices: capacity under a p99 SLA, $ per 1M items, fleet size at a "
-                    "target rate and the break-even rate between the cheapest CPU and GPU options. Writes "
+                    "target rate and the break-even rate between the cheapest CPU and GPU options whose accuracy is "
+                    "within --max-quality-drop points of the dense fp32 baseline. Writes "
                     "OUT/cost.md, OUT/cost.html (plots embedded) and OUT/cost.csv.",
         epilog="examples:\n  harness report cost --sla-ms 100 --qps 50 --region us-east-2 --out results/reports/cost\n"
+               "  harness report cost --max-quality-drop 2 --out results/reports/cost\n"
                "  harness report cost --example seed --out results/reports/seed --project-to t4g.xlarge",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -38,6 +40,12 @@ def register(sub):
     c.add_argument("--models", default="", metavar="NAMES", help="only these models")
     c.add_argument("--purchase-option", choices=("on-demand", "spot", "both"), default="on-demand",
                    help="price rows with on-demand, spot, or both (default on-demand)")
+    c.add_argument("--max-quality-drop", type=float, default=1.0, metavar="POINTS",
+                   help="accuracy points a row may lose against the dense fp32 record of the same model, task and split "
+                        "and still be chosen (default 1.0); rows beyond it are shown, never chosen")
+    c.add_argument("--allow-unknown-quality", action="store_true",
+                   help="let rows of unknown quality (no --task accuracy: latency-only, agreement only) be chosen, "
+                        "labelled as such; rows beyond --max-quality-drop never are")
     c.add_argument("--example", choices=("seed",), help="a built-in comparison: seed = c7a.large vs t4g.xlarge vs g4dn.xlarge, BERT-base")
     c.set_defaults(func=run_cost)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -54,14 +62,15 @@ def run_cost(args) -> int:
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     options = ("on-demand", "spot") if args.purchase_option == "both" else (args.purchase_option,)
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
+    quality = dict(max_quality_drop=args.max_quality_drop, allow_unknown_quality=args.allow_unknown_quality)
     records = load_records(args.results)  # every record; the cost join skips failed runs with their reason
     if args.example == "seed":
         paths = write_seed_example(records, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
-                                   project_to=project_to, gpu_reference=args.gpu_reference)
+                                   project_to=project_to, gpu_reference=args.gpu_reference, **quality)
     else:
         paths = write_cost_report(records, args.out, args.sla_ms, args.qps, args.region, book=book,
                                   purchase_options=options, gpu_reference=args.gpu_reference, project_to=project_to,
-                                  instances=instances or None, models=models or None)
+                                  instances=instances or None, models=models or None, **quality)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -4,6 +4,7 @@ One job per module, lowest first:
   arithmetic  $ per million items, fleet size, monthly cost, the CPU-vs-GPU break-even rate;
   capacity    a record's capacity under a latency bound;
   catalog     the instance types and published GPU figures an analysis reads (the one module that loads files);
-  rows        cost rows: measured, GPU reference, projected estimates, not measured;
+  quality     the quality gate: each row's accuracy against the dense fp32 baseline, its source and status;
+  rows        cost rows: measured, GPU reference, projected estimates, not measured; `eligible` = may be chosen;
   analysis    `analyze`: records + price book + catalog -> CostAnalysis (pure: no file or network I/O).
 """

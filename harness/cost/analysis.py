@@ -5,11 +5,14 @@ reads a file or the network. Steps:
   1. select: failed runs are skipped with their reason, records without machine.instance_type are listed
      as unmapped (never mapped silently), and per configuration, instance type, CPU model, scenario and
      device the newest record is kept (records from several machines merge by instance type);
-  2. measured rows, where a server measurement supersedes single-stream/offline ones of the same configuration;
+  2. measured rows, each with its quality judged against the dense fp32 baseline (harness.cost.quality), where a
+     server measurement supersedes single-stream/offline ones of the same configuration;
   3. GPU reference rows for GPU types without a measured record (priced ones only);
   4. the best configuration per group, projections to asked-for CPU types, rows for asked-for types with
      no record;
-  5. break-even rates between the cheapest CPU row and each GPU type.
+  5. break-even rates between the cheapest eligible CPU row and each GPU type's cheapest eligible row.
+Rows beyond the quality budget or of unknown quality stay in the rows, never in the break-even
+(CostRow.eligible); `--allow-unknown-quality` lets the unknown ones be chosen.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from ..contracts import RunRecord
 from ..errors import ConfigError, choices_error
 from ..pricing import PURCHASE_OPTIONS, validate_region
 from ..pricing.catalog import InstanceType
-from .arithmetic import BreakEven, break_even_qps, is_positive
+from .arithmetic import BreakEven, break_even_qps, is_positive, pareto_front
 from .catalog import CostCatalog
-from .rows import (ESTIMATE, MEASURED, CostRow, SkippedRecord, Terms, measured_rows, not_measured_row, pick_best,
+from .quality import DEFAULT_MAX_QUALITY_DROP, Baselines, QualityGate
+from .rows import (MEASURED, CostRow, SkippedRecord, Terms, measured_rows, not_measured_row, pick_best,
                    projected_row, record_instance, reference_rows, sort_key)
 
 
@@ -49,6 +53,34 @@ class CostAnalysis:
     break_even: tuple[BreakEvenRow, ...]
     purchase_options: tuple[str, ...] = ("on-demand",)
     price_layers: tuple = field(default=())
+    gate: QualityGate = QualityGate()
+    within_qps: float = 10_000.0  # how far break-even rates are searched
+
+    def cheapest(self, model: str, option: str, device: str | None = None, *, at_target: bool = False) -> CostRow | None:
+        """The cheapest eligible row of a model and purchase option (on one device when given), or None: per item,
+        or at_target: by the fleet's monthly cost at the target rate (then per item)."""
+        pool = [r for r in self.rows if r.model == model and r.purchase_option == option and r.eligible
+                and (device is None or r.device == device)]
+        return min(pool, key=_monthly_key if at_target else _cheapest_key, default=None)
+
+    def break_even_between(self, cpu: CostRow, gpu: CostRow) -> BreakEven:
+        """The break-even rate between two priced rows that meet the SLA (see arithmetic.break_even_qps)."""
+        return break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour,
+                              self.within_qps)
+
+    def pareto(self) -> dict[tuple[str, str | None], tuple[list[CostRow], list[CostRow]]]:
+        """{(model, quality task): (rows with a measured accuracy and a $/1M, those on the accuracy-vs-$/1M Pareto
+        front, cheapest first)} for the first purchase option; accuracies of different tasks are never compared."""
+        groups: dict[tuple[str, str | None], list[CostRow]] = {}
+        for r in self.rows:
+            if r.accuracy is not None and r.usd_per_million is not None and r.purchase_option == self.purchase_options[0]:
+                groups.setdefault((r.model, r.quality_task), []).append(r)
+        out = {}
+        for key, rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            front = pareto_front([(r.usd_per_million, r.accuracy) for r in rows])
+            on_front = [min((r for r in rows if (r.usd_per_million, r.accuracy) == p), key=_cheapest_key) for p in front]
+            out[key] = (rows, on_front)
+        return out
 
 
 def analyze(
@@ -66,15 +98,20 @@ def analyze(
     models=None,
     reference_workloads=None,
     within_qps: float | None = None,
+    max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
+    allow_unknown_quality: bool = False,
 ) -> CostAnalysis:
     """Join records with prices (see the module docstring).
 
     book: a PriceBook. catalog: from load_catalog(models), holding every model that may get GPU reference rows.
     instances / models: keep only these. project_to: CPU instance types to estimate from measured CPU rows
     (labelled estimates). reference_workloads: (model, seq_len) pairs for GPU reference rows; default: those
-    in the records.
+    in the records. max_quality_drop: accuracy points a row may lose against its dense fp32 baseline;
+    allow_unknown_quality: rows of unknown quality may be chosen too.
     """
-    terms = _terms(sla_ms, qps, region, book, catalog, purchase_options)
+    gate = _gate(max_quality_drop, allow_unknown_quality)
+    baselines = Baselines(r for r in records if not models or r.config.model in models)
+    terms = _terms(sla_ms, qps, region, book, catalog, purchase_options, baselines, gate)
     targets = [catalog.lookup(t) for t in project_to]
     for t in targets:
         if t.is_gpu:
@@ -84,6 +121,7 @@ def analyze(
     for name in keep or ():
         catalog.lookup(name)
 
+    within_qps = within_qps or max(100.0 * qps, 10_000.0)
     newest, skipped, unmapped = _select(records, models, keep)
     candidates: list[CostRow] = []
     for rec in newest:
@@ -108,12 +146,18 @@ def analyze(
     return CostAnalysis(
         sla_ms=float(sla_ms), qps=float(qps), region=region, rows=tuple(best), candidates=tuple(candidates),
         skipped=tuple(skipped), unmapped=tuple(unmapped), not_measured=tuple(not_measured),
-        break_even=tuple(_break_evens(best, terms.options, within_qps or max(100.0 * qps, 10_000.0))),
-        purchase_options=terms.options, price_layers=tuple(getattr(book, "layers", ())),
+        break_even=tuple(_break_evens(best, terms.options, within_qps)), within_qps=float(within_qps),
+        purchase_options=terms.options, price_layers=tuple(getattr(book, "layers", ())), gate=gate,
     )
 
 
-def _terms(sla_ms, qps, region, book, catalog, purchase_options) -> Terms:
+def _gate(max_quality_drop, allow_unknown_quality) -> QualityGate:
+    if not (is_positive(max_quality_drop) or max_quality_drop == 0) or isinstance(max_quality_drop, bool):
+        raise ConfigError(f"--max-quality-drop: {max_quality_drop!r}; valid: a number of accuracy points >= 0")
+    return QualityGate(max_drop_points=float(max_quality_drop), allow_unknown=bool(allow_unknown_quality))
+
+
+def _terms(sla_ms, qps, region, book, catalog, purchase_options, baselines, gate) -> Terms:
     """The checked terms of an analysis; a bad one is a one-line ConfigError naming the flag."""
     if not is_positive(sla_ms):
         raise ConfigError(f"--sla-ms: {sla_ms!r}; valid: a number of milliseconds > 0")
@@ -124,7 +168,8 @@ def _terms(sla_ms, qps, region, book, catalog, purchase_options) -> Terms:
     for opt in options:
         if opt not in PURCHASE_OPTIONS:
             raise choices_error("purchase option", opt, PURCHASE_OPTIONS)
-    return Terms(sla_ms=sla_ms, qps=qps, region=region, book=book, options=options, catalog=catalog)
+    return Terms(sla_ms=sla_ms, qps=qps, region=region, book=book, options=options, catalog=catalog,
+                 baselines=baselines, gate=gate)
 
 
 def _select(records, models, keep) -> tuple[list[RunRecord], list[SkippedRecord], list[SkippedRecord]]:
@@ -214,17 +259,17 @@ def _not_measured(best: list[CostRow], keep, models, terms: Terms) -> tuple[list
 
 
 def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakEvenRow]:
-    """Per model and purchase option: the cheapest CPU row against the cheapest GPU row and each other GPU type."""
+    """Per model and purchase option: the cheapest eligible CPU row against the cheapest eligible GPU row and each
+    other GPU type's cheapest eligible row."""
     out = []
     for model in sorted({r.model for r in rows}):
         for opt in options:
-            priced = [r for r in rows if r.model == model and r.purchase_option == opt and r.usd_per_million is not None
-                      and r.measured_or_reference != ESTIMATE]
+            priced = [r for r in rows if r.model == model and r.purchase_option == opt and r.eligible]
             cpus = [r for r in priced if r.device == "cpu"]
             gpus = [r for r in priced if r.device == "gpu"]
             if not cpus or not gpus:
                 continue
-            key = lambda r: (r.usd_per_million, r.usd_per_month_at_target, r.instance)  # noqa: E731
+            key = _cheapest_key
             cpu = min(cpus, key=key)
             cheapest = min(gpus, key=key)
             pairs = [("cheapest GPU", cheapest)]
@@ -234,3 +279,11 @@ def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakE
                 be = break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour, within_qps)
                 out.append(BreakEvenRow(model, opt, scope, cpu, gpu, be))
     return out
+
+
+def _cheapest_key(r: CostRow) -> tuple:
+    return (r.usd_per_million, r.usd_per_month_at_target, r.instance)
+
+
+def _monthly_key(r: CostRow) -> tuple:
+    return (r.usd_per_month_at_target, r.usd_per_million, r.instance)

@@ -3,6 +3,7 @@
   usd_per_million        = usd_per_hour / (capacity_per_s * 3600) * 1e6
   instances_at_target    = ceil(target_qps / capacity_per_s)
   usd_per_month          = instances * usd_per_hour * 730          (730 h: AWS Pricing Calculator convention)
+  pareto_front           (cost, quality) points no cheaper-or-equal point beats on quality
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ def usd_per_month(instances: int, usd_per_hour: float, hours_per_month: float = 
 
 def fleet_usd_per_month(target_qps: float, capacity_per_s: float, usd_per_hour: float) -> float:
     return usd_per_month(fleet_size(target_qps, capacity_per_s), usd_per_hour)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(cost, quality) points not dominated by a cheaper-or-equal point of higher-or-equal quality; by cost."""
+    front = []
+    best_q = float("-inf")
+    for cost, q in sorted(points, key=lambda p: (p[0], -p[1])):
+        if q > best_q:
+            front.append((cost, q))
+            best_q = q
+    return front
 
 
 @dataclass(frozen=True)

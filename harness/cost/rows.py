@@ -5,8 +5,9 @@ Four kinds, each labelled in `measured_or_reference`:
   reference     published GPU figures for a GPU type with no measured record (cited, never measured here);
   estimate      a measured CPU row scaled by physical cores to another CPU type (asked for, labelled);
   not measured  an asked-for instance type with no record: its price and no numbers (never a zero).
+Every row carries its quality and verdict (harness.cost.quality); `eligible` says whether it may be chosen.
 Per (model, variant, backend, precision, seq_len, instance) the best batch/threads/streams/kernel
-configuration within the SLA is kept (`pick_best`).
+configuration within the SLA is kept, preferring configurations whose quality passes the gate (`pick_best`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..pricing.catalog import InstanceType
 from .arithmetic import fleet_size, is_positive, usd_per_million, usd_per_month
 from .capacity import LATENCY_FALLBACK, capacity_under_sla, is_server
 from .catalog import CostCatalog
+from .quality import NONE, UNKNOWN, Baselines, QualityGate, assess, assess_reference
 
 MEASURED, REFERENCE, ESTIMATE, NOT_MEASURED = "measured", "reference", "estimate", "not measured"
 
@@ -33,6 +35,8 @@ class Terms:
     book: object  # a harness.pricing.PriceBook (or anything with .get(instance, region, option))
     options: tuple[str, ...]  # purchase options
     catalog: CostCatalog
+    baselines: Baselines = Baselines(())
+    gate: QualityGate = QualityGate()
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class CostRow:
     model: str
     variant: str
     backend: str
-    backend_version: str | None
+    engine_version: str | None
     precision: str
     instance: str
     region: str
@@ -68,14 +72,31 @@ class CostRow:
     kernel: str | None = None
     scenario: str | None = None
     sparsity: float | None = None
-    accuracy: float | None = None
     citation: str | None = None  # source of a reference figure, or the label of an estimate
     record_id: str | None = None
     created_at: str | None = None
+    # quality (harness.cost.quality.RowQuality.row_fields)
+    accuracy: float | None = None
+    accuracy_ci95: tuple[float, ...] | None = None
+    accuracy_drop: float | None = None  # points below the dense fp32 baseline
+    top1_agreement: float | None = None
+    quality_source: str = NONE  # engine | manifest | teacher | reference | none
+    quality_status: str = UNKNOWN  # ok | budget exceeded | unknown
+    quality_passes: bool = False  # status ok, or unknown under --allow-unknown-quality
+    quality_task: str | None = None
+    quality_baseline: str | None = None
+    quality_note: str = ""
 
     @property
     def group(self) -> tuple:
         return (self.model, self.variant, self.backend, self.precision, self.seq_len, self.instance, self.purchase_option)
+
+    @property
+    def eligible(self) -> bool:
+        """May be chosen (cheapest, verdicts, break-even): quality passes the gate, the SLA is met, it is priced,
+        and it is measured or a published reference (estimates are never chosen)."""
+        return (self.quality_passes and self.usd_per_million is not None
+                and self.measured_or_reference in (MEASURED, REFERENCE))
 
     @property
     def capacity_per_s(self) -> float | None:
@@ -116,11 +137,6 @@ def record_sparsity(record: RunRecord) -> tuple[float | None, str | None]:
     if is_positive(dense) and nonzero is not None:
         return max(0.0, 1.0 - float(nonzero) / float(dense)), "1 - nonzero/dense FLOPs"
     return None, None
-
-
-def record_accuracy(record: RunRecord) -> float | None:
-    quality = record.quality
-    return quality.accuracy if quality else None
 
 
 def unusable(record: RunRecord) -> str | None:
@@ -184,15 +200,15 @@ def measured_rows(record: RunRecord, terms: Terms) -> list[CostRow] | str:
     entry = terms.catalog.get(instance)
     base = dict(
         model=cfg.model, variant=record.variant_label, backend=cfg.backend,
-        backend_version=record.effective.backend_version, precision=record.precision, instance=instance,
+        engine_version=record.effective.backend_version, precision=record.precision, instance=instance,
         region=terms.region, vcpu_or_gpu=entry.describe() if entry else "unknown (not in the instance catalog)",
         batch=cfg.batch_size, seq_len=cfg.seq_len, throughput_per_s=float(throughput) if is_positive(throughput) else None,
         p50_ms=lat.percentile("p50"), p99_ms=lat.percentile("p99"), sla_met=cap.sla_met, **_NO_MONEY,
         measured_or_reference=MEASURED, device=record.device, capacity_basis=cap.basis, threads=record.threads,
         streams=cfg.backend_settings.get("streams", 1) if cfg.backend == "openvino" else None,
         kernel=record.kernel, scenario=cfg.scenario, sparsity=record_sparsity(record)[0],
-        accuracy=record_accuracy(record), citation=f"record {record.record_id} (instance type {how})",
-        record_id=record.record_id, created_at=record.created_at,
+        citation=f"record {record.record_id} (instance type {how})", record_id=record.record_id,
+        created_at=record.created_at, **assess(record, terms.baselines, terms.gate).row_fields(),
     )
     return [with_money(CostRow(**base, **price_fields(terms, instance, opt), purchase_option=opt), terms.qps)
             for opt in terms.options]
@@ -207,14 +223,15 @@ def reference_rows(model: str, seq_len: int | None, terms: Terms, gpu_instances)
                 continue
             met, notes = _reference_sla(p, inst, terms.sla_ms)
             backend = "TensorRT" if "TensorRT" in p.source else "MLPerf (NVIDIA)"
+            quality = assess_reference(model, p.precision, terms.baselines, terms.gate).row_fields()
             for opt in terms.options:
                 row = CostRow(
-                    model=model, variant="dense", backend=backend, backend_version=None, precision=p.precision,
+                    model=model, variant="dense", backend=backend, engine_version=None, precision=p.precision,
                     instance=inst.name, region=terms.region, purchase_option=opt, **price_fields(terms, inst.name, opt),
                     vcpu_or_gpu=inst.describe(), batch=p.batch, seq_len=p.seq_len,
                     throughput_per_s=p.throughput_per_s * inst.gpu_count, p50_ms=None, p99_ms=None, sla_met=met,
                     **_NO_MONEY, measured_or_reference=REFERENCE, device="gpu", capacity_basis="; ".join(notes),
-                    scenario=p.scenario, sparsity=0.0, citation=f"{p.grade} reference: {p.source}",
+                    scenario=p.scenario, sparsity=0.0, citation=f"{p.grade} reference: {p.source}", **quality,
                 )
                 out.append(with_money(row, terms.qps))
     return out
@@ -263,11 +280,11 @@ def projected_row(row: CostRow, target: InstanceType, terms: Terms) -> CostRow |
 def not_measured_row(model: str, entry: InstanceType, option: str, line: str, terms: Terms) -> CostRow:
     """A visible row with the instance's price and no numbers, so no reader assumes a zero."""
     return CostRow(
-        model=model, variant="", backend="", backend_version=None, precision="", instance=entry.name,
+        model=model, variant="", backend="", engine_version=None, precision="", instance=entry.name,
         region=terms.region, purchase_option=option, **price_fields(terms, entry.name, option),
         vcpu_or_gpu=entry.describe(), batch=None, seq_len=None, throughput_per_s=None, p50_ms=None, p99_ms=None,
         sla_met=None, **_NO_MONEY, measured_or_reference=NOT_MEASURED, device="gpu" if entry.is_gpu else "cpu",
-        capacity_basis=line, citation=line,
+        capacity_basis=line, citation=line, quality_note="not measured",
     )
 
 
@@ -276,10 +293,11 @@ def not_measured_row(model: str, entry: InstanceType, option: str, line: str, te
 
 
 def pick_best(rows: list[CostRow]) -> CostRow:
-    """The most throughput within the SLA (the smaller batch on a tie); else an unknown; else the lowest latency."""
+    """The most throughput within the SLA among configurations whose quality passes the gate, else among all
+    (the smaller batch on a tie); else an unknown; else the lowest latency."""
     met = [r for r in rows if r.sla_met and r.throughput_per_s]
     if met:
-        return max(met, key=lambda r: (r.throughput_per_s, -(r.batch or 0)))
+        return max(met, key=lambda r: (r.quality_passes, r.throughput_per_s, -(r.batch or 0)))
     unknown = [r for r in rows if r.sla_met is None]
     if unknown:
         return max(unknown, key=lambda r: r.throughput_per_s or 0)

@@ -4,6 +4,10 @@ COST_CSV_SCHEMA_VERSION history (cost.csv, a `schema_version` column on every ro
   1 - first version: the columns in CSV_COLUMNS after schema_version, under a `# schema_version: 1` first line.
   2 - the version moved from that comment line into the first column, so that the header is the first line
       (pandas.read_csv and spreadsheets read the file with no options); the other columns are unchanged.
+  3 - backend_version renamed engine_version; quality columns appended (harness.cost.quality): accuracy,
+      accuracy_drop (points below the dense fp32 baseline), top1_agreement, quality_source (engine, manifest,
+      teacher, reference, none), quality_status (ok, budget exceeded, unknown), eligible (true/false: may be
+      chosen), quality_task, quality_baseline, quality_note.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import io
 
 from ..cost.analysis import CostAnalysis
 
-COST_CSV_SCHEMA_VERSION = 2
+COST_CSV_SCHEMA_VERSION = 3
 CSV_COLUMNS = (
-    "schema_version", "model", "variant", "backend", "backend_version", "precision", "instance", "region",
+    "schema_version", "model", "variant", "backend", "engine_version", "precision", "instance", "region",
     "purchase_option", "usd_per_hour", "price_source", "price_date", "vcpu_or_gpu", "batch", "seq_len",
     "throughput_per_s", "p50_ms", "p99_ms", "sla_met", "usd_per_million", "usd_per_month_at_target",
-    "measured_or_reference",
+    "measured_or_reference", "accuracy", "accuracy_drop", "top1_agreement", "quality_source", "quality_status",
+    "eligible", "quality_task", "quality_baseline", "quality_note",
 )
 
 

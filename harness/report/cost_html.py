@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 
 from ..cost.analysis import CostAnalysis
-from .cost_content import (NO_BREAK_EVEN, break_even_lines, display_rows, issue_sections, method_lines, row_kinds,
-                           source_lines, summary_line)
+from .cost_answer import answer_lines
+from .cost_content import (NO_BREAK_EVEN, break_even_lines, display_rows, issue_sections, method_lines, pareto_lines,
+                           row_kinds, source_lines, summary_line)
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,10 +27,12 @@ def render_html(analysis: CostAnalysis, title: str = "Cost report", preface: lis
     return environment().get_template("cost.html.j2").render(
         title=title,
         summary=summary_line(analysis),
+        answer=answer_lines(analysis),
         preface=preface or [],
         columns=list(rows[0]) if rows else [],
         rows=list(zip(rows, row_kinds(analysis))),
         break_even=break_even_lines(analysis) or [NO_BREAK_EVEN],
+        pareto=pareto_lines(analysis),
         plots=plots or {},
         issues=issue_sections(analysis),
         method=method_lines(analysis),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from ..cost.analysis import CostAnalysis
 from ..tables import escape_markdown, format_markdown_table
-from .cost_content import (NO_BREAK_EVEN, break_even_lines, display_rows, issue_sections, method_lines, source_lines,
-                           summary_line)
+from .cost_answer import answer_lines
+from .cost_content import (NO_BREAK_EVEN, break_even_lines, display_rows, issue_sections, method_lines, pareto_lines,
+                           source_lines, summary_line)
 
 
 def _bullets(lines: list[str]) -> list[str]:
@@ -14,11 +15,15 @@ def _bullets(lines: list[str]) -> list[str]:
 
 
 def render_markdown(analysis: CostAnalysis, title: str = "Cost report", preface: list[str] | None = None) -> str:
-    parts = [f"# {escape_markdown(title)}", "", escape_markdown(summary_line(analysis)), ""]
+    parts = [f"# {escape_markdown(title)}", "", "## Answer", "", escape_markdown(summary_line(analysis)), ""]
+    parts += _bullets(answer_lines(analysis)) + [""]
     if preface:
         parts += ["## Verdict", ""] + _bullets(preface) + [""]
     parts += ["## Cost per configuration (cheapest first)", "", format_markdown_table(display_rows(analysis)), ""]
-    parts += ["## Break-even: cheapest CPU vs GPU", ""] + _bullets(break_even_lines(analysis) or [NO_BREAK_EVEN]) + [""]
+    parts += ["## Break-even: cheapest eligible CPU vs GPU", ""] + _bullets(break_even_lines(analysis) or [NO_BREAK_EVEN]) + [""]
+    pareto = pareto_lines(analysis)
+    if pareto:
+        parts += ["## Pareto front: accuracy vs $ per 1M", ""] + _bullets(pareto) + [""]
     for heading, lines in issue_sections(analysis).items():
         if lines:
             parts += [f"## {escape_markdown(heading)}", ""] + _bullets(lines) + [""]

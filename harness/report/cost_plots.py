@@ -7,6 +7,8 @@ import base64
 import io
 
 from ..cost.analysis import CostAnalysis
+from ..cost.arithmetic import pareto_front  # noqa: F401  (importable from here, where the plot marks it)
+from ..cost.quality import UNKNOWN
 from ..cost.rows import ESTIMATE, MEASURED, REFERENCE
 
 
@@ -20,17 +22,6 @@ def render_plots(analysis: CostAnalysis) -> dict[str, str]:
         if fig is not None:
             plots[caption] = _png(fig)
     return plots
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(cost, quality) points not dominated by a cheaper-or-equal point of higher-or-equal quality; by cost."""
-    front = []
-    best_q = float("-inf")
-    for cost, q in sorted(points, key=lambda p: (p[0], -p[1])):
-        if q > best_q:
-            front.append((cost, q))
-            best_q = q
-    return front
 
 
 def _figure(width: float, height: float):
@@ -80,33 +71,58 @@ def _cost_per_instance(analysis: CostAnalysis):
         return None
     colors = {MEASURED: "tab:blue", REFERENCE: "tab:orange", ESTIMATE: "tab:gray"}
     fig, ax = _figure(8, 0.35 * len(priced) + 1.5)
-    labels = [f"{r.instance}: {r.model} {r.variant} {r.backend} {r.precision} b{r.batch}" for r in priced]
+    labels = [f"{r.instance}: {r.model} {r.variant} {r.backend} {r.precision} b{r.batch}{_eligibility(r)}" for r in priced]
     values = [r.usd_per_million for r in priced]
-    ax.barh(range(len(priced)), values, color=[colors[r.measured_or_reference] for r in priced])
+    bars = ax.barh(range(len(priced)), values, color=[colors[r.measured_or_reference] for r in priced])
+    for bar, r in zip(bars, priced):
+        if not r.eligible:
+            bar.set_hatch("//")
+            bar.set_alpha(0.45)
     ax.set_yticks(range(len(priced)), labels, fontsize=7)
     ax.invert_yaxis()
     if max(values) / min(values) > 100:
         ax.set_xscale("log")
     ax.set_xlabel(f"$ per 1M items within p99 <= {analysis.sla_ms:g} ms ({analysis.region})")
-    ax.set_title("Cost per million items (blue measured, orange reference, grey estimate)")
+    ax.set_title("Cost per million items (blue measured, orange reference, grey estimate; hatched: not eligible)")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
+def _eligibility(r) -> str:
+    if not r.eligible:
+        return " (not eligible)"
+    return " (quality unknown, allowed)" if r.quality_status == UNKNOWN else ""
+
+
 def _accuracy_vs_cost(analysis: CostAnalysis):
-    """Accuracy against $/1M for the rows with both, with the Pareto front."""
-    known = [r for r in analysis.rows if r.accuracy is not None and r.usd_per_million is not None]
-    if not known:
+    """Accuracy against $/1M for the rows with a measured accuracy, per model and task: eligible rows filled,
+    the others hollow, and the Pareto front's points ringed, joined and labelled."""
+    groups = analysis.pareto()
+    if not groups:
         return None
-    front = pareto_front([(r.usd_per_million, r.accuracy) for r in known])
-    fig, ax = _figure(7, 4)
-    ax.scatter([r.usd_per_million for r in known], [r.accuracy for r in known], color="tab:blue")
-    for r in known:
-        ax.annotate(f"{r.variant} {r.backend} {r.instance}", (r.usd_per_million, r.accuracy), fontsize=6)
-    ax.plot([p[0] for p in front], [p[1] for p in front], color="tab:green", drawstyle="steps-post", label="Pareto front")
-    ax.set_xlabel("$ per 1M items")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy vs cost")
-    ax.legend(fontsize=7)
+    fig, ax = _figure(8, 4.5)
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    costs = []
+    for i, ((model, task), (rows, front)) in enumerate(groups.items()):
+        color = colors[i % len(colors)]
+        name = f"{model} ({task or 'task not recorded'})"
+        for eligible in (True, False):
+            pts = [r for r in rows if r.eligible == eligible]
+            if pts:
+                ax.scatter([r.usd_per_million for r in pts], [r.accuracy for r in pts], s=28, zorder=2,
+                           color=color if eligible else "none", edgecolors=color,
+                           label=f"{name}: {'eligible' if eligible else 'not eligible'}")
+        ax.plot([r.usd_per_million for r in front], [r.accuracy for r in front], color=color, linewidth=1.5, zorder=3,
+                marker="o", markersize=9, markerfacecolor="none", markeredgecolor="black", label=f"{name}: Pareto front")
+        for r in front:
+            ax.annotate(f"{r.variant} {r.backend} {r.instance}", (r.usd_per_million, r.accuracy), fontsize=6,
+                        xytext=(4, 4), textcoords="offset points")
+        costs += [r.usd_per_million for r in rows]
+    if max(costs) / min(costs) > 100:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"$ per 1M items within p99 <= {analysis.sla_ms:g} ms ({analysis.region}, {analysis.purchase_options[0]})")
+    ax.set_ylabel("accuracy (measured)")
+    ax.set_title("Accuracy vs cost: the Pareto front (no cheaper row is more accurate)")
+    ax.legend(fontsize=6)
     ax.grid(alpha=0.3)
     return fig

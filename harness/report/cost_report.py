@@ -4,6 +4,8 @@
 Entry points (the CLI, the demo and the fleet call these the same way):
     write_cost_report(records, out_dir, sla_ms, qps, region, quotes=None, ...) -> {"markdown", "html", "csv"}
     write_seed_example(records, out_dir, ...) -> the same, for the seed's question (report.seed)
+Both take max_quality_drop (accuracy points against the dense fp32 baseline, default 1.0) and
+allow_unknown_quality (harness.cost.quality): rows beyond the budget or of unknown quality are shown, never chosen.
 This module is where the price book and the catalog are loaded; the analysis itself (harness.cost) and
 the renderers (cost_markdown, cost_html, cost_csv, cost_plots) read no files.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 from ..contracts import RunRecord
 from ..cost.analysis import CostAnalysis, analyze
 from ..cost.catalog import load_catalog
+from ..cost.quality import DEFAULT_MAX_QUALITY_DROP
 from ..fsutil import atomic_write_text
 from .cost_csv import render_csv
 from .cost_html import render_html
@@ -73,29 +76,36 @@ def write_cost_report(
     within_qps: float | None = None,
     title: str = "Cost report",
     preface: list[str] | None = None,
+    max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
+    allow_unknown_quality: bool = False,
 ) -> dict[str, Path]:
     """Analyse records against prices and write DIR/cost.md, DIR/cost.html, DIR/cost.csv."""
     analysis = cost_analysis(
         records, sla_ms, qps, region, quotes, book=book,
         purchase_options=purchase_options, gpu_reference=gpu_reference, project_to=project_to,
         instances=instances, models=models, reference_workloads=reference_workloads, within_qps=within_qps,
+        max_quality_drop=max_quality_drop, allow_unknown_quality=allow_unknown_quality,
     )
     return write_analysis(analysis, out_dir, title=title, preface=preface)
 
 
 def seed_example(records: list[RunRecord], sla_ms: float = SEED.sla_ms, qps: float = SEED.qps,
                  region: str = SEED.region, quotes=None, *, book=None, project_to=(),
-                 gpu_reference: bool = True) -> tuple[CostAnalysis, list[str]]:
+                 gpu_reference: bool = True, max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
+                 allow_unknown_quality: bool = False) -> tuple[CostAnalysis, list[str]]:
     """(the analysis of the seed's comparison, the verdict lines on the seed's claim)."""
     analysis = cost_analysis(records, sla_ms, qps, region, quotes, book=book, gpu_reference=gpu_reference,
-                             project_to=project_to, **seed_options(records))
+                             project_to=project_to, max_quality_drop=max_quality_drop,
+                             allow_unknown_quality=allow_unknown_quality, **seed_options(records))
     return analysis, seed_verdict(analysis)
 
 
 def write_seed_example(records: list[RunRecord], out_dir, sla_ms: float = SEED.sla_ms, qps: float = SEED.qps,
                        region: str = SEED.region, quotes=None, *, book=None, project_to=(),
-                       gpu_reference: bool = True) -> dict[str, Path]:
-    """The seed's comparison (report.seed) written like a cost report, its verdict first."""
+                       gpu_reference: bool = True, max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
+                       allow_unknown_quality: bool = False) -> dict[str, Path]:
+    """The seed's comparison (report.seed) written like a cost report, its verdict after the answer."""
     analysis, verdict = seed_example(records, sla_ms, qps, region, quotes, book=book, project_to=project_to,
-                                     gpu_reference=gpu_reference)
+                                     gpu_reference=gpu_reference, max_quality_drop=max_quality_drop,
+                                     allow_unknown_quality=allow_unknown_quality)
     return write_analysis(analysis, out_dir, title=SEED.title, preface=verdict)

@@ -4,7 +4,8 @@ The seed (2022-10-24) claimed a 4-core CPU (t4g.xlarge) serves BERT-base 2x to 4
 (g4dn.xlarge) in Ohio. The comparison measures on this machine's closest type (c7a.large), lists the
 seed's CPU as not measured (or a labelled estimate), and prices the GPU from measured records or, without
 them, from published figures. Which instance types, model and workload that means lives in SEED; the
-verdict's sentences take every name from there.
+verdict's sentences take every name from there. The verdict compares eligible rows only (harness.cost.quality:
+accuracy within the budget of the dense fp32 baseline) and says which quality each holds against which baseline.
 """
 
 from __future__ import annotations
@@ -56,21 +57,34 @@ def seed_options(records, seed: SeedComparison = SEED) -> dict:
 
 
 def seed_verdict(analysis: CostAnalysis, seed: SeedComparison = SEED) -> list[str]:
-    """Lines comparing our numbers with the seed's claim, whichever way they come out."""
-    lines = [seed.claim]
+    """Lines comparing our numbers with the seed's claim, whichever way they come out. Only eligible rows are
+    compared (quality within the budget against the dense fp32 baseline); the others are named with the reason."""
+    lines = [seed.claim, f"Quality held: {analysis.gate.describe()} (the dense fp32 record of the same model, task "
+                         "and split); rows of unknown quality or beyond the budget are named below, never compared."]
     rows = [r for r in analysis.rows if r.purchase_option == "on-demand"]
-    cpu = [r for r in rows if r.instance == seed.measured_cpu and r.measured_or_reference == MEASURED
-           and r.usd_per_million is not None]
-    gpu = [r for r in rows if r.instance == seed.gpu and r.usd_per_million is not None]
+    priced_cpu = [r for r in rows if r.instance == seed.measured_cpu and r.measured_or_reference == MEASURED
+                  and r.usd_per_million is not None]
+    cpu = [r for r in priced_cpu if r.eligible]
+    priced_gpu = [r for r in rows if r.instance == seed.gpu and r.usd_per_million is not None]
+    gpu = [r for r in priced_gpu if r.eligible]
     if not any(r.instance == seed.claimed_cpu for r in rows):
         lines.append(f"{seed.claimed_cpu}: not measured here (no record declares it); no cost is shown for it. "
                      f"`--project-to {seed.claimed_cpu}` gives a labelled, low-confidence estimate.")
+    lines += _left_out(priced_cpu, cpu, seed)
+    served = {c.variant for c in priced_cpu}
+    for r in rows:  # variants measured on the CPU that no configuration serves within the SLA
+        if r.instance == seed.measured_cpu and r.measured_or_reference == MEASURED and r.sla_met is False \
+                and r.variant not in served:
+            lines.append(f"{seed.model_label} {r.variant} on {seed.measured_cpu} [measured] ({r.backend}, {r.precision}): "
+                         f"{r.capacity_basis}; no cost per item.")
     if not cpu:
-        lines.append(f"No measured {seed.measured_cpu} record meets p99 <= {analysis.sla_ms:g} ms with a price in "
-                     f"{analysis.region}: nothing measured to compare with the seed's claim.")
+        lines.append(f"No measured {seed.measured_cpu} record of acceptable quality meets p99 <= {analysis.sla_ms:g} ms "
+                     f"with a price in {analysis.region}: nothing measured to compare with the seed's claim.")
         return lines
     if not gpu:
-        lines.append(f"No {seed.gpu} row (measured or reference) is priced in {analysis.region}: no GPU side to compare.")
+        why = f": {min(priced_gpu, key=lambda r: r.usd_per_million).quality_note}" if priced_gpu else ""
+        lines.append(f"No {seed.gpu} row (measured or reference) of acceptable quality is priced in {analysis.region}"
+                     f"{why}: no GPU side to compare.")
         return lines
     gpu_best: dict[str, CostRow] = {}  # the cheapest GPU row per precision: fp32 CPU vs fp16 and int8 GPU, both said
     for r in sorted(gpu, key=lambda r: r.usd_per_million):
@@ -78,19 +92,38 @@ def seed_verdict(analysis: CostAnalysis, seed: SeedComparison = SEED) -> list[st
     for variant in sorted({r.variant for r in cpu}, key=lambda v: (v != "dense", v)):
         c = min((r for r in cpu if r.variant == variant), key=lambda r: r.usd_per_million)
         lines.append(_comparison(c, list(gpu_best.values()), analysis, seed))
-    served = {c.variant for c in cpu}
-    for r in rows:  # variants measured on the CPU that no configuration serves within the SLA
-        if r.instance == seed.measured_cpu and r.measured_or_reference == MEASURED and r.sla_met is False \
-                and r.variant not in served:
-            lines.append(f"{seed.model_label} {r.variant} on {seed.measured_cpu} [measured] ({r.backend}, {r.precision}): "
-                         f"{r.capacity_basis}; no cost per item.")
-    if next(iter(gpu_best.values())).measured_or_reference == REFERENCE:
-        lines.append(f"The {seed.gpu} figure is a published reference ({seed.reference_caveat}), not a measurement.")
+    first = next(iter(gpu_best.values()))
+    if first.measured_or_reference == REFERENCE:
+        lines.append(f"The {seed.gpu} figure is a published reference ({seed.reference_caveat}), not a measurement; "
+                     f"its quality is {first.quality_note} ({first.quality_baseline}).")
     return lines
 
 
+def _left_out(priced: list[CostRow], eligible: list[CostRow], seed: SeedComparison) -> list[str]:
+    """One line per variant measured and priced on the CPU whose quality keeps every row of it out."""
+    kept = {r.variant for r in eligible}
+    out = []
+    for variant in sorted({r.variant for r in priced} - kept, key=lambda v: (v != "dense", v)):
+        r = min((r for r in priced if r.variant == variant), key=lambda r: r.usd_per_million)
+        out.append(f"{seed.model_label} {variant} on {seed.measured_cpu} [measured] ({r.backend}, {r.precision}, "
+                   f"batch {r.batch}): ${r.usd_per_million:.4g} per 1M, not compared: quality {r.quality_status} "
+                   f"({r.quality_note}" + (f"; baseline: {r.quality_baseline}" if r.quality_baseline else "") + ").")
+    return out
+
+
+def _quality(r: CostRow) -> str:
+    """The quality a compared CPU row holds and against which baseline."""
+    task = f" on {r.quality_task}" if r.quality_task else ""
+    if r.quality_status != "ok":
+        return f"quality {r.quality_status} ({r.quality_note})"
+    if r.quality_baseline == "itself (dense fp32)":
+        return f"accuracy {r.accuracy:.4g}{task} ({r.quality_source}), the dense fp32 baseline itself"
+    return (f"accuracy {r.accuracy:.4g}{task} ({r.quality_source}), {r.accuracy_drop:.3g} points below "
+            f"{r.quality_baseline}")
+
+
 def _comparison(c: CostRow, gpus: list[CostRow], analysis: CostAnalysis, seed: SeedComparison) -> str:
-    """One CPU row against the cheapest GPU row of each precision: $ per item, fleet and monthly cost."""
+    """One CPU row against the cheapest GPU row of each precision: $ per item, fleet, monthly cost and quality."""
     parts = []
     for g in gpus:
         ratio = g.usd_per_million / c.usd_per_million
@@ -101,4 +134,4 @@ def _comparison(c: CostRow, gpus: list[CostRow], analysis: CostAnalysis, seed: S
     return (f"{seed.model_label} {c.variant} on {seed.measured_cpu} [measured] ({c.backend}, {c.precision}, batch {c.batch}): "
             f"${c.usd_per_million:.4g} per 1M at {c.throughput_per_s:.4g}/s within p99 <= {analysis.sla_ms:g} ms; "
             f"{c.instances_at_target} x {seed.measured_cpu} = ${c.usd_per_month_at_target:,.2f}/month at "
-            f"{analysis.qps:g} req/s; " + "; ".join(parts) + ".")
+            f"{analysis.qps:g} req/s; quality: {_quality(c)}; " + "; ".join(parts) + ".")

@@ -34,8 +34,11 @@ def _manifest_quality(manifest: dict | None) -> Quality | None:
     fields = {k: pruned[k] for k in ("accuracy", "top1_agreement", "kl_dense_pruned") if k in pruned}
     if isinstance(pruned.get("n"), int):
         fields["examples"] = pruned["n"]
+    details = dict(pruned)
+    if isinstance(quality.get("dense"), dict):  # the same manifest's dense figure: the baseline of the drop
+        details["dense"] = quality["dense"]
     try:
-        return Quality.from_json({**fields, "source": "manifest", "details": pruned}, "variant manifest quality")
+        return Quality.from_json({**fields, "source": "manifest", "details": details}, "variant manifest quality")
     except RecordError:  # a manifest from elsewhere with odd types: keep what it says, type nothing
         return Quality(source="manifest", details=dict(pruned))
 
@@ -76,7 +79,7 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
         kernel_evidence=result.kernel.evidence if result.kernel else None,
         engine=eff.engine if eff else None, backend_version=eff.backend_version if eff else None,
         device=eff.device if eff else "cpu", load_s=result.load_s, warmup_iters=result.warmup_iters,
-        stop_reason=result.stop_reason,
+        stop_reason=result.stop_reason, quantization=artifact.quantization if artifact else None,
     )
     return RunRecord(
         schema_version=SCHEMA_VERSION, record_id=uuid.uuid4().hex, status=result.status, reason=result.reason,
