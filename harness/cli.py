@@ -15,6 +15,7 @@ from .errors import HarnessError
 
 COMMANDS = (
     "models",
+    "finetune",
     "prune",
     "bench",
     "run",

@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backends", ("harness.backends",)),
     ("runner", ("harness.runner", "harness.matrix")),
     ("results", ("harness.store", "harness.cost", "harness.report", "harness.regressions", "harness.sync")),
-    ("workflows", ("harness.bench", "harness.demo", "harness.nightly", "harness.sweep", "harness.trees",
+    ("workflows", ("harness.bench", "harness.demo", "harness.nightly", "harness.sweep", "harness.trees", "harness.finetune",
                    "harness.frontier", "harness.fleet")),
     ("commands", ("harness.commands",)),
     ("cli", ("harness.cli",)),

@@ -61,6 +61,12 @@ class Backend:
         return cls.Settings.from_json(dict(values), where)
 
     @classmethod
+    def int8_format(cls, config: BenchConfig) -> str | None:
+        """The int8 model the export stage must make for `config` (harness.export.quantize FORMATS), or None
+        when the engine quantizes by itself or does not run that precision (load() then says so)."""
+        return None
+
+    @classmethod
     def available(cls) -> str | None:
         """The engine's version string when it can be imported here, else None."""
         raise NotImplementedError

@@ -86,10 +86,14 @@ class DeepSparseBackend(Backend):
             return None
         return deepsparse.__version__
 
+    @classmethod
+    def int8_format(cls, config):
+        return "matmulinteger" if config.precision == "int8" else None
+
     def load(self):
-        if self.config.precision != "fp32":
+        if self.config.precision not in ("fp32", "int8"):
             raise BackendUnavailable(
-                f"deepsparse runs this fp32 graph in fp32 only; precision {self.config.precision!r} is not offered"
+                f"deepsparse runs fp32 and int8 graphs; precision {self.config.precision!r} is not offered"
             )
         try:
             import deepsparse
@@ -128,7 +132,7 @@ class DeepSparseBackend(Backend):
     def effective_settings(self):
         e = self.engine
         return EngineReport(
-            precision="fp32",
+            precision=self.config.precision,
             threads=e.num_cores,
             backend_version=self.version,
             engine={
@@ -145,6 +149,7 @@ class DeepSparseBackend(Backend):
                 "fraction_of_supported_ops": e.fraction_of_supported_ops,
                 "cpu_avx_type": e.cpu_avx_type,
                 "cpu_vnni": e.cpu_vnni,
+                "quantization": self.artifact.quantization,
             },
         )
 

@@ -6,24 +6,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..contracts import Contract, EngineReport, RecordError
-from .base import Backend
+from .base import Backend, BackendUnavailable
 
 
 @dataclass(frozen=True)
 class OpenVinoSettings(Contract):
     streams: int = 1  # NUM_STREAMS
     openvino_sparse_rate: float | None = None  # --kernel sparse: CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE (default 0.8)
+    quantizer: str = "nncf"  # --precision int8: "nncf" (OpenVINO's post-training quantization) or "qdq" (ONNX QDQ)
 
     def __post_init__(self):
         if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
             raise RecordError(f"streams: expected a positive integer, got {self.streams!r}")
         if self.openvino_sparse_rate is not None and not 0.0 <= self.openvino_sparse_rate <= 1.0:
             raise RecordError(f"openvino_sparse_rate: expected a fraction in [0, 1], got {self.openvino_sparse_rate!r}")
+        if self.quantizer not in ("nncf", "qdq"):
+            raise RecordError(f"quantizer: unknown value {self.quantizer!r}; valid: nncf, qdq")
 
 
 class OpenVinoBackend(Backend):
     name = "openvino"
     Settings = OpenVinoSettings
+
+    @classmethod
+    def int8_format(cls, config):
+        if config.precision != "int8":
+            return None
+        return cls.parse_settings(config.backend_settings).quantizer
 
     @classmethod
     def available(cls):
@@ -36,10 +45,13 @@ class OpenVinoBackend(Backend):
     def load(self):
         import openvino as ov
 
+        if self.config.precision == "int8-dynamic":
+            raise BackendUnavailable("openvino quantizes statically (NNCF or a QDQ graph): use --precision int8")
         core = ov.Core()
-        model = core.read_model(self.artifact.onnx_path)
+        model = core.read_model(self.artifact.openvino_ir_path or self.artifact.onnx_path)
         streams = self.options.streams
         props = {
+            # f32 for fp32 and int8 alike: int8 layers run in int8, the rest must not drop to bf16 by themselves
             "INFERENCE_PRECISION_HINT": "bf16" if self.config.precision == "bf16" else "f32",
             "INFERENCE_NUM_THREADS": self.threads,
             "NUM_STREAMS": streams,
@@ -67,6 +79,9 @@ class OpenVinoBackend(Backend):
 
     def effective_settings(self):
         precision = normalize_precision(self._prop("INFERENCE_PRECISION_HINT"))
+        layers = matmul_precisions(self.compiled)
+        if layers.get("int8", 0) > 0:
+            precision = "int8"
         threads = self._prop("INFERENCE_NUM_THREADS")
         return EngineReport(
             precision=precision,
@@ -77,7 +92,8 @@ class OpenVinoBackend(Backend):
                     "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING",
                     "PERFORMANCE_HINT", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_MODE_HINT",
                 )
-            } | {"requested": {k: str(v) for k, v in self.requested.items()}},
+            } | {"requested": {k: str(v) for k, v in self.requested.items()}, "matmul_precisions": layers,
+                 "quantization": self.artifact.quantization},
         )
 
     def kernel_info(self):
@@ -95,3 +111,17 @@ def normalize_precision(value) -> str:
         if any(n in text for n in names):
             return short
     return text or "unknown"
+
+
+def matmul_precisions(compiled) -> dict:
+    """How many FullyConnected/MatMul nodes of the compiled model's execution graph run in int8 and how many
+    in floating point: the precision read back from the engine, not assumed from the request."""
+    counts = {"int8": 0, "float": 0}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        layer = str(info["layerType"].astype(str)) if "layerType" in info else ""
+        if layer not in ("FullyConnected", "MatMul"):
+            continue
+        runtime = str(info["runtimePrecision"].astype(str)).lower() if "runtimePrecision" in info else ""
+        counts["int8" if runtime in ("i8", "u8") else "float"] += 1
+    return counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..contracts import Contract, EngineReport, KernelInfo, RecordError
+from ..export.quantize import KEEP_FP32
 from .base import Backend, BackendUnavailable
 
 
@@ -49,6 +50,16 @@ class TorchBackend(Backend):
             from .sparse_kernels import swap_to_sparse
 
             self._kernel = swap_to_sparse(self.model, self.options.sparse_threshold)
+        self.quantized_layers = 0
+        if self.config.precision in ("int8", "int8-dynamic"):
+            # torch's CPU int8 path for these models is dynamic: int8 Linear weights, activations per call
+            from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+            # the classifier and pooler stay fp32, as in every other engine's int8 model (harness.export.quantize)
+            spec = {name: default_dynamic_qconfig for name, m in self.model.named_modules()
+                    if isinstance(m, torch.nn.Linear) and not KEEP_FP32.search(name)}
+            self.model = quantize_dynamic(self.model, spec, dtype=torch.qint8)
+            self.quantized_layers = sum(1 for m in self.model.modules() if "quantized" in type(m).__module__)
 
     def prepare(self, inputs):
         import torch
@@ -70,14 +81,19 @@ class TorchBackend(Backend):
     def effective_settings(self):
         import torch
 
+        precision = "bf16" if self.dtype is torch.bfloat16 else "fp32"
+        if self.quantized_layers:
+            precision = "int8-dynamic"
         return EngineReport(
-            precision="bf16" if self.dtype is torch.bfloat16 else "fp32",
+            precision=precision,
             threads=torch.get_num_threads(),
             engine={
                 "num_threads": torch.get_num_threads(),
                 "num_interop_threads": torch.get_num_interop_threads(),
                 "mkldnn": torch.backends.mkldnn.is_available(),
                 "autocast_bf16": self.dtype is torch.bfloat16,
+                "int8_dynamic_linear_layers": self.quantized_layers,
+                "quantized_engine": torch.backends.quantized.engine,
             },
         )
 

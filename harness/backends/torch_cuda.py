@@ -31,6 +31,8 @@ class TorchCudaBackend(TorchBackend):
             raise BackendUnavailable("no CUDA device visible to torch on this machine")
         if self.config.kernel == "sparse":
             raise BackendUnavailable("torch-cuda runs dense kernels only here")
+        if self.config.precision not in ("fp32", "bf16"):
+            raise BackendUnavailable(f"torch-cuda runs fp32 and bf16 here, not {self.config.precision}")
         from ..export.build import load_torch_model
 
         self.model = load_torch_model(self.config).to("cuda")

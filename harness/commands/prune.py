@@ -23,7 +23,11 @@ def register(sub):
             "harness prune bert-base --method magnitude --structure layers --keep-layers 0,2,4,6,8,10 --out variants/bert-base-l6"
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model family (see `harness models`)")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="model family (see `harness models`); optional with --checkpoint")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="prune a local checkpoint (config.json + weights; e.g. from `harness finetune`); its own "
+                        "classifier is kept, so no dense fine-tuning runs first")
     p.add_argument("--method", choices=METHODS, help="criterion: what to remove")
     p.add_argument("--sparsity", type=float, metavar="S",
                    help="fraction of prunable weights to remove (of units for heads/neurons/channels/layers; 2:4 is 0.5)")
@@ -88,15 +92,24 @@ def run(args) -> int:
     from ..tasks import resolve_data_dir
     from ..variants.identify import variant_id
 
+    from ..errors import ConfigError
+
+    if not args.model and not args.checkpoint:
+        raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
+    model = args.model
+    if model is None:
+        from ..models.checkpoint import checkpoint_family
+
+        model = checkpoint_family(args.checkpoint).name
     recipe = recipe_from_args(args)
     path, manifest = make_variant(
-        args.model, recipe, out_dir=args.out, data_dir=resolve_data_dir(args.data),
+        model, recipe, out_dir=args.out, data_dir=resolve_data_dir(args.data), checkpoint=args.checkpoint,
         progress=not args.no_progress, source=args.recipe or "command line", start_from=args.start_from,
     )
     realised = manifest["realised_sparsity"]
     q = manifest["quality"]
     print(f"variant: {path} (id {variant_id(path)})")
-    print(f"model {args.model}, method {manifest['method']}, structure {manifest['structure']}: "
+    print(f"model {model}, method {manifest['method']}, structure {manifest['structure']}: "
           f"target sparsity {manifest['target_sparsity']:.4f}, realised {realised['overall']:.4f}"
           + (f" (of the dense model's prunable weights: {realised['weights_vs_dense']:.4f})"
              if "+" in manifest["structure"] or manifest["structure"] in UNIT_STRUCTURES else ""))

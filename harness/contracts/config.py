@@ -7,7 +7,7 @@ from typing import Any
 
 from .codec import Contract, RecordError, _describe, _finite, _non_default, _positive_int, stable_hash
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8", "int8-dynamic")  # int8: static (calibrated) where the engine has it
 KERNELS = ("dense", "sparse")
 SCENARIOS = ("single-stream", "offline", "server")
 TASKS = ("sst2", "text-classification", "teacher")
@@ -35,8 +35,10 @@ class Settings(Contract):
     # keep timing until this percentile has a 95% interval (MIN_SAMPLES), or a max_* bound ends the run
     # (the record's stop_reason then says which); None: min_iters alone
     percentile_target: str | None = "p99"
+    calibration_examples: int = 128  # int8: examples that calibrate the activation ranges (export stage)
 
     def __post_init__(self):
+        _positive_int("settings.calibration_examples", self.calibration_examples)
         for name in ("warmup_iters", "min_iters", "max_iters", "server_requests", "server_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -47,6 +47,7 @@ class Effective(Contract):
     load_s: float | None = None
     warmup_iters: int | None = None
     stop_reason: str | None = None
+    quantization: dict[str, Any] | None = None  # int8: how the model was quantized (from the export stage)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class Artifact(Contract):
     input_names: tuple[str, ...]
     io_path: str | None = None  # npz: "input:<name>" arrays and the fp32 "reference" output
     onnx_path: str | None = None
+    openvino_ir_path: str | None = None  # an OpenVINO IR (xml; int8 from NNCF) the OpenVINO backend loads instead
     torch_path: str | None = None  # directory a torch-based worker loads its module from
     tree_path: str | None = None  # decision trees: the tree's arrays (npz)
     framework: str = "torch"
@@ -34,6 +35,7 @@ class Artifact(Contract):
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts (tree nodes, depth, ...)
     eval_path: str | None = None  # npz: the evaluation set (inputs, labels, the dense fp32 model's top-1)
     eval_meta: dict[str, Any] | None = None  # what the evaluation set is (task, split, examples, data sha256)
+    quantization: dict[str, Any] | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
     schema_version: int = 1
 
 

@@ -22,8 +22,9 @@ from .build import build_model, checkpoint_id
 ARTIFACT_SCHEMA_VERSION = 1
 
 
-def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool) -> Artifact:
-    """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`)."""
+def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format: str | None = None) -> Artifact:
+    """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`; an int8 model in
+    `int8_format`, harness.export.quantize, made from the fp32 export and cached beside it)."""
     from ..models.registry import family_for
 
     family = family_for(config.model, config.checkpoint)
@@ -48,10 +49,19 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool) -> Artifact:
     meta = json.loads(paths["meta"].read_text())
     manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
     eval_path, eval_meta = _eval_set(config, family, directory)
+    onnx_path = str(paths["onnx"]) if needs_onnx else None
+    size = paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"]
+    ir_path, quantization = None, None
+    if int8_format:
+        from .int8 import quantized_model
+
+        path, quantization = quantized_model(config, family, paths["onnx"], int8_format, static=static)
+        onnx_path, ir_path = (None, str(path)) if int8_format == "nncf" else (str(path), None)
+        size = quantization["bytes"]
     return Artifact(
         dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
-        onnx_path=str(paths["onnx"]) if needs_onnx else None, variant_id=variant_id, variant_manifest=manifest,
-        artifact_bytes=paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"],
+        onnx_path=onnx_path, openvino_ir_path=ir_path, quantization=quantization, variant_id=variant_id,
+        variant_manifest=manifest, artifact_bytes=size,
         weights_bytes=meta["weights_bytes"], params=meta["params"], nonzero_params=meta["nonzero_params"],
         flops_per_inference=meta["flops_per_inference"],
         flops_nonzero_per_inference=meta["flops_nonzero_per_inference"], eval_path=eval_path, eval_meta=eval_meta,

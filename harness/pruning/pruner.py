@@ -65,7 +65,8 @@ def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, pro
     if data_dir:
         task = make_task(family, data_dir, seed=r.seed, max_train=r.data.max_train, max_eval=r.data.max_eval,
                          seq_len=r.data.seq_len, method=r.method)
-        if family.kind == "text" and r.dense.steps > 0:  # every text family's classification head is new
+        # every zoo text family's classification head is new; a local checkpoint comes with its own, trained
+        if family.kind == "text" and r.dense.steps > 0 and not getattr(family, "directory", None):
             t0 = time.perf_counter()
             model = finetune_dense(family, model, task, steps=r.dense.steps, lr=r.dense.lr, batch_size=r.dense.batch_size,
                                    seed=r.seed, cache_dir=cache_dir or default_cache_dir())
@@ -102,14 +103,16 @@ def _masked(structure: str | None) -> bool:
 
 
 def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | None = None, cache_dir=None,
-                 progress: bool = True, source: str = "recipe", start_from=None) -> tuple[Path, dict]:
-    """Prune `model_name` with `recipe` (every stage of it), starting from the dense model or from the
-    variant directory `start_from`, and save the variant; return (path, manifest)."""
-    from ..models.registry import model_family
+                 progress: bool = True, source: str = "recipe", start_from=None,
+                 checkpoint: str | None = None) -> tuple[Path, dict]:
+    """Prune `model_name` with `recipe` (every stage of it), starting from the dense model (a zoo family's, or
+    the local `checkpoint`'s) or from the variant directory `start_from`, and save the variant; return
+    (path, manifest)."""
+    from ..models.registry import family_for
     from ..variants.neural import save_variant
     from .training import evaluate
 
-    family = model_family(model_name)
+    family = family_for(model_name, checkpoint)
     r = recipe.resolved(source)
     stages = r.stages()
     for stage in stages:
@@ -132,6 +135,10 @@ def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | No
         pruned_quality = evaluate(model, task, teacher=teacher)
     timings["prune_s"] = round(sum(o.wall_time_s for o in outcomes), 3)
     manifest = _manifest(family, r, stages, outcomes, start, teacher, model, task)
+    if checkpoint:
+        from ..export.build import checkpoint_id
+
+        manifest["base"] = {"checkpoint": str(checkpoint), "checkpoint_id": checkpoint_id(checkpoint)}
     manifest.update({
         "wall_time_s": round(time.perf_counter() - started, 3),
         "peak_rss_bytes": rss.peak_rss_bytes,

@@ -36,7 +36,9 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-PARITY_TOLERANCE = {"fp32": (1e-4, 1e-3)}  # (atol, rtol) against the torch fp32 reference
+# (atol, rtol) against the torch fp32 reference's largest |logit|, per precision. Low precisions are allowed
+# what rounding does to logits; whether they still classify well is the evaluation's job (metrics.quality).
+PARITY_TOLERANCE = {"fp32": (1e-4, 1e-3), "bf16": (5e-2, 5e-2), "int8": (0.1, 0.25), "int8-dynamic": (0.1, 0.25)}
 LOW_PRECISION_TOLERANCE = (5e-2, 5e-2)
 
 

@@ -106,22 +106,30 @@ def sst2_examples(data_dir: str, num_labels: int) -> EvalExamples:
     return EvalExamples("sst2", "dev", tuple(texts), None, tuple(labels), SST2_LABELS, str(path), file_sha256(path))
 
 
-def text_classification_examples(data_file: str, text_columns, label_column: str, num_labels: int,
-                                 id2label: dict[int, str]) -> EvalExamples:
+def read_columns(data_file: str, text_columns, label_column: str | None = None):
+    """(texts, second texts or [], raw label cells or []) of a TSV/CSV file."""
     path = Path(data_file)
     header, rows = _rows(path)
     text_at = [_column(header, c, path) for c in text_columns]
-    label_at = _column(header, label_column, path)
+    label_at = [_column(header, label_column, path)] if label_column else []
     texts, pairs, raw = [], [], []
     for line, row in rows:
-        if max(text_at + [label_at]) >= len(row):
+        if max(text_at + label_at) >= len(row):
             raise HarnessError(f"data file {str(path)!r} line {line}: {len(row)} cells, expected {len(header)}")
         texts.append(row[text_at[0]])
         if len(text_at) > 1:
             pairs.append(row[text_at[1]])
-        raw.append(row[label_at])
+        if label_at:
+            raw.append(row[label_at[0]])
     if not texts:
         raise HarnessError(f"data file {str(path)!r} has no examples")
+    return texts, pairs, raw
+
+
+def text_classification_examples(data_file: str, text_columns, label_column: str, num_labels: int,
+                                 id2label: dict[int, str]) -> EvalExamples:
+    path = Path(data_file)
+    texts, pairs, raw = read_columns(data_file, text_columns, label_column)
     labels, names = label_mapping(raw, num_labels, id2label, path)
     return EvalExamples("text-classification", path.name, tuple(texts), tuple(pairs) if pairs else None,
                         tuple(labels), names, str(path), file_sha256(path))

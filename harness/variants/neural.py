@@ -8,6 +8,11 @@ VARIANT_SCHEMA_VERSION history (manifest.json):
       prune_peak_rss_bytes and timings_s. For unit structures (heads, neurons, channels)
       realised_sparsity.overall is the fraction of units removed (what target_sparsity means there),
       with unit, weights_overall (fraction of prunable weights removed) and per_layer weight fractions.
+  2 - regime (which pruning regime ran: one-shot, gradual, movement during fine-tuning), stages (a recipe
+      chain) and source (a variant pruned again with --from) when present, realised_sparsity.weights_vs_dense,
+      quality.start (with --from); architecture may be {"schema_version": 2, "steps": [...]} (several
+      structural steps); base {"checkpoint", "checkpoint_id"} when the variant was made from a local
+      checkpoint (its `model` is then the checkpoint's name). Version 1 manifests read unchanged.
 
 A variant directory is written to a temporary sibling and renamed into place, so a reader sees either
 the old variant, the new one, or nothing; never half of one. Its id is a short hash of the manifest and
@@ -27,8 +32,8 @@ from ..errors import HarnessError
 from ..fsutil import atomic_write_dir
 from .manifest import MANIFEST_FILE, read_checked_manifest
 
-VARIANT_SCHEMA_VERSION = 1
-READABLE_VARIANT_VERSIONS = (1,)
+VARIANT_SCHEMA_VERSION = 2
+READABLE_VARIANT_VERSIONS = (1, 2)
 VARIANT_KIND = "harness-variant"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -42,6 +47,13 @@ class Variant:
     manifest: dict
     variant_id: str
     path: str
+    checkpoint: str | None = None  # the local checkpoint the variant was made from, if any
+
+
+def base_of(manifest: dict) -> tuple[str | None, str | None]:
+    """(model name, checkpoint directory or None) a variant was made from."""
+    base = manifest.get("base") if isinstance(manifest.get("base"), dict) else {}
+    return manifest.get("model"), base.get("checkpoint")
 
 
 def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
@@ -100,14 +112,14 @@ def load_variant(path) -> Variant:
     """Build the family's dense model, replay any structural change, load the weights strictly."""
     from safetensors.torch import load_model
 
-    from ..models.registry import MODELS, model_family
+    from ..models.registry import MODELS, family_for
 
     p = Path(path)
     manifest = read_manifest(p)
-    name = manifest.get("model")
-    if name not in MODELS:
+    name, checkpoint = base_of(manifest)
+    if name not in MODELS and not checkpoint:
         raise HarnessError(f"{p / MANIFEST_FILE}: model {name!r} is not a known model family; valid: {', '.join(MODELS)}")
-    family = model_family(name)
+    family = family_for(name, checkpoint)
     model = family.build()
     architecture = manifest.get("architecture")
     if architecture:
@@ -120,4 +132,5 @@ def load_variant(path) -> Variant:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"variant {str(p)!r}: weights do not fit model {name}: {first}") from None
     model.eval()
-    return Variant(model_name=name, model=model, manifest=manifest, variant_id=variant_id(p), path=str(p))
+    return Variant(model_name=name, model=model, manifest=manifest, variant_id=variant_id(p), path=str(p),
+                   checkpoint=checkpoint)

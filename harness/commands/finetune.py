@@ -1,0 +1,48 @@
+"""`harness finetune`: a model fine-tuned on SST-2, saved as a local checkpoint directory."""
+
+from __future__ import annotations
+
+from . import add_command
+
+
+def register(sub):
+    p = add_command(
+        sub, "finetune", "fine-tune a model on SST-2 and save it as a checkpoint directory (bench it, prune it)",
+        "harness finetune minilm --data ../shared/data/sst2 --steps 300 --out checkpoints/minilm-sst2\n"
+        "  harness bench --checkpoint checkpoints/minilm-sst2 --backend onnxruntime --task sst2 --data ../shared/data/sst2",
+    )
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None, help="model family (default: from --checkpoint)")
+    p.add_argument("--checkpoint", metavar="DIR", help="start from a local checkpoint instead of a zoo model")
+    p.add_argument("--data", metavar="DIR", help="SST-2 directory (train.tsv, dev.tsv); default $HARNESS_DATA_DIR")
+    p.add_argument("--steps", type=int, default=300, help="AdamW steps (default 300)")
+    p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate, decayed linearly (default 5e-5)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per step (default 32)")
+    p.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this many examples")
+    p.add_argument("--seq", type=int, default=None, help="truncate sentences to this many tokens (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the head, data order and dropout")
+    p.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write (replaced whole)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import ConfigError
+    from ..finetune import finetune
+    from ..tasks import resolve_data_dir
+
+    data = resolve_data_dir(args.data)
+    if not data:
+        raise ConfigError("finetune needs --data DIR (SST-2 layout: train.tsv, dev.tsv) or $HARNESS_DATA_DIR")
+    if not args.model and not args.checkpoint:
+        raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
+    model = args.model
+    if model is None:
+        from ..models.checkpoint import checkpoint_family
+
+        model = checkpoint_family(args.checkpoint).name
+    path, d = finetune(model, data, args.out, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                       max_train=args.max_train, seq_len=args.seq, seed=args.seed, checkpoint=args.checkpoint)
+    before, after = d["quality"]["before"], d["quality"]["after"]
+    print(f"checkpoint: {path}")
+    print(f"  dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} ({after['n']} examples), "
+          f"{args.steps} steps in {d['wall_time_s']:.0f} s")
+    return 0
