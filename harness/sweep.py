@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, HarnessError, choices_error
-from .contracts import KERNELS, BenchConfig, RunRecord, Settings
+from .contracts import KERNELS, BenchConfig, RunRecord, Settings, TaskSpec
 
 SCOPES = ("global", "per-layer")
 DEFAULT_SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97)
@@ -59,6 +59,7 @@ class SweepSpec:
     instance_type: str | None = None
     settings: Settings = field(default_factory=Settings)
     knobs: dict = field(default_factory=dict)  # backend knobs (sparse_threshold, ...), routed to the backends
+    task: TaskSpec | None = None  # quality measured on each engine after timing
 
     def __post_init__(self):
         from .backends.registry import USER_BACKENDS
@@ -203,7 +204,7 @@ def sweep_configs(spec: SweepSpec, variants: dict) -> list[BenchConfig]:
                 configs.append(BenchConfig(
                     model=spec.model, backend=backend, batch_size=spec.batch_size, seq_len=seq_len,
                     threads=spec.threads, kernel=kernel, variant=variants[s], instance_type=spec.instance_type,
-                    settings=spec.settings, backend_settings=backend_settings_for(backend, spec.knobs),
+                    settings=spec.settings, backend_settings=backend_settings_for(backend, spec.knobs), task=spec.task,
                 ))
     return configs
 

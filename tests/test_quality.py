@@ -241,3 +241,35 @@ def test_results_csv_opens_in_pandas_without_options(ckpts, results_dir, capsys)
     assert main(["results", "--format", "csv"]) == 0
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(frame["backend"]) == ["openvino"] and frame["csv_schema_version"].tolist() == [2]
+
+
+# -- fine-tune, prune and measure a checkpoint: the demo's path, on a tiny model -----------------------------------
+
+
+def test_finetune_then_prune_the_checkpoint_then_measure_both(tmp_path, results_dir, capsys):
+    sst2 = tmp_path / "sst2"
+    sst2.mkdir()
+    good, bad = ["a fine warm film", "great fun"], ["a dull cold film", "boring mess"]
+    rows = [(t, 1) for t in good] * 10 + [(t, 0) for t in bad] * 10
+    (sst2 / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    (sst2 / "dev.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows[::5]))
+    ckpt = tmp_path / "minilm-tiny-sst2"
+    assert main(["finetune", "minilm-tiny", "--data", str(sst2), "--steps", "80", "--lr", "3e-3", "--batch-size", "8",
+                 "--out", str(ckpt)]) == 0
+    described = json.loads((ckpt / "harness-finetune.json").read_text())
+    assert (ckpt / "config.json").is_file() and (ckpt / "tokenizer.json").is_file()
+    assert described["quality"]["after"]["accuracy"] == 1.0  # four sentences, learned
+    variant = tmp_path / "v50"
+    assert main(["prune", "--checkpoint", str(ckpt), "--method", "magnitude", "--sparsity", "0.5", "--out", str(variant),
+                 "--no-progress"]) == 0
+    manifest = json.loads((variant / "manifest.json").read_text())
+    assert manifest["model"] == "minilm-tiny-sst2" and manifest["base"]["checkpoint"] == str(ckpt)
+    code = main(["bench", "--checkpoint", str(ckpt), "--variant", f"none,{variant}", "--backend", "onnxruntime",
+                 "--seq", "16", "--task", "sst2", "--data", str(sst2), "--min-duration", "0.01", "--min-iters", "5",
+                 "--warmup", "1", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    by = {r.variant_label: r for r in load_records()}
+    assert by["dense"].metrics.quality.accuracy == 1.0 and by["dense"].metrics.quality.top1_agreement == 1.0
+    pruned = by["v50"]
+    assert pruned.config.checkpoint == str(ckpt) and pruned.metrics.manifest_quality.source == "manifest"
+    assert pruned.metrics.quality.source == "engine" and pruned.metrics.quality.examples == 8

@@ -59,7 +59,9 @@ class TorchBackend(Backend):
             spec = {name: default_dynamic_qconfig for name, m in self.model.named_modules()
                     if isinstance(m, torch.nn.Linear) and not KEEP_FP32.search(name)}
             self.model = quantize_dynamic(self.model, spec, dtype=torch.qint8)
-            self.quantized_layers = sum(1 for m in self.model.modules() if "quantized" in type(m).__module__)
+            from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+            self.quantized_layers = sum(isinstance(m, DynamicInt8Linear) for m in self.model.modules())
 
     def prepare(self, inputs):
         import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import add_command
 from ..errors import ConfigError
-from .bench import add_settings_arguments, csv_list, settings_from_args
+from .bench import add_settings_arguments, add_task_arguments, csv_list, settings_from_args, task_from_args
 
 
 def _fractions(text: str) -> list[float]:
@@ -44,10 +44,12 @@ def register(sub):
     p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)
+    add_task_arguments(p)
     p.set_defaults(func=run)
 
 
 def spec_from_args(args):
+    from ..contracts import TaskSpec
     from ..matrix import split_settings
     from ..sweep import SweepSpec
     from .bench import FLAGS
@@ -63,10 +65,17 @@ def spec_from_args(args):
         extra["openvino_sparse_rate"] = args.openvino_sparse_rate
     flags = FLAGS | {"settings.sparse_threshold": "--sparse-threshold", "settings.openvino_sparse_rate": "--openvino-sparse-rate"}
     settings, knobs = split_settings(settings_from_args(args, extra), args.backend, None, flags)
+    task = task_from_args(args)
+    if task:
+        from ..matrix import check_task
+        from ..models.registry import model_family
+
+        task = TaskSpec.from_json(task, "task")
+        check_task(task, model_family(args.model))
     return SweepSpec(
         model=args.model, sparsities=tuple(args.sparsities), backends=tuple(args.backend), kernels=tuple(args.kernel),
         threads=args.threads, batch_size=args.batch, seq_len=args.seq, scope=args.scope, repeats=args.repeat,
-        variants_dir=args.variants_dir, instance_type=args.instance_type, settings=settings, knobs=knobs,
+        variants_dir=args.variants_dir, instance_type=args.instance_type, settings=settings, knobs=knobs, task=task,
     )
 
 

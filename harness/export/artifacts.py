@@ -56,6 +56,7 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
         from .int8 import quantized_model
 
         path, quantization = quantized_model(config, family, paths["onnx"], int8_format, static=static)
+        quantization = quantization | {"chain": chain(manifest, quantization)}
         onnx_path, ir_path = (None, str(path)) if int8_format == "nncf" else (str(path), None)
         size = quantization["bytes"]
     return Artifact(
@@ -111,3 +112,19 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
             "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
         }
         atomic_write_text(paths["meta"], json.dumps(meta))
+
+
+def chain(manifest: dict | None, quantization: dict) -> str:
+    """What was done to the model, in order: "second-order 80% unstructured -> int8 qdq (128 examples of sst2 train)"."""
+    steps = []
+    if manifest:
+        realised = manifest.get("realised_sparsity")
+        sparsity = realised.get("overall") if isinstance(realised, dict) else None
+        amount = f" {sparsity:.0%}" if isinstance(sparsity, (int, float)) else ""
+        steps.append(f"{manifest.get('method', '?')}{amount} {manifest.get('structure', '?')}")
+    else:
+        steps.append("dense")
+    calibration = quantization.get("calibration")
+    how = f" ({calibration['source']})" if calibration else ""
+    steps.append(f"int8 {quantization['format']}{how}")
+    return " -> ".join(steps)
