@@ -54,17 +54,19 @@ def summarize(samples_ms, confidence: float = 0.95) -> dict:
 
 
 def ratio_with_spread(a_ms, b_ms, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Median(a)/median(b) with a bootstrap 95% interval: how to state "x times faster" honestly."""
+    """Median(a)/median(b) with a bootstrap 95% interval (scipy.stats.bootstrap, percentile method, the two
+    samples resampled independently): how to state "x times faster" honestly."""
+    from scipy.stats import bootstrap
+
     a = np.asarray(a_ms, dtype=np.float64)
     b = np.asarray(b_ms, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    ia = rng.integers(0, a.size, (n_boot, a.size))
-    ib = rng.integers(0, b.size, (n_boot, b.size))
-    boot = np.median(a[ia], axis=1) / np.median(b[ib], axis=1)
-    return {
-        "ratio": float(np.median(a) / np.median(b)),
-        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-    }
+    ratio = float(np.median(a) / np.median(b))
+    if a.size < 2 or b.size < 2 or np.ptp(a) == 0 and np.ptp(b) == 0:  # nothing to resample: no spread
+        return {"ratio": ratio, "ci95": [ratio, ratio]}
+    res = bootstrap((a, b), lambda x, y, axis=-1: np.median(x, axis=axis) / np.median(y, axis=axis),
+                    n_resamples=n_boot, method="percentile", vectorized=True, paired=False,
+                    rng=np.random.default_rng(seed))
+    return {"ratio": ratio, "ci95": [float(res.confidence_interval.low), float(res.confidence_interval.high)]}
 
 
 def throughput_per_s(samples_ms, batch_size: int) -> float | None:

@@ -25,8 +25,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, HarnessError, choices_error
 from .contracts import KERNELS, BenchConfig, RunRecord, Settings, TaskSpec
+from .errors import ConfigError, HarnessError, choices_error
+from .tables import format_markdown_table
 
 SCOPES = ("global", "per-layer")
 DEFAULT_SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97)
@@ -304,25 +305,24 @@ def format_sweep(rows: list[SweepRow], cross: dict | None = None) -> str:
     labels = list(dict.fromkeys(r.label for r in rows))
     ran = {label: ",".join(dict.fromkeys(k for r in rows if r.label == label for k in r.kernels_ran)) for label in labels}
     header = ["sparsity"] + [f"{label} [{ran[label] or '-'}]" for label in labels]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     cells = {(r.label, r.sparsity): r for r in rows}
+    table = []
     for s in sorted(dict.fromkeys(r.sparsity for r in rows)):
-        line = [f"{s:.0%}"]
-        for label in labels:
-            r = cells.get((label, s))
-            if r is None:
-                line.append("")
-            elif r.p50_ms is None:
-                line.append(r.status)
-            else:
-                cell = f"{r.p50_ms:.2f} ms"
-                if r.speedup is not None and s > 0:
-                    lo, hi = r.speedup_ci95
-                    cell += f" ({r.speedup:.2f}x, {lo:.2f}-{hi:.2f})"
-                line.append(cell)
-        lines.append("| " + " | ".join(line) + " |")
-    lines.append("| crossover | " + " | ".join(_fmt_cross(cross.get(label)) for label in labels) + " |")
-    return "\n".join(lines)
+        table.append({"sparsity": f"{s:.0%}"} | {h: _cell(cells.get((label, s)), s) for label, h in zip(labels, header[1:])})
+    table.append({"sparsity": "crossover"} | {h: _fmt_cross(cross.get(label)) for label, h in zip(labels, header[1:])})
+    return format_markdown_table(table, header)
+
+
+def _cell(r: SweepRow | None, sparsity: float) -> str:
+    if r is None:
+        return ""
+    if r.p50_ms is None:
+        return r.status
+    cell = f"{r.p50_ms:.2f} ms"
+    if r.speedup is not None and sparsity > 0:
+        lo, hi = r.speedup_ci95
+        cell += f" ({r.speedup:.2f}x, {lo:.2f}-{hi:.2f})"
+    return cell
 
 
 def _fmt_cross(value) -> str:

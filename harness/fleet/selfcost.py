@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..contracts import RunRecord
 from ..fsutil import atomic_write_text
+from ..tables import format_markdown_table
 
 FLEET_COST_SCHEMA_VERSION = 1
 SESSION_GAP_S = 3600.0
@@ -125,14 +126,13 @@ def render_markdown(rows: list[dict]) -> str:
     lines = ["# What this fleet run cost", "",
              f"Total: **${total:.2f}** for {sum(r['instance_hours'] for r in rows):.2f} instance hours"
              + (f" (not priced: {', '.join(unpriced)})" if unpriced else "") + ".", "",
-             "| instance type | basis | machines | records | instance hours | $/hour | $ | price source (date) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        price = f"{r['usd_per_hour']:g}" if r["usd_per_hour"] is not None else "-"
-        usd = f"{r['usd']:.4f}" if r["usd"] is not None else "-"
-        source = f"{r['price_source']} ({r['price_date']})" if r["price_date"] else r["price_source"]
-        lines.append(f"| {r['instance_type']} | {r['basis']} | {r['machines']} | {r['records']} | "
-                     f"{r['instance_hours']:.4f} | {price} | {usd} | {source} |")
+             format_markdown_table([{
+                 "instance type": r["instance_type"], "basis": r["basis"], "machines": r["machines"],
+                 "records": r["records"], "instance hours": f"{r['instance_hours']:.4f}",
+                 "$/hour": f"{r['usd_per_hour']:g}" if r["usd_per_hour"] is not None else "-",
+                 "$": f"{r['usd']:.4f}" if r["usd"] is not None else "-",
+                 "price source (date)": f"{r['price_source']} ({r['price_date']})" if r["price_date"] else r["price_source"],
+             } for r in rows])]
     basis = "AWS Batch child job start to stop" if rows and rows[0]["basis"] == "batch" else "first to last record per machine"
     lines += ["", f"Hours are lower bounds: {basis}, at least {MIN_BILLED_S:g} s each; instance boot and scale-down "
               "are not counted (docs/fleet.md).", ""]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fsutil import atomic_output, atomic_write_text
+from ..tables import format_markdown_table
 from .sweep import PruningSweep
 
 
@@ -111,10 +112,7 @@ def write_markdown(result: PruningSweep, rows, backends, batch_sizes, path: Path
             f"train_{metric}", f"test_{metric}", f"cv_{metric}"]
     for b in backends:
         cols += [_latency_key(b, bs) for bs in batch_sizes] + [f"{b}_bytes"]
-    lines.append("| " + " | ".join(cols) + " |")
-    lines.append("|" + "---|" * len(cols))
-    for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+    lines.append(format_markdown_table([{c: _fmt(r.get(c)) for c in cols} for r in rows], cols))
     failed = [(r["alpha_index"], k, v) for r in rows for k, v in r.items() if k.endswith("_status")]
     if failed:
         lines += ["", "Runs that did not finish: " + "; ".join(f"alpha #{i} {k[:-7]}: {v}" for i, k, v in failed)]
