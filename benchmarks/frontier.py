@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.contracts import Settings  # noqa: E402
-from harness.frontier import frontier_plan, run_frontier, variant_recipes  # noqa: E402
+from harness.frontier import BERT_BASE_VARIANTS, MINILM_VARIANTS, frontier_plan, run_frontier, variant_recipes  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="SST-2 directory: accuracy (default: agreement with the dense model)")
     p.add_argument("--out", required=True)
     p.add_argument("--engines", default="torch,onnxruntime,openvino,deepsparse")
-    p.add_argument("--variants", default=",".join(variant_recipes()))
+    p.add_argument("--variants", default=None,
+                   help=f"comma-separated, of: {', '.join(variant_recipes())} (default: the model's frontier set)")
     p.add_argument("--repeat", type=int, default=2, help="interleaved rounds (default 2)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seq", type=int, default=None)
@@ -42,8 +43,10 @@ def main(argv=None) -> int:
         settings = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, percentile_target=None,
                             calibration_examples=8)
         extra = {"scale": 0.02, "finetune_steps": 10, "max_train": 64, "eval_limit": 32}
+    default = MINILM_VARIANTS if args.data else BERT_BASE_VARIANTS
+    variants = tuple(args.variants.split(",")) if args.variants else default
     plan = frontier_plan(args.model, args.data, engines=tuple(args.engines.split(",")),
-                         variants=tuple(args.variants.split(",")), threads=args.threads, seq_len=args.seq,
+                         variants=variants, threads=args.threads, seq_len=args.seq,
                          settings=settings, **({"scale": args.scale, "finetune_steps": args.finetune_steps,
                                                  "max_train": args.max_train, "eval_limit": args.eval_limit} | extra))
     rows = run_frontier(plan, out_dir=args.out, repeats=1 if args.quick else args.repeat)

@@ -50,8 +50,9 @@ def main() -> int:
     ap.add_argument("--out", default="results/overhead")
     args = ap.parse_args()
 
+    from harness.bench import measure
     from harness.export.artifacts import prepare
-    from harness.runner.parent import choose_cpus, run_config, worker_env
+    from harness.runner.parent import choose_cpus, worker_env
     from harness.contracts import BenchConfig, Settings
     from harness.stats import ratio_with_spread, summarize
 
@@ -60,17 +61,17 @@ def main() -> int:
     artifact = prepare(config, static=False, needs_onnx=True)
     cpus = choose_cpus(args.threads)
     affinity = ";".join(str(c + 1) for c in cpus[1:]) if args.threads > 1 else None
-    job = {"threads": args.threads, "onnx": artifact["onnx_path"], "io": artifact["io_path"], "inputs": artifact["input_names"],
+    job = {"threads": args.threads, "onnx": artifact.onnx_path, "io": artifact.io_path, "inputs": list(artifact.input_names),
            "warmup": 5, "iters": 30, "seconds": args.seconds, "affinity": affinity}
     harness_samples, bare_samples = [], []
     for r in range(args.rounds):
-        record = run_config(config, calibrate=False)
-        assert record["status"] == "ok", record["reason"]
-        harness_samples += record["samples_ms"]
+        record = measure(config, calibrate=False, root=args.out)
+        assert record.ok, record.reason
+        harness_samples += list(record.samples_ms)
         proc = subprocess.run([sys.executable, "-c", BARE], input=json.dumps(job), capture_output=True, text=True,
                               env=worker_env(args.threads), preexec_fn=lambda: os.sched_setaffinity(0, cpus), check=True)
         bare_samples += json.loads(proc.stdout)
-        print(f"round {r + 1}/{args.rounds}: harness p50 {summarize(record['samples_ms'])['p50']:.2f} ms, "
+        print(f"round {r + 1}/{args.rounds}: harness p50 {summarize(list(record.samples_ms))['p50']:.2f} ms, "
               f"bare p50 {summarize(json.loads(proc.stdout))['p50']:.2f} ms", file=sys.stderr)
     ratio = ratio_with_spread(harness_samples, bare_samples)
     result = {

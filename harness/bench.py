@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .backends.registry import backend_class
@@ -13,7 +16,7 @@ from .machine import fingerprint, git_commit
 from .runner.calibrate import peak_gflops
 from .runner.parent import run_config
 from .runner.record import make_record
-from .store import append_record, recorded_keys
+from .store import Rescued, append_or_rescue, encode_line, recorded_keys, runs_dir
 
 
 def variant_key(config: BenchConfig) -> str | None:
@@ -30,9 +33,10 @@ def variant_key(config: BenchConfig) -> str | None:
 
 
 def measure(config: BenchConfig, *, machine: dict | None = None, commit: str | None = None,
-            calibrate: bool = True) -> RunRecord:
+            calibrate: bool = True, root: str | Path | None = None) -> RunRecord:
     """Export (or reuse) the artifact and measure it in a fresh worker; a failure at any stage is a record.
-    `machine` defaults to this machine's fingerprint, `commit` to the checkout's commit."""
+    `machine` defaults to this machine's fingerprint, `commit` to the checkout's commit; `root` is the results
+    store the record is for (LoadGen's logs go under it)."""
     machine = machine or fingerprint(config.instance_type)
     commit = commit if commit is not None else git_commit()
     cls = backend_class(config.backend)
@@ -41,7 +45,8 @@ def measure(config: BenchConfig, *, machine: dict | None = None, commit: str | N
                            int8_format=cls.int8_format(config))
     except HarnessError as exc:
         return make_record(config, WorkerResult(status="error", reason=str(exc)), None, machine=machine, commit=commit)
-    return run_config(config, artifact, machine=machine, commit=commit, peak_gflops=peak_gflops if calibrate else None)
+    return run_config(config, artifact, machine=machine, commit=commit, peak_gflops=peak_gflops if calibrate else None,
+                      results_root=root)
 
 
 def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, force: bool = True,
@@ -71,20 +76,82 @@ def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, f
             todo.append((cfg, machine))
     if skipped and echo is not False:
         print(f"harness: {skipped} configuration(s) already recorded for this machine and commit; skipped (--force reruns them)", file=sys.stderr)
-    records = []
+    records, rescued = [], []
     bar = tqdm(total=len(todo), unit="config", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
-        for cfg, machine in todo:
-            bar.set_description(f"{cfg.model} {cfg.backend} t{cfg.threads} b{cfg.batch_size}")
-            record = measure(cfg, machine=machine, commit=commit, calibrate=calibrate)
-            append_record(record, root)
-            records.append(record)
-            if echo is not False:
-                bar.write(one_line(record), file=sys.stderr)
-            bar.update(1)
+        with signals_as_interrupt():
+            for cfg, machine in todo:
+                bar.set_description(f"{cfg.model} {cfg.backend} t{cfg.threads} b{cfg.batch_size}")
+                record = measure(cfg, machine=machine, commit=commit, calibrate=calibrate, root=root)
+                with signals_deferred():  # the record is written whole, or (interrupted before) not at all
+                    saved = store_record(record, root)
+                if saved is not None:
+                    rescued.append(saved)
+                records.append(record)
+                if echo is not False:
+                    bar.write(one_line(record), file=sys.stderr)
+                bar.update(1)
     finally:
         bar.close()
+    if rescued:
+        raise HarnessError(rescued_message(rescued))
     return records
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def signals_as_interrupt():
+    """While measuring, SIGTERM and SIGHUP end the run as Ctrl-C does: KeyboardInterrupt in this process, on
+    which the worker in flight is killed with its process group (harness.runner.parent) and its record is
+    not written. Outside the main thread (where handlers cannot be set) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS if sig != signal.SIGINT}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT, SIGTERM and SIGHUP back while the block runs; one that arrived meanwhile acts after it."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def store_record(record: RunRecord, root) -> Rescued | None:
+    """Append a measured record to the store, or to a rescue store when the store cannot take it (None: stored).
+    When nothing can be written at all, the record is printed on standard output as its one JSON line."""
+    try:
+        return append_or_rescue(record, root)
+    except OSError as exc:
+        sys.stdout.write(encode_line(record).decode())
+        sys.stdout.flush()
+        raise HarnessError(f"could not write the record of {one_line(record).strip()} to {runs_dir(root)} or any "
+                           f"rescue directory ({exc.strerror or exc}); it is printed above as one JSON line") from None
+
+
+def rescued_message(rescued: list[Rescued]) -> str:
+    first = rescued[0]
+    places = sorted({str(r.path) for r in rescued})
+    return (f"{len(rescued)} measured record(s) could not be written to {first.wanted} ({first.problem}); they are "
+            f"saved in {', '.join(places)} (`harness results --results {first.root}` reads them; append the file to "
+            f"the store once it can be written)")
 
 
 def one_line(record: RunRecord) -> str:

@@ -52,17 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_command(sub, name: str, help: str, example: str, description: str | None = None):
-    """Create a subcommand parser whose help ends with an example."""
-    return sub.add_parser(
-        name,
-        help=help,
-        description=description or help,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:

@@ -66,9 +66,24 @@ def variant_recipes(scale: float = 1.0) -> dict[str, dict]:
                                            "schedule": {"kind": "cubic", "steps": s(300), "prune_every": s(100),
                                                         "initial_sparsity": 0.7},
                                            "second_order": second_order}},
+        # oBERT's 3-layer shape (a quarter of BERT-base's 12 layers) with half the FFN neurons, then 80% sparsity
+        "layers-75+neurons-50-kd": {"method": "magnitude", "structure": "layers", "sparsity": 0.75,
+                                    "layers": {"select": "alternate"}, "finetune": _ft(s(200)), "distillation": KD,
+                                    "then": {"method": "magnitude", "structure": "neurons", "sparsity": 0.5,
+                                             "finetune": _ft(s(200)), "distillation": KD}},
+        "layers-75+neurons-50+obert-80-kd": {
+            "method": "magnitude", "structure": "layers", "sparsity": 0.75, "layers": {"select": "alternate"},
+            "finetune": _ft(s(200)), "distillation": KD,
+            "then": {"method": "magnitude", "structure": "neurons", "sparsity": 0.5, "finetune": _ft(s(200)),
+                     "distillation": KD,
+                     "then": {"method": "second-order", "structure": "unstructured", "sparsity": 0.8, "scope": "global",
+                              "finetune": _ft(s(300)), "distillation": KD, "second_order": second_order}}},
     }
 
 
+MINILM_VARIANTS = ("heads-50-kd", "neurons-50-kd", "layers-50-kd", "obert-80-oneshot", "obert-80-kd", "movement-hard-80",
+                   "movement-soft-80", "layers-50+neurons-50-kd", "layers-50+obert-80-kd")
+BERT_BASE_VARIANTS = ("layers-50-kd", "layers-75+neurons-50-kd", "layers-75+neurons-50+obert-80-kd", "obert-80-oneshot")
 UNSTRUCTURED = ("obert", "movement")  # variants with zeros a sparse kernel can skip
 
 
@@ -79,7 +94,7 @@ class FrontierPlan:
     seq_len: int
     engines: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "deepsparse")
     precisions: tuple[str, ...] = ("fp32", "int8")
-    variants: tuple[str, ...] = tuple(variant_recipes())
+    variants: tuple[str, ...] = MINILM_VARIANTS
     threads: int = 2
     scale: float = 1.0  # training length (quick runs use less)
     finetune_steps: int = 300

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from . import __version__
-from .fsutil import atomic_output, atomic_write_text
+from .fsutil import atomic_write_text
+from .report.figures import pyplot, save_png
 from .tables import format_markdown_table
 
 FRONTIER_SCHEMA_VERSION = 1
@@ -51,10 +52,7 @@ def write_frontier(rows, plan, out: Path) -> dict[str, Path]:
 
 
 def write_plot(rows, what: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 6))
     known = [r for r in rows if r.speedup is not None and r.quality is not None]
@@ -74,9 +72,4 @@ def write_plot(rows, what: str, path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        with atomic_output(path, ".png") as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -10,14 +10,14 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("contracts", ("harness", "harness.contracts", "harness.errors", "harness.layers")),
     ("foundation", ("harness.stats", "harness.machine", "harness.fsutil", "harness.yamlio", "harness.tables",
-                    "harness.validation", "harness.scheduler_env")),
+                    "harness.validation", "harness.scheduler_env", "harness.limits", "harness.pathchecks")),
     ("domain", ("harness.models", "harness.tasks", "harness.pricing")),
     ("compression", ("harness.pruning", "harness.variants", "harness.quantization", "harness.export")),
     ("backends", ("harness.backends",)),
-    ("runner", ("harness.runner", "harness.matrix")),
+    ("runner", ("harness.runner", "harness.matrix", "harness.machine_fit")),
     ("results", ("harness.store", "harness.cost", "harness.report", "harness.regressions", "harness.sync")),
     ("workflows", ("harness.bench", "harness.demo", "harness.nightly", "harness.sweep", "harness.trees", "harness.finetune",
-                   "harness.frontier", "harness.fleet")),
+                   "harness.frontier", "harness.frontier_report", "harness.fleet")),
     ("commands", ("harness.commands",)),
     ("cli", ("harness.cli",)),
 )

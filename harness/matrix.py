@@ -34,7 +34,10 @@ from .contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Recor
 from .errors import ConfigError, HarnessError
 from .models.checkpoint import checkpoint_family
 from .models.registry import MODELS, family_for
+from .pathchecks import check_input_dir
 from .validation import short, validate
+
+SLA_SCENARIOS = ("server",)  # the scenarios that read settings.sla_ms
 
 
 def _choice(valid):
@@ -151,13 +154,15 @@ def validate_matrix(data, where: str | None = "matrix", flags: dict | None = Non
 
     `flags` names keys as the command line does ({"models": "--model", "settings.min_iters": "--min-iters"}),
     so a message speaks of the flag the user typed; `where` (a file name) prefixes messages."""
-    label = (lambda loc: flags.get(".".join(str(p) for p in loc[:2]) if loc and loc[0] == "settings" else loc[0])) \
+    label = (lambda loc: flags.get(".".join(str(p) for p in loc[:2])) or (flags.get(str(loc[0])) if loc else None)) \
         if flags else None
     parsed = validate(MatrixFile, data, where, label)
     prefix = f"{where}: " if where else ""
     if not parsed.models and not parsed.checkpoints:
         raise ConfigError(f"{prefix}{_flag(flags, 'models')}: give at least one model (or checkpoint directory)")
+    check_size(parsed, prefix)
     settings, knobs = split_settings(parsed.settings, parsed.backends, where, flags)
+    check_scenario_settings(parsed.scenario, settings, prefix, flags)
     task = None
     if parsed.task is not None:
         try:
@@ -165,6 +170,8 @@ def validate_matrix(data, where: str | None = "matrix", flags: dict | None = Non
         except RecordError as exc:
             raise ConfigError(f"{prefix}{exc}") from None
     families = [family_for(m) for m in parsed.models]
+    for directory in parsed.checkpoints:
+        check_input_dir(directory, f"{prefix}{_flag(flags, 'checkpoints')}")
     families += [checkpoint_family(d) for d in parsed.checkpoints]  # missing or unsupported: one line, here
     if task is not None:
         for family in families:
@@ -195,6 +202,16 @@ def _flag(flags: dict | None, key: str) -> str:
     return (flags or {}).get(key, key)
 
 
+def check_scenario_settings(scenario: str, settings: Settings, prefix: str = "", flags: dict | None = None) -> None:
+    """settings.sla_ms only where the scenario reads it, and always there (the server scenario's p99 target)."""
+    sla = _flag(flags, "settings.sla_ms")
+    if settings.sla_ms is not None and scenario not in SLA_SCENARIOS:
+        raise ConfigError(f"{prefix}{sla} is set but scenario is {scenario}; it is the p99 latency target of the "
+                          f"{' and '.join(SLA_SCENARIOS)} scenario ({_flag(flags, 'scenario')} server)")
+    if scenario in SLA_SCENARIOS and settings.sla_ms is None:
+        raise ConfigError(f"{prefix}scenario {scenario} needs {sla} (its p99 latency target)")
+
+
 def split_settings(values: dict, backends, where: str | None = None, flags: dict | None = None) -> tuple[Settings, dict]:
     """(measurement Settings, backend knobs) from one `settings:` mapping; every knob must belong to at least
     one of `backends`, and each backend's knobs must pass its own Settings."""
@@ -215,8 +232,14 @@ def split_settings(values: dict, backends, where: str | None = None, flags: dict
         for backend in backends:
             backend_class(backend).parse_settings(backend_settings_for(backend, knobs), "settings")
     except RecordError as exc:
-        raise ConfigError(f"{prefix}{exc}") from None
+        raise ConfigError(f"{prefix}{_named(str(exc), flags)}") from None
     return settings, knobs
+
+
+def _named(message: str, flags: dict) -> str:
+    """A Settings message ("settings.min_iters: ...") naming the flag that set the field, where one did."""
+    field, sep, rest = message.partition(":")
+    return f"{flags[field]}:{rest}" if sep and field in flags else message
 
 
 def backend_settings_for(backend: str, knobs: dict) -> dict:
@@ -254,6 +277,19 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
     return configs
 
 
+def check_size(parsed: MatrixFile, prefix: str = "") -> None:
+    """The product of the matrix's lists stays within MAX_CONFIGURATIONS (before any of it is built)."""
+    from .limits import MAX_CONFIGURATIONS
+
+    lists = ("variants", "backends", "threads", "batch_sizes", "seq_lens", "precisions", "kernels")
+    total = len(parsed.models) + len(parsed.checkpoints)
+    for name in lists:
+        total *= max(1, len(getattr(parsed, name)))
+    if total > MAX_CONFIGURATIONS:
+        raise ConfigError(f"{prefix}the matrix has {total:,} configurations (models x {' x '.join(lists)}); the harness "
+                          f"runs at most {MAX_CONFIGURATIONS:,} from one matrix: split it")
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'i/n' (1-based) -> (i, n); 'auto' reads it from the scheduler's environment (harness.scheduler_env)."""
     if not text:
@@ -272,8 +308,11 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def shard(configs: list[BenchConfig], spec: tuple[int, int] | None) -> list[BenchConfig]:
-    """Deterministic partition: a configuration belongs to shard (hash mod n) + 1, whatever the order."""
+    """Deterministic, balanced partition whatever the matrix's order: the configurations sorted by their hash are
+    dealt round-robin, so shard sizes differ by at most one (every shard expands the same matrix)."""
     if spec is None:
         return configs
     i, n = spec
-    return [c for c in configs if int(c.config_hash(c.variant), 16) % n == i - 1]
+    ranked = sorted(range(len(configs)), key=lambda k: configs[k].config_hash(configs[k].variant))
+    mine = {k for rank, k in enumerate(ranked) if rank % n == i - 1}
+    return [c for k, c in enumerate(configs) if k in mine]

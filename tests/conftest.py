@@ -35,7 +35,7 @@ def fault_backends(monkeypatch):
     from harness.backends import registry
 
     for name, cls in (("crash", "CrashBackend"), ("hang", "HangBackend"), ("hog", "HogBackend"), ("raise", "RaiseBackend"),
-                      ("spin", "SpinBackend"), ("envprobe", "EnvProbeBackend")):
+                      ("spin", "SpinBackend"), ("envprobe", "EnvProbeBackend"), ("sleep", "SleepBackend")):
         monkeypatch.setitem(registry.BACKENDS, name, f"tests.helpers.faulty_backends:{cls}")
     return registry.BACKENDS
 
@@ -59,3 +59,21 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server on loopback: real request and response shapes, nothing leaves the machine."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)

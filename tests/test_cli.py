@@ -76,11 +76,14 @@ def test_run_matrix_with_dry_run_and_shard(tmp_path, capsys):
     assert main(["run", str(m), "--dry-run"]) == 0
     full = capsys.readouterr().out
     assert full.count("bert-tiny") == 6
-    counts = []
+    rows = lambda text: sorted(line for line in text.splitlines() if line.startswith("bert-tiny"))  # noqa: E731
+    shards = []
     for i in (1, 2):
         assert main(["run", str(m), "--dry-run", "--shard", f"{i}/2"]) == 0
-        counts.append(capsys.readouterr().out.count("bert-tiny"))
-    assert sum(counts) == 6
+        shards.append(rows(capsys.readouterr().out))
+    assert [len(s) for s in shards] == [3, 3]  # balanced
+    assert not set(shards[0]) & set(shards[1])  # disjoint
+    assert sorted(shards[0] + shards[1]) == rows(full)  # together, the whole matrix
 
 
 def test_bench_from_a_local_checkpoint(tmp_path, results_dir, capsys):

@@ -82,7 +82,7 @@ def test_deepsparse_matches_torch_through_the_runner(quick_settings):
 def test_bf16_is_refused_with_an_unsupported_record(quick_settings):
     r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, precision="bf16",
                                settings=quick_settings), calibrate=False).to_json()
-    assert r["status"] == "unsupported" and "fp32 only" in r["reason"]
+    assert r["status"] == "unsupported" and "runs fp32 and int8" in r["reason"] and "bf16" in r["reason"]
 
 
 def test_missing_environment_becomes_a_record_that_says_how_to_create_it(quick_settings, monkeypatch):

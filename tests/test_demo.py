@@ -27,7 +27,7 @@ def test_demo_path_goes_from_models_to_a_cost_answer(tmp_path, capsys):
     variants = {r["config"]["variant_name"] for r in records}
     assert variants == {"dense", "bert-tiny-magnitude-90"}
     pruned = [r for r in records if r["config"]["variant_name"] != "dense"]
-    assert {r["config"]["backend"] for r in pruned} >= {"torch", "onnxruntime", "openvino"}
+    assert {r["config"]["backend"] for r in pruned} == {"torch", "onnxruntime", "deepsparse"}  # where zeros can be skipped
     assert all(abs(r["config"]["sparsity"] - 0.9) < 0.005 for r in pruned)
     assert any(r["effective"]["kernel"] == "sparse-csr" for r in pruned if r["status"] == "ok")
     out = capsys.readouterr().out
@@ -39,3 +39,69 @@ def test_demo_path_goes_from_models_to_a_cost_answer(tmp_path, capsys):
     # a second run measures nothing new for this commit and still reports every configuration
     assert run_demo(matrix_path=matrix, root=results, progress=False, pruned_model="bert-tiny") == 0
     assert len(load_records(results)) == len(records)
+
+
+TINY_RECIPE = """\
+method: second-order
+structure: unstructured
+sparsity: 0.8
+scope: global
+schedule: {kind: oneshot}
+finetune: {steps: 20, lr: 1.0e-3, batch_size: 8}
+distillation: {temperature: 2.0, hardness: 1.0}
+second_order: {block_size: 16, num_grads: 8, damping: 1.0e-7, grad_batch_size: 4}
+"""
+
+
+def _tiny_sst2(directory):
+    directory.mkdir()
+    good, bad = ["a fine warm film", "great fun"], ["a dull cold film", "boring mess"]
+    rows = [(t, 1) for t in good] * 10 + [(t, 0) for t in bad] * 10
+    (directory / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    (directory / "dev.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows[::5]))
+    return directory
+
+
+def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_path, capsys):
+    """With data, the demo fine-tunes, prunes with recovery, and measures both models' accuracy on each engine
+    (fp32 and int8); the random-weight zoo rows stay latency-only and the cost answer rests on measured quality."""
+    from harness.demo import QualityPart
+
+    matrix = tmp_path / "demo.yaml"
+    matrix.write_text(QUICK.replace("backends: [torch, onnxruntime, openvino]", "backends: [onnxruntime]"))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TINY_RECIPE)
+    part = QualityPart(model="minilm-tiny", finetune_steps=60, batch_size=8, max_train=None, seq_len=16,
+                       engines=("onnxruntime", "openvino"), int8_engines=("onnxruntime",), recipe=recipe)
+    results = tmp_path / "results"
+    code = run_demo(matrix_path=matrix, root=results, progress=False, prune=False, data_dir=str(_tiny_sst2(tmp_path / "sst2")),
+                    part=part)
+    assert code == 0
+    records = load_records(results)
+    measured = [r for r in records if r.config.task is not None]
+    # dense and pruned checkpoint, each: onnxruntime fp32+int8, openvino fp32; the pruned one also on torch sparse
+    assert len(measured) == 7 and all(r.ok for r in measured)
+    assert {(r.config.backend, r.config.precision, r.config.variant is not None) for r in measured} >= {
+        ("onnxruntime", "int8", True), ("openvino", "fp32", False), ("torch", "fp32", True)}
+    for r in measured:
+        q = r.metrics.quality
+        assert q.source == "engine" and q.task == "sst2" and q.examples == 8 and 0.0 <= q.accuracy <= 1.0
+    manifest_quality = [r.metrics.manifest_quality for r in measured if r.config.variant]
+    assert all(m is not None and m.source == "manifest" for m in manifest_quality)
+    zoo = [r for r in records if r.config.task is None]
+    assert zoo and all(r.metrics.quality is None for r in zoo)
+    rows = list(csv.DictReader(open(results / "reports" / "demo" / "cost.csv")))
+    by_model = {row["model"] for row in rows}
+    assert "minilm-tiny-sst2" in by_model and "bert-tiny" in by_model
+    zoo_rows = [row for row in rows if row["model"] == "bert-tiny"]
+    assert zoo_rows and all(row["quality_status"] == "unknown" and row["eligible"] == "false" for row in zoo_rows)
+
+
+def test_demo_refuses_a_data_directory_without_sst2_in_one_line(tmp_path, capsys):
+    from harness.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["demo", "--data", str(tmp_path / "empty"), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train.tsv" in err[0]
+    assert not (tmp_path / "r").exists()

@@ -24,23 +24,6 @@ BOOK = load_price_book(snapshot_dir=None)  # the bundled snapshot: c7a.large $0.
 T0 = dt.datetime(2026, 11, 30, 2, 30, tzinfo=dt.timezone.utc)  # c7g.xlarge $0.1445/h in us-east-2
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-
-
 def record(rid, instance, machine, minutes, thr=20.0, p99=50.0, backend="onnxruntime"):
     """A run record as the runner writes it (the fields the cost report and the self-cost read)."""
     return make(rid, instance=instance, machine_id=machine, thr=thr, p99=p99, backend=backend, n=120,
@@ -169,23 +152,23 @@ def test_spans_from_batch_bill_at_least_a_minute():
 
 
 def test_the_jobs_own_command_measures_its_shard_and_pushes(tmp_path, s3_endpoint, aws_env, monkeypatch, capsys):
-    """The container command from the plan, end to end on one tiny configuration (shard 2 of 2 here)."""
+    """The container command from the plan, end to end on one tiny configuration (shard 1 of 2 here)."""
     from harness.matrix import expand, shard, validate_matrix
 
     matrix = {"models": ["bert-tiny"], "backends": ["onnxruntime"], "threads": [1], "batch_sizes": [1], "seq_lens": [16],
               "settings": {"min_duration_s": 0.05, "min_iters": 5, "warmup_iters": 1}}
     configs = expand(validate_matrix({**matrix, "instance_type": "c7a.large"}))
-    mine = shard(configs, (2, 2))
-    assert len(mine) == 1 and shard(configs, (1, 2)) == []  # its hash puts the one configuration in shard 2 of 2
+    mine = shard(configs, (1, 2))
+    assert len(mine) == 1 and shard(configs, (2, 2)) == []  # one configuration: dealt to the first shard
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="worker")
     for key, value in {"HARNESS_FLEET_MATRIX": json.dumps(matrix), "HARNESS_SHARD_COUNT": "2",
-                       "JOB_COMPLETION_INDEX": "1"}.items():
+                       "JOB_COMPLETION_INDEX": "0"}.items():
         monkeypatch.setenv(key, value)
     code = main(["fleet", "worker", "--shard", "auto", "--instance-type", "c7a.large", "--results", "s3://worker/n",
                  "--endpoint-url", s3_endpoint, "--results-dir", str(tmp_path / "local")])
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "shard 2/2 on c7a.large: 1 configuration(s)" in out and "pushed 1 new record(s) to s3://worker/n" in out
+    assert "shard 1/2 on c7a.large: 1 configuration(s)" in out and "pushed 1 new record(s) to s3://worker/n" in out
     from harness.fleet.collect import pull_records
 
     (rec,) = [r.to_json() for r in pull_records("s3://worker/n", endpoint_url=s3_endpoint)[0]]

@@ -169,3 +169,116 @@ def test_cuda_backend_is_unsupported_without_a_gpu(quick_settings):
         assert r.effective.engine["timer"] == "cuda-events"
     else:
         assert r.status == "unsupported" and "no CUDA device" in r.reason
+
+
+# ------------------------------------------------------------------------------------------------ server and offline (LoadGen)
+
+
+def loadgen_settings(**kw):
+    """Short LoadGen runs for tests: 500 queries (the fewest that can be VALID at p99 has 459), a loose search."""
+    from harness.contracts import Settings
+
+    base = dict(warmup_iters=1, warmup_s=0.0, min_iters=20, min_duration_s=0.1, timeout_s=180, sla_ms=20.0,
+                loadgen_min_duration_s=0.1, loadgen_min_queries=500, capacity_tolerance=0.2, capacity_budget_s=40.0)
+    return Settings(**(base | kw))
+
+
+def test_server_scenario_runs_loadgen_and_keeps_its_logs(fault_backends, results_dir, monkeypatch):
+    from harness.cost.capacity import capacity_under_sla
+
+    monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
+    [r] = run_configs([cfg("sleep", loadgen_settings(), scenario="server")], progress=False, calibrate=False, echo=False)
+    assert r.status == "ok", r.reason
+    lg = r.metrics.loadgen
+    assert (lg.scenario, lg.preset, lg.target_latency_ms, lg.max_batch, lg.items_per_query) == ("server", "custom", 20.0, 1, 1)
+    search = lg.search
+    assert search.stop_reason in ("tolerance", "budget") and search.trials
+    assert 0 < search.capacity_qps < search.upper_qps <= 1000 / 2  # never above the service rate of a 2 ms call
+    assert lg.run.valid and lg.run.target_qps == search.capacity_qps and lg.run.p99_ms <= 20.0
+    # the logs of every trial lie next to the records, where the record says
+    assert lg.log_dir == f"loadgen/{r.record_id}"
+    for trial in search.trials:
+        summary = results_dir / lg.log_dir / trial.log_dir / "mlperf_log_summary.txt"
+        assert f"Result is : {trial.result}" in summary.read_text()
+        assert (results_dir / lg.log_dir / trial.log_dir / "mlperf_log_detail.txt").exists()
+    [stored] = load_records()
+    assert stored.metrics.loadgen == lg  # the contract survives the store
+    cap = capacity_under_sla(stored, 20.0)
+    assert cap.sla_met and cap.capacity_per_s == search.capacity_qps
+    assert cap.basis.startswith("LoadGen server: highest VALID rate") and "no batching" in cap.basis
+
+
+def test_a_too_high_target_is_invalid_and_not_used_for_cost(fault_backends, results_dir, monkeypatch):
+    from harness.cost.analysis import analyze
+    from harness.cost.catalog import load_catalog
+    from harness.pricing import load_price_book
+
+    monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
+    settings = loadgen_settings(target_qps=1500.0)  # three times what a 2 ms engine serves
+    [r] = run_configs([cfg("sleep", settings, scenario="server", instance_type="c7a.large")], progress=False,
+                      calibrate=False, echo=False)
+    assert r.status == "ok", r.reason
+    run = r.metrics.loadgen.run
+    assert (run.result, run.perf_constraints_met, run.target_qps) == ("INVALID", False, 1500.0)
+    assert r.metrics.loadgen.capacity_qps == 0.0
+    a = analyze([r], 20.0, 100.0, "us-east-2", load_price_book(snapshot_dir=None), load_catalog(["bert-tiny"]),
+                gpu_reference=False, allow_unknown_quality=True)
+    [row] = a.rows
+    assert row.sla_met is False and row.usd_per_million is None and row.usd_per_month_at_target is None
+    assert "INVALID runs are not used" in row.capacity_basis
+
+
+def test_each_batching_setting_is_a_record_and_the_report_names_the_winner(fault_backends, results_dir, monkeypatch):
+    from harness.cost.analysis import analyze
+    from harness.cost.catalog import load_catalog
+    from harness.pricing import load_price_book
+
+    # 2 ms per call plus 0.5 ms per row: alone 2.5 ms a query (400/s at most); 8 merged, 6 ms (1333/s)
+    monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
+    monkeypatch.setenv("HARNESS_TEST_PER_ITEM_MS", "0.5")
+    configs = [cfg("sleep", loadgen_settings(), scenario="server", instance_type="c7a.large"),
+               cfg("sleep", loadgen_settings(max_batch=8, max_wait_ms=2.0), scenario="server", instance_type="c7a.large")]
+    alone, batched = run_configs(configs, progress=False, calibrate=False, echo=False)
+    assert alone.config_hash != batched.config_hash
+    assert alone.status == batched.status == "ok", (alone.reason, batched.reason)
+    assert batched.metrics.loadgen.max_batch == 8 and batched.metrics.loadgen.max_wait_ms == 2.0
+    assert alone.metrics.loadgen.capacity_qps < 400 < batched.metrics.loadgen.capacity_qps
+    assert set(batched.metrics.loadgen.run.batches) - {"1"}  # merged calls happened
+    a = analyze([alone, batched], 20.0, 100.0, "us-east-2", load_price_book(snapshot_dir=None),
+                load_catalog(["bert-tiny"]), gpu_reference=False, allow_unknown_quality=True)
+    [row] = a.rows  # one configuration group; the cheaper batching setting wins
+    assert row.record_id == batched.record_id
+    assert "batching up to 8 queries within 2 ms" in row.capacity_basis
+    assert {c.record_id for c in a.candidates} == {alone.record_id, batched.record_id}
+
+
+def test_offline_scenario_runs_loadgen(fault_backends, results_dir, monkeypatch):
+    from harness.cost.capacity import capacity_under_sla
+
+    monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "4")
+    settings = loadgen_settings(loadgen_min_duration_s=0.5, loadgen_min_queries=64)
+    [r] = run_configs([cfg("sleep", settings, scenario="offline", batch_size=4)], progress=False, calibrate=False, echo=False)
+    assert r.status == "ok", r.reason
+    lg = r.metrics.loadgen
+    assert (lg.scenario, lg.max_batch, lg.items_per_query, lg.run.result) == ("offline", 4, 1, "VALID")
+    assert lg.run.samples_per_s <= 4 / 0.004  # four items per 4 ms call at best
+    assert set(lg.run.batches) <= {"4", "1", "2", "3"} and lg.run.batches["4"] > 0
+    cap = capacity_under_sla(r, 1000.0)
+    assert cap.throughput_per_s == lg.run.samples_per_s and cap.basis.startswith("LoadGen offline: VALID")
+
+
+def test_an_engine_failing_during_loadgen_becomes_a_record(fault_backends, results_dir, monkeypatch):
+    monkeypatch.setenv("HARNESS_TEST_FAIL_AFTER", "450")  # parity and the 368 timed calls pass; the LoadGen run does not
+    [r] = run_configs([cfg("sleep", loadgen_settings(target_qps=200.0), scenario="server")], progress=False,
+                      calibrate=False, echo=False)
+    assert r.status == "error"
+    assert r.reason.startswith("the engine failed during the LoadGen server run: RuntimeError: engine stopped answering")
+    assert r.reason.endswith(f"(logs: loadgen/{r.record_id})") and r.samples_ms  # the timed loop is kept
+
+
+def test_without_loadgen_installed_the_scenario_is_unsupported(fault_backends, results_dir, monkeypatch, tmp_path):
+    (tmp_path / "mlperf_loadgen.py").write_text("raise ImportError('hidden for this test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker finds this module before the installed one
+    [r] = run_configs([cfg("sleep", loadgen_settings(), scenario="server")], progress=False, calibrate=False, echo=False)
+    assert r.status == "unsupported"
+    assert "MLPerf LoadGen is not installed" in r.reason and "mlcommons-loadgen==6.0.17" in r.reason

@@ -10,23 +10,6 @@ from tests.helpers.records import record
 from harness.sync import parse_s3_url, pull, push
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-
-
 def rec(i, machine):
     return record(f"{machine}-{i}", model="bert-tiny", backend="torch", machine_id=machine,
                   created_at=f"2026-01-01T00:00:{i:02d}")

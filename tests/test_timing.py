@@ -1,6 +1,6 @@
 """The timed loop with a fake clock: deterministic known answers."""
 
-from harness.runner.timing import poisson_trial, timed_loop
+from harness.runner.timing import timed_loop
 
 
 class FakeClock:
@@ -43,27 +43,6 @@ def test_warmup_honours_seconds_as_well_as_calls():
     clock = FakeClock(0.125)
     out = timed_loop(clock.advance, warmup_iters=1, warmup_s=1.0, min_iters=1, min_duration_s=0, clock=clock)
     assert out["warmup_iters"] == 8
-
-
-def test_poisson_trial_queues_when_service_is_slower_than_arrivals():
-    clock = FakeClock(0.05)  # 50 ms service
-
-    def sleep(dt):
-        clock.t += dt
-
-    lat = poisson_trial(clock.advance, rate_per_s=100.0, n_requests=50, clock=clock, sleep=sleep)
-    assert len(lat) == 50
-    assert lat[-1] > lat[0]  # the queue grows: arrivals every ~10 ms, service 50 ms
-
-
-def test_poisson_trial_without_queueing_measures_service_time():
-    clock = FakeClock(0.002)  # 2 ms service, arrivals about 1 s apart: nobody waits
-
-    def sleep(dt):
-        clock.t += dt
-
-    lat = poisson_trial(clock.advance, rate_per_s=1.0, n_requests=20, clock=clock, sleep=sleep)
-    assert all(abs(x - 2.0) < 1e-6 for x in lat)
 
 
 def test_engine_clock_replaces_host_clock_for_samples():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from . import add_command
+from .checks import MAX_REPEATS, check_input_dir, check_inputs, check_results_root, integer, real
 from ..errors import ConfigError
+from ..validation import short
 
 
 OFFLINE_BATCHES = (1, 8, 32)
@@ -16,7 +18,20 @@ FLAGS = {
     "instance_type": "--instance-type", "settings.min_duration_s": "--min-duration", "settings.min_iters": "--min-iters",
     "settings.warmup_iters": "--warmup", "settings.timeout_s": "--timeout", "settings.memory_limit_mb": "--memory-limit-mb",
     "settings.streams": "--streams", "settings.spinning": "--no-spinning", "settings.pinning": "--no-pinning",
+    "settings.calibration_examples": "--calibration-examples", "settings.quantizer": "--quantizer",
     "settings.sla_ms": "--sla-ms", "checkpoints": "--checkpoint", "task": "--task",
+    "settings.loadgen": "--loadgen", "settings.target_qps": "--target-qps", "settings.max_batch": "--max-batch",
+    "settings.max_wait_ms": "--max-wait-ms", "settings.capacity_tolerance": "--capacity-tolerance",
+    "settings.capacity_budget_s": "--capacity-budget", "settings.loadgen_min_duration_s": "--loadgen-min-duration",
+    "settings.loadgen_min_queries": "--loadgen-min-queries",
+}
+# --flag -> (settings field, the scenarios it applies to)
+LOADGEN_FLAGS = {
+    "--sla-ms": ("sla_ms", ("server",)), "--target-qps": ("target_qps", ("server",)),
+    "--max-batch": ("max_batch", ("server",)), "--max-wait-ms": ("max_wait_ms", ("server",)),
+    "--capacity-tolerance": ("capacity_tolerance", ("server",)), "--capacity-budget": ("capacity_budget_s", ("server",)),
+    "--loadgen": ("loadgen", ("server", "offline")), "--loadgen-min-duration": ("loadgen_min_duration_s", ("server", "offline")),
+    "--loadgen-min-queries": ("loadgen_min_queries", ("server", "offline")),
 }
 
 
@@ -24,11 +39,11 @@ def csv_list(kind: str, cast=str):
     def parse(text: str):
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {short(text)}")
         try:
             return [cast(x) for x in items]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected integers, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected integers, got {short(text)}") from None
 
     return parse
 
@@ -43,13 +58,19 @@ def add_settings_arguments(p) -> None:
     g.add_argument("--no-spinning", action="store_true", help="ONNX Runtime: threads sleep instead of spinning")
     g.add_argument("--streams", type=int, default=None, help="OpenVINO NUM_STREAMS (default 1)")
     g.add_argument("--no-pinning", action="store_true", help="do not pin worker threads to CPUs")
+    g.add_argument("--calibration-examples", type=int, default=None, metavar="N",
+                   help="--precision int8: examples that calibrate activation ranges (default 128; the task's "
+                        "training split, or generated inputs without a task)")
+    g.add_argument("--quantizer", choices=("nncf", "qdq"), default=None,
+                   help="OpenVINO --precision int8: NNCF post-training quantization (default) or the ONNX QDQ graph")
 
 
 def settings_from_args(args, base=None) -> dict:
     """The `settings:` mapping (measurement settings and backend knobs) the measurement flags ask for."""
     values = dict(base or {})
     for arg, field in (("min_duration", "min_duration_s"), ("min_iters", "min_iters"), ("warmup", "warmup_iters"),
-                       ("timeout", "timeout_s"), ("memory_limit_mb", "memory_limit_mb"), ("streams", "streams")):
+                       ("timeout", "timeout_s"), ("memory_limit_mb", "memory_limit_mb"), ("streams", "streams"),
+                       ("calibration_examples", "calibration_examples"), ("quantizer", "quantizer")):
         if getattr(args, arg, None) is not None:
             values[field] = getattr(args, arg)
     if getattr(args, "no_spinning", False):
@@ -57,6 +78,74 @@ def settings_from_args(args, base=None) -> dict:
     if getattr(args, "no_pinning", False):
         values["pinning"] = False
     return values
+
+
+def add_loadgen_arguments(p) -> None:
+    g = p.add_argument_group("server and offline scenarios (MLPerf LoadGen)")
+    g.add_argument("--sla-ms", type=real(0), default=None, metavar="MS", help="server: the p99 latency target")
+    g.add_argument("--target-qps", type=real(0), default=None, metavar="QPS",
+                   help="server: one LoadGen run at this rate instead of a capacity search")
+    g.add_argument("--max-batch", type=integer(1), default=None, metavar="N",
+                   help="server: merge up to N queued queries into one engine call (default 1)")
+    g.add_argument("--max-wait-ms", type=real(0, zero=True), default=None, metavar="MS",
+                   help="server: how long a query waits for others to join its batch (default 0)")
+    g.add_argument("--capacity-tolerance", type=real(0, maximum=0.5), default=None, metavar="F",
+                   help="server: stop the capacity search within this relative width (quick 0.1, full 0.05)")
+    g.add_argument("--capacity-budget", type=real(0), default=None, metavar="S",
+                   help="server: wall-clock budget of the capacity search (quick 120 s, full 3 h)")
+    g.add_argument("--loadgen", choices=("quick", "full"), default=None,
+                   help="LoadGen durations: quick (default; valid but short) or full (MLPerf's 600 s minimum)")
+    g.add_argument("--loadgen-min-duration", type=real(0), default=None, metavar="S", help="instead of the preset's minimum duration")
+    g.add_argument("--loadgen-min-queries", type=integer(1), default=None, metavar="N",
+                   help="instead of the preset's minimum query count")
+
+
+def loadgen_settings_from_args(args) -> dict:
+    """The LoadGen settings the flags ask for; a flag of another scenario, or a server run without its p99
+    target, is one line."""
+    values = {}
+    for flag, (field, scenarios) in LOADGEN_FLAGS.items():
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is None:
+            continue
+        if args.scenario not in scenarios:
+            raise ConfigError(f"{flag} applies to --scenario {' or '.join(scenarios)}, not {args.scenario}")
+        values[field] = value
+    if args.scenario == "server" and args.sla_ms is None:
+        raise ConfigError("--scenario server needs --sla-ms (the p99 latency target)")
+    if values.get("max_wait_ms") and values.get("max_batch", 1) == 1:
+        raise ConfigError("--max-wait-ms needs --max-batch above 1 (a query waits only for others to batch with)")
+    return values
+
+
+def check_static_batching(configs) -> None:
+    """Merged server batches need dynamic shapes: an engine with static shapes is refused --max-batch > 1."""
+    from ..backends.registry import backend_class
+
+    for c in configs:
+        if c.scenario == "server" and c.settings.max_batch > 1 and backend_class(c.backend).static_shapes:
+            raise ConfigError(f"--max-batch {c.settings.max_batch}: backend {c.backend!r} runs static shapes (batch "
+                              f"{c.batch_size} only) and cannot merge queries; valid: --max-batch 1 for {c.backend}")
+
+
+def add_force_threads_argument(p) -> None:
+    p.add_argument("--force-threads", action="store_true",
+                   help="allow more threads than the CPUs this machine gives the harness (oversubscribed; at most 1024)")
+
+
+def check_before_measuring(configs, args, flags: dict | None = None) -> None:
+    """Before any work: the results directory can be written and every configuration fits this machine."""
+    from ..machine_fit import check_machine_fit
+
+    check_results_root(getattr(args, "results", None))
+    for variant in sorted({c.variant for c in configs if c.variant}):
+        check_input_dir(variant, (flags or {}).get("variants", "variants"))
+    check_machine_fit(configs, force_threads=getattr(args, "force_threads", False), flags=flags)
+
+
+# the task's keys -> the quality flags that set them
+TASK_FLAGS = {"task": "--task", "task.name": "--task", "task.data": "--data", "task.text_columns": "--text-columns",
+              "task.label_column": "--label-column", "task.eval_limit": "--eval-limit"}
 
 
 def add_task_arguments(p) -> None:
@@ -101,22 +190,23 @@ def register(sub):
     p.add_argument("--threads", type=csv_list("threads", int), default=[1], help="thread count(s), e.g. 1,2")
     p.add_argument("--batch", type=csv_list("batch", int), default=[1], help="batch size(s); the offline scenario sweeps 1,8,32 unless given")
     p.add_argument("--seq", type=csv_list("seq", int), default=None, help="sequence length(s) (image side for resnet50); default per model")
-    p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default) or bf16")
+    p.add_argument("--precision", type=csv_list("precision"), default=["fp32"], help="fp32 (default), bf16, int8 (static, calibrated where the engine has it) or int8-dynamic (ONNX Runtime)")
     p.add_argument("--kernel", type=csv_list("kernel"), default=["dense"], help="dense (default) or sparse")
-    p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`")
+    p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`; `dense` (or none) for the model itself, e.g. dense,DIR")
     p.add_argument("--checkpoint", default=None,
                    help="local Hugging Face checkpoint directory (config.json + weights; nothing is downloaded); "
                         "without --model its config.json says the architecture (bert, distilbert, roberta, resnet)")
     p.add_argument("--allow-pickle", action="store_true", help="trust a pickled pytorch_model.bin that needs more than tensors")
     p.add_argument("--scenario", default="single-stream", help="single-stream (default), offline or server")
-    p.add_argument("--sla-ms", type=float, default=None, help="server scenario: the p99 latency bound")
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
-    p.add_argument("--repeat", type=int, default=1, help="run the whole list N times, interleaved")
+    p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole list N times, interleaved")
+    add_force_threads_argument(p)
     add_task_arguments(p)
     p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
     p.add_argument("--skip-recorded", action="store_true", help="skip configurations already recorded for this machine and commit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)
+    add_loadgen_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -128,14 +218,12 @@ def configs_from_args(args):
 
     if not args.model and not args.checkpoint:
         raise ConfigError("give --model NAME[,NAME...] or --checkpoint DIR (or both: a zoo family loading the checkpoint)")
-    if args.scenario == "server" and args.sla_ms is None:
-        raise ConfigError("--scenario server needs --sla-ms (the p99 latency bound)")
     if args.scenario == "offline" and args.batch == [1]:
         args.batch = list(OFFLINE_BATCHES)  # the offline scenario is a batch-size sweep
-    settings = settings_from_args(args, {"sla_ms": args.sla_ms} if args.sla_ms is not None else None)
+    settings = settings_from_args(args, loadgen_settings_from_args(args))
     matrix = {
         "backends": args.backend, "threads": args.threads, "batch_sizes": args.batch, "precisions": args.precision,
-        "kernels": args.kernel, "variants": args.variant, "scenario": args.scenario, "settings": settings,
+        "kernels": args.kernel, "variants": [None if v in (None, "dense", "none") else v for v in args.variant], "scenario": args.scenario, "settings": settings,
     }
     if args.model:
         matrix["models"] = args.model
@@ -152,12 +240,13 @@ def configs_from_args(args):
         import os
 
         os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
-    configs = expand(validate_matrix(matrix, None, FLAGS))
+    configs = expand(validate_matrix(matrix, None, FLAGS | TASK_FLAGS))
     if args.checkpoint and args.model:  # a zoo family loading the checkpoint's weights
         from ..export.build import checkpoint_id
 
         checkpoint_id(args.checkpoint)  # a missing directory fails here, before any worker starts
         configs = [dataclasses.replace(c, checkpoint=args.checkpoint) for c in configs]
+    check_static_batching(configs)
     return configs
 
 
@@ -165,7 +254,9 @@ def run(args) -> int:
     from ..bench import run_configs
     from ..report.summary import print_summary
 
+    check_inputs(checkpoint=args.checkpoint)
     configs = configs_from_args(args)
+    check_before_measuring(configs, args, FLAGS)
     records = run_configs(configs, root=args.results, force=not args.skip_recorded, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)
     return 0 if any(r.ok for r in records) or not records else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
+from .checks import check_inputs, check_out_dirs, integer, real
 
 
 def register(sub):
@@ -14,12 +15,12 @@ def register(sub):
     p.add_argument("model", metavar="MODEL", nargs="?", default=None, help="model family (default: from --checkpoint)")
     p.add_argument("--checkpoint", metavar="DIR", help="start from a local checkpoint instead of a zoo model")
     p.add_argument("--data", metavar="DIR", help="SST-2 directory (train.tsv, dev.tsv); default $HARNESS_DATA_DIR")
-    p.add_argument("--steps", type=int, default=300, help="AdamW steps (default 300)")
-    p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate, decayed linearly (default 5e-5)")
-    p.add_argument("--batch-size", type=int, default=32, help="examples per step (default 32)")
-    p.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this many examples")
-    p.add_argument("--seq", type=int, default=None, help="truncate sentences to this many tokens (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the head, data order and dropout")
+    p.add_argument("--steps", type=integer(1), default=300, help="AdamW steps (default 300)")
+    p.add_argument("--lr", type=real(0, maximum=1.0), default=5e-5, help="peak learning rate, decayed linearly (default 5e-5)")
+    p.add_argument("--batch-size", type=integer(1, 65536), default=32, help="examples per step (default 32)")
+    p.add_argument("--max-train", type=integer(1), default=None, help="train on a seeded subset of this many examples")
+    p.add_argument("--seq", type=integer(2), default=None, help="truncate sentences to this many tokens (default 64)")
+    p.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the head, data order and dropout")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write (replaced whole)")
     p.set_defaults(func=run)
 
@@ -34,11 +35,13 @@ def run(args) -> int:
         raise ConfigError("finetune needs --data DIR (SST-2 layout: train.tsv, dev.tsv) or $HARNESS_DATA_DIR")
     if not args.model and not args.checkpoint:
         raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
+    check_inputs(checkpoint=args.checkpoint, data=data)
     model = args.model
     if model is None:
         from ..models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
+    check_before_training(model, args)
     path, d = finetune(model, data, args.out, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                        max_train=args.max_train, seq_len=args.seq, seed=args.seed, checkpoint=args.checkpoint)
     before, after = d["quality"]["before"], d["quality"]["after"]
@@ -46,3 +49,15 @@ def run(args) -> int:
     print(f"  dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} ({after['n']} examples), "
           f"{args.steps} steps in {d['wall_time_s']:.0f} s")
     return 0
+
+
+def check_before_training(model: str, args) -> None:
+    """Before training: --seq fits the model's positions, and --out can be written."""
+    from ..errors import ConfigError
+    from ..models.registry import family_for
+
+    family = family_for(model, args.checkpoint)
+    longest = family.max_seq_len()
+    if args.seq is not None and longest is not None and args.seq > longest:
+        raise ConfigError(f"--seq: {args.seq} is longer than model {family.name!r} accepts ({longest} positions)")
+    check_out_dirs(out=args.out)

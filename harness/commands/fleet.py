@@ -7,6 +7,7 @@ import dataclasses
 import sys
 
 from . import add_command
+from .checks import check_input_dir, check_inputs, check_out_dirs, check_path_text, check_results_root, real
 
 PLAN_EXAMPLE = ("harness fleet plan matrices/demo.yaml --instance-types c7a.large,c7i.xlarge,c7g.xlarge --shards 4 "
                 "--results s3://bench-results/nightly --out fleet/")
@@ -46,7 +47,8 @@ def _plan_parser(kinds):
     c.add_argument("--job-role-arn", default=None, help="IAM role the Batch container runs as (S3 access, docs/fleet.md)")
     c.add_argument("--name", default=None, help="job name prefix (default harness-<matrix name>)")
     c.add_argument("--retries", type=int, default=1, help="retries per child (default 1)")
-    c.add_argument("--timeout-min", type=float, default=360, help="minutes per attempt before the scheduler stops it; 0: none")
+    c.add_argument("--timeout-min", type=real(0, zero=True), default=360,
+                   help="minutes per attempt before the scheduler stops it; 0: none")
     c.add_argument("--namespace", default="default", help="Kubernetes namespace (default default)")
     c.add_argument("--service-account", default=None, help="Kubernetes service account with S3 access (IRSA / workload identity)")
     c.set_defaults(func=run_plan)
@@ -59,8 +61,8 @@ def _submit_parser(kinds):
     c.add_argument("--region", default=None, help="AWS region of the job queues (default boto3's configuration)")
     c.add_argument("--endpoint-url", default=None, help="AWS Batch endpoint (default boto3's configuration)")
     c.add_argument("--no-wait", action="store_true", help="print the job ids and exit")
-    c.add_argument("--poll-s", type=float, default=30.0, help="seconds between status checks (default 30)")
-    c.add_argument("--timeout-min", type=float, default=None, help="stop waiting (jobs keep running) after this long")
+    c.add_argument("--poll-s", type=real(0), default=30.0, help="seconds between status checks (default 30)")
+    c.add_argument("--timeout-min", type=real(0), default=None, help="stop waiting (jobs keep running) after this long")
     c.set_defaults(func=run_submit)
 
 
@@ -71,8 +73,8 @@ def _collect_parser(kinds):
     c.add_argument("--out", required=True, metavar="DIR", help="report directory (cost.*, fleet-cost.md, fleet-cost.csv)")
     c.add_argument("--endpoint-url", default=None, help="S3-compatible endpoint (default boto3's configuration)")
     c.add_argument("--into", default=None, metavar="DIR", help="keep the pulled records in this results directory")
-    c.add_argument("--sla-ms", type=float, default=100.0, help="latency bound on p99, in ms (default 100)")
-    c.add_argument("--qps", type=float, default=50.0, help="target request rate for fleet sizing (default 50)")
+    c.add_argument("--sla-ms", type=real(0), default=100.0, help="latency bound on p99, in ms (default 100)")
+    c.add_argument("--qps", type=real(0), default=50.0, help="target request rate for fleet sizing (default 50)")
     c.add_argument("--region", default="us-east-2", help="AWS region for prices, and of the Batch jobs with --plan")
     c.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
     c.add_argument("--snapshot-dir", default="results/prices", help="user price snapshots (default results/prices)")
@@ -100,6 +102,7 @@ def run_plan(args) -> int:
     from ..matrix import load_matrix
 
     matrix = load_matrix(args.matrix)
+    check_out_dirs(out=args.out)
     if matrix.instance_type:
         print("harness: note: the matrix's instance_type is replaced by each job's instance type", file=sys.stderr)
         matrix = dataclasses.replace(matrix, instance_type=None)
@@ -123,6 +126,7 @@ def run_submit(args) -> int:
     from ..fleet import submit
     from ..fleet.plan import read_batch_plan
 
+    check_input_dir(args.plan, "PLAN")
     jobs = read_batch_plan(args.plan)  # everything is checked before the first call
     try:
         client = submit.batch_client(args.region, args.endpoint_url)
@@ -148,6 +152,9 @@ def run_collect(args) -> int:
     from ..pricing import load_price_book, validate_region
 
     validate_region(args.region, "--region")
+    check_out_dirs(out=args.out, into=args.into)
+    check_inputs(plan=args.plan, prices=args.prices)
+    check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
     children = _batch_children(args.plan, args.region) if args.plan else None
     paths = collect(args.results, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
@@ -171,6 +178,7 @@ def run_worker(args) -> int:
     from ..fleet.worker import check_instance_env, matrix_from, run_shard
 
     check_instance_env(args.instance_type)
+    check_results_root(args.results_dir)
     matrix = matrix_from(args.matrix)
     run_shard(matrix, args.instance_type, args.results, shard_text=args.shard, root=args.results_dir,
               endpoint_url=args.endpoint_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
+from .checks import check_results_root
 
 
 def register(sub):
@@ -28,6 +29,7 @@ def register(sub):
 def run(args) -> int:
     from ..nightly.driver import run_nightly
 
+    check_results_root(args.results)
     result = run_nightly(
         quick=args.quick, suite=args.suite, repo=args.repo, results=args.results, python=args.python,
         machine=args.machine, instance_type=args.instance_type, region=args.region, bench=args.bench,

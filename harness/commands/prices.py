@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import add_command
+from .checks import check_inputs, check_out_dirs, check_path_text
 
 DEFAULT_SNAPSHOT_DIR = "results/prices"
 
@@ -56,6 +57,8 @@ def run_show(args) -> int:
     from ..pricing import load_price_book, stale_warnings, validate_region
     from ..tables import print_table
 
+    check_inputs(prices=args.prices)
+    check_path_text(args.snapshot_dir, "--snapshot-dir")
     if args.max_age_days < 0:
         raise ConfigError(f"--max-age-days: {args.max_age_days}; valid: a number of days >= 0")
     if args.region:
@@ -63,7 +66,7 @@ def run_show(args) -> int:
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
     quotes = book.in_region(args.region)
     if args.region and not quotes:
-        raise ConfigError(f"--region: no prices for {args.region!r}; regions with prices: {', '.join(book.regions())}")
+        raise ConfigError(f"--region: no prices for {args.region[:60]!r}; regions with prices: {', '.join(book.regions())}")
     for layer in book.layers:
         print(f"# {layer.kind}: {layer.path} (as of {layer.as_of}, {layer.n_quotes} quotes)")
     print_table(_quote_rows(quotes))
@@ -78,6 +81,7 @@ def run_refresh(args) -> int:
     from ..tables import print_table
 
     instances = parse_instance_list(args.instances)
+    check_out_dirs(snapshot_dir=args.snapshot_dir)
     result = refresh(args.region, instances, snapshot_dir=args.snapshot_dir, spot=not args.no_spot)
     print_table(_quote_rows(result.quotes))
     if result.path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
+from .checks import check_inputs, check_out_dirs, check_path_text
 from ..pruning import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
 EXAMPLE = "harness prune minilm --method second-order --sparsity 0.8 --structure unstructured --data data/sst2 --out variants/minilm-obert-80"
@@ -54,13 +55,14 @@ def register(sub):
 
 def _layer_list(text: str | None) -> list[int] | None:
     from ..errors import ConfigError
+    from ..validation import short
 
     if text is None:
         return None
     try:
         return [int(x) for x in text.split(",")]
     except ValueError:
-        raise ConfigError(f"--keep-layers: expected comma-separated layer indices such as 0,2,4, got {text!r}") from None
+        raise ConfigError(f"--keep-layers: expected comma-separated layer indices such as 0,2,4, got {short(text)}") from None
 
 
 def recipe_from_args(args):
@@ -96,12 +98,20 @@ def run(args) -> int:
 
     if not args.model and not args.checkpoint:
         raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
+    check_inputs(checkpoint=args.checkpoint)
+    if args.start_from is not None:
+        check_path_text(args.start_from, "--from")  # whether it is a variant: variant_id below
     model = args.model
     if model is None:
         from ..models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
     recipe = recipe_from_args(args)
+    check_out_dirs(out=args.out)
+    if args.start_from:
+        variant_id(args.start_from)  # not a variant directory: one line now, not after the dense fine-tuning
+    else:
+        check_kept_layers(model, recipe, args.checkpoint, args.recipe or "command line")
     path, manifest = make_variant(
         model, recipe, out_dir=args.out, data_dir=resolve_data_dir(args.data), checkpoint=args.checkpoint,
         progress=not args.no_progress, source=args.recipe or "command line", start_from=args.start_from,
@@ -119,3 +129,25 @@ def run(args) -> int:
             print(f"  {key}: dense {q['dense'].get(key, float('nan')):.4f}  pruned {q['pruned'][key]:.4f}")
     print(f"  wall time {manifest['wall_time_s']:.1f} s, peak RSS {manifest['peak_rss_bytes'] / 2**20:.0f} MiB")
     return 0
+
+
+def check_kept_layers(model: str, recipe, checkpoint: str | None, source: str) -> None:
+    """Structure layers with an explicit list: every index names a layer of the dense model (checked before the
+    dense fine-tuning, which the pruning itself comes after)."""
+    from ..errors import ConfigError, HarnessError
+    from ..models.registry import family_for
+    from ..pruning.depth import choose
+
+    stages = [s for s in recipe.resolved(source).stages() if s.structure == "layers" and s.layers.keep is not None]
+    if not stages:
+        return
+    try:
+        config = family_for(model, checkpoint).make_config()
+    except (HarnessError, NotImplementedError):
+        return  # the family cannot say; the pruner reports it
+    total = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+    if total:
+        try:
+            choose(total, keep=list(stages[0].layers.keep))  # later stages act on what the first one kept
+        except ConfigError as exc:
+            raise ConfigError(str(exc) if source == "command line" else f"{source}: {exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import add_command
+from .checks import check_inputs, check_out_dirs, check_path_text, real
 
 
 def register(sub):
@@ -24,8 +25,8 @@ def register(sub):
                "  harness report cost --example seed --out results/reports/seed --project-to t4g.xlarge",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("--sla-ms", type=float, default=100.0, help="latency bound on p99, in ms (default 100)")
-    c.add_argument("--qps", type=float, default=50.0, help="target request rate for fleet sizing (default 50)")
+    c.add_argument("--sla-ms", type=real(0), default=100.0, help="latency bound on p99, in ms (default 100)")
+    c.add_argument("--qps", type=real(0), default=50.0, help="target request rate for fleet sizing (default 50)")
     c.add_argument("--region", default="us-east-2", help="AWS region for prices (default us-east-2)")
     c.add_argument("--out", required=True, help="output directory")
     c.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
@@ -40,7 +41,7 @@ def register(sub):
     c.add_argument("--models", default="", metavar="NAMES", help="only these models")
     c.add_argument("--purchase-option", choices=("on-demand", "spot", "both"), default="on-demand",
                    help="price rows with on-demand, spot, or both (default on-demand)")
-    c.add_argument("--max-quality-drop", type=float, default=1.0, metavar="POINTS",
+    c.add_argument("--max-quality-drop", type=float, default=1.0, metavar="POINTS",  # checked by harness.cost
                    help="accuracy points a row may lose against the dense fp32 record of the same model, task and split "
                         "and still be chosen (default 1.0); rows beyond it are shown, never chosen")
     c.add_argument("--allow-unknown-quality", action="store_true",
@@ -61,6 +62,9 @@ def run_cost(args) -> int:
     instances = parse_instance_list(args.instances, "--instances")
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     options = ("on-demand", "spot") if args.purchase_option == "both" else (args.purchase_option,)
+    check_out_dirs(out=args.out)
+    check_inputs(prices=args.prices)
+    check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
     quality = dict(max_quality_drop=args.max_quality_drop, allow_unknown_quality=args.allow_unknown_quality)
     records = load_records(args.results)  # every record; the cost join skips failed runs with their reason

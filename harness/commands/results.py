@@ -6,6 +6,7 @@ import json
 import sys
 
 from . import add_command
+from .checks import check_results_root, integer
 from ..errors import ConfigError, choices_error
 
 FORMATS = ("table", "csv", "json")
@@ -24,7 +25,7 @@ def register(sub):
     p.add_argument("--model", default=None, help="only this model")
     p.add_argument("--backend", default=None, help="only this backend")
     p.add_argument("--status", default=None, help="only records with this status (ok, error, timeout, ...)")
-    p.add_argument("--last", type=int, default=None, help="only the newest N records")
+    p.add_argument("--last", type=integer(1), default=None, help="only the newest N records")
     p.set_defaults(func=run)
 
 
@@ -73,6 +74,8 @@ def sync(args) -> int:
 
     if not args.url:
         raise ConfigError(f"results {args.action} needs an s3://bucket/prefix URL")
+    if args.action == "pull":  # records are appended to the local store
+        check_results_root(args.results)
     moved = (push if args.action == "push" else pull)(args.url, args.results, endpoint_url=args.endpoint_url)
     total = sum(moved.values())
     verb = "uploaded" if args.action == "push" else "downloaded"

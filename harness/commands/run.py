@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import add_command
-from .bench import add_task_arguments, task_from_args
+from .bench import TASK_FLAGS, add_force_threads_argument, add_task_arguments, check_before_measuring, task_from_args
+from .checks import MAX_REPEATS, integer
 
 
 def register(sub):
@@ -16,7 +19,8 @@ def register(sub):
                    help="i/n: run only this machine's deterministic share of the matrix; auto: i/n from the AWS Batch "
                         "array index or Kubernetes Indexed Job completion index and HARNESS_SHARD_COUNT")
     p.add_argument("--force", action="store_true", help="rerun configurations already recorded for this machine and commit")
-    p.add_argument("--repeat", type=int, default=1, help="run the whole matrix N times, interleaved")
+    p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole matrix N times, interleaved")
+    add_force_threads_argument(p)
     p.add_argument("--results", default=None, help="results directory (default results/)")
     p.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -33,12 +37,15 @@ def run(args) -> int:
     matrix = load_matrix(args.matrix)
     task = task_from_args(args)
     if task:
-        matrix = validate_matrix(matrix.to_mapping() | {"task": task}, None, {"task": "--task"})
+        matrix = validate_matrix(matrix.to_mapping() | {"task": task}, None, TASK_FLAGS)
     configs = shard(expand(matrix), parse_shard(args.shard))
     if args.dry_run:
         hidden = ("settings", "backend_settings", "task")
         print_table([{k: v for k, v in c.to_json().items() if k not in hidden} for c in configs])
         return 0
+    where = Path(args.matrix).name
+    named = ("threads", "batch_sizes", "variants", "settings.memory_limit_mb")
+    check_before_measuring(configs, args, {k: f"{where}: {k}" for k in named})
     records = run_configs(configs, root=args.results, force=args.force, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)
     return 0

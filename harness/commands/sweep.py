@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+
 from . import add_command
 from ..errors import ConfigError
-from .bench import add_settings_arguments, add_task_arguments, csv_list, settings_from_args, task_from_args
+from ..validation import short
+from .bench import (FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, csv_list,
+                    settings_from_args, task_from_args)
+from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_results_root, integer
 
 
 def _fractions(text: str) -> list[float]:
+    """An argparse type (its errors are argparse's one line): comma-separated fractions, checked by SweepSpec."""
     items = [x.strip() for x in text.split(",") if x.strip()]
     if not items:
-        raise ConfigError(f"--sparsities: expected a comma-separated list of fractions, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of fractions, got {short(text)}")
     try:
         return [float(x) for x in items]
     except ValueError:
-        raise ConfigError(f"--sparsities: expected fractions such as 0,0.5,0.9, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected fractions such as 0,0.5,0.9, got {short(text)}") from None
 
 
 def register(sub):
@@ -28,11 +34,12 @@ def register(sub):
                    help="target unstructured sparsities in [0, 1), comma-separated; 0 is the dense model")
     p.add_argument("--backend", type=csv_list("backend"), default=["torch"], help="torch, onnxruntime, openvino, deepsparse")
     p.add_argument("--kernel", type=csv_list("kernel"), default=["dense", "sparse"], help="dense, sparse or both")
-    p.add_argument("--threads", type=int, default=1, help="threads per run (default 1)")
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--seq", type=int, default=None, help="sequence length (default: the model's own)")
+    p.add_argument("--threads", type=integer(1), default=1, help="threads per run (default 1)")
+    add_force_threads_argument(p)
+    p.add_argument("--batch", type=integer(1), default=1, help="batch size (default 1)")
+    p.add_argument("--seq", type=integer(1), default=None, help="sequence length (default: the model's own)")
     p.add_argument("--scope", default="global", help="magnitude ranking: global (default) or per-layer")
-    p.add_argument("--repeat", type=int, default=1, help="run every configuration N times, interleaved round-robin")
+    p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run every configuration N times, interleaved round-robin")
     p.add_argument("--variants-dir", default=None, help="where the pruned variants go (default .cache/sweep-variants)")
     p.add_argument("--sparse-threshold", type=float, default=None,
                    help="torch sparse kernel: minimum layer sparsity for CSR (default: the measured crossover)")
@@ -49,10 +56,9 @@ def register(sub):
 
 
 def spec_from_args(args):
-    from ..contracts import TaskSpec
+    from ..contracts import RecordError, TaskSpec
     from ..matrix import split_settings
     from ..sweep import SweepSpec
-    from .bench import FLAGS
 
     extra = {}
     if args.sparse_threshold is not None:
@@ -70,7 +76,10 @@ def spec_from_args(args):
         from ..matrix import check_task
         from ..models.registry import model_family
 
-        task = TaskSpec.from_json(task, "task")
+        try:
+            task = TaskSpec.from_json(task, "task")
+        except RecordError as exc:
+            raise ConfigError(str(exc)) from None
         check_task(task, model_family(args.model))
     return SweepSpec(
         model=args.model, sparsities=tuple(args.sparsities), backends=tuple(args.backend), kernels=tuple(args.kernel),
@@ -88,6 +97,7 @@ def run(args) -> int:
     from ..sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
 
     spec = spec_from_args(args)
+    check_before_work(spec, args)
     echo = (lambda msg: print(f"harness: {msg}", file=sys.stderr))
     if args.prepare_only:
         for s, path in ensure_variants(spec, echo=echo).items():
@@ -105,3 +115,25 @@ def run(args) -> int:
         for suffix, text in ((".md", table + "\n"), (".json", json.dumps(result_to_dict(result), indent=1) + "\n")):
             atomic_write_text(out.with_name(out.name + suffix), text)
     return 0 if len(failed) < len(result.rows) else 1
+
+
+def check_before_work(spec, args) -> None:
+    """Before any variant is made: the output paths can be written, and the runs fit this machine."""
+    from ..machine_fit import check_machine_fit
+    from ..models.registry import model_family
+    from ..sweep import sweep_configs, variant_path
+
+    longest = model_family(spec.model).max_seq_len()
+    if spec.seq_len is not None and longest is not None and spec.seq_len > longest:
+        raise ConfigError(f"--seq: {spec.seq_len} is longer than model {spec.model!r} accepts ({longest} positions)")
+    pruned = [s for s in spec.sparsities if s]
+    if pruned:
+        check_output_dir(variant_path(spec, pruned[0]).parent, "--variants-dir")
+    if args.prepare_only:
+        return
+    check_results_root(args.results)
+    if args.out is not None:
+        for suffix in (".md", ".json"):
+            check_out_file(f"{args.out}{suffix}", "--out")
+    dense = sweep_configs(spec, {s: None for s in spec.sparsities})  # the dense model bounds every variant
+    check_machine_fit(dense, force_threads=args.force_threads, flags=FLAGS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from . import add_command
+from .bench import add_force_threads_argument
+from .checks import MAX_REPEATS, check_out_dirs, check_results_root, integer, integers, real
 
 
 def register(sub):
@@ -22,15 +24,16 @@ def register(sub):
     )
     p.add_argument("--dataset", default="breast_cancer", choices=list(DATASETS), help="data set (default breast_cancer)")
     p.add_argument("--out", default="results/reports", metavar="DIR", help="report directory (default results/reports)")
-    p.add_argument("--seed", type=int, default=0, help="train/test split, tree and CV-fold seed (default 0)")
+    p.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="train/test split, tree and CV-fold seed (default 0)")
     p.add_argument("--variants", default=None, metavar="DIR", help="where tree variants go (default DIR/trees-<dataset>-variants)")
     p.add_argument("--max-variants", type=int, default=8, metavar="N",
                    help="measure at most N alphas: evenly spaced on the path plus full, chosen and last (default 8)")
     p.add_argument("--backend", type=_csv(str), default=list(TREE_BACKENDS), help="sklearn,onnxruntime (default both)")
-    p.add_argument("--batch", type=_csv(int), default=list(TREE_BATCH_SIZES), help="batch sizes (default 1,1024)")
-    p.add_argument("--threads", type=int, default=1, help="worker threads (default 1)")
-    p.add_argument("--min-duration", type=float, default=1.0, metavar="S", help="time at least S seconds per run (default 1)")
-    p.add_argument("--repeat", type=int, default=1, help="run every configuration N times, interleaved")
+    p.add_argument("--batch", type=integers(1), default=list(TREE_BATCH_SIZES), help="batch sizes (default 1,1024)")
+    p.add_argument("--threads", type=integer(1), default=1, help="worker threads (default 1)")
+    add_force_threads_argument(p)
+    p.add_argument("--min-duration", type=real(0), default=1.0, metavar="S", help="time at least S seconds per run (default 1)")
+    p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run every configuration N times, interleaved")
     p.add_argument("--no-bench", action="store_true", help="sweep and report accuracy only; no latency runs")
     p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -47,11 +50,9 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..trees.run import run_trees, tree_settings
 
-    for name in ("max_variants", "threads", "repeat"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(args, name)}")
-    if args.min_duration <= 0:
-        raise ConfigError(f"--min-duration: expected seconds > 0, got {args.min_duration}")
+    if args.max_variants < 1:
+        raise ConfigError(f"--max-variants: expected a positive integer, got {args.max_variants}")
+    check_before_work(args)
     report = run_trees(
         args.dataset, out_dir=args.out, seed=args.seed, results_root=args.results, variants_dir=args.variants,
         max_variants=args.max_variants, backends=args.backend, batch_sizes=args.batch, threads=args.threads,
@@ -66,3 +67,19 @@ def run(args) -> int:
     if failed:
         print(f"{len(failed)} of {len(report.records)} runs did not finish; see the report", flush=True)
     return 1 if failed and len(failed) == len(report.records) else 0
+
+
+def check_before_work(args) -> None:
+    """Before growing any tree: the output directories can be written, and the runs fit this machine."""
+    from ..contracts import BenchConfig
+    from ..machine_fit import check_machine_fit
+    from ..models.registry import model_family
+
+    check_out_dirs(out=args.out, variants=args.variants)
+    if args.no_bench:
+        return
+    check_results_root(args.results)
+    family = model_family(f"tree-{args.dataset}")
+    configs = [BenchConfig(model=family.name, backend=b, batch_size=size, seq_len=family.default_seq_len,
+                           threads=args.threads) for b in args.backend for size in args.batch]
+    check_machine_fit(configs, force_threads=args.force_threads, flags={"threads": "--threads", "batch_sizes": "--batch"})

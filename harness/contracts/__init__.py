@@ -19,18 +19,22 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       metrics (quality copied from the variant manifest), samples_ms, machine, created_at, git_commit.
   2 - engine knobs move from config.settings to config.backend_settings (only the knobs the backend
       declares); manifest quality moves from metrics.quality to metrics.manifest_quality, and
-      metrics.quality holds only quality measured on the engine that was timed.
+      metrics.quality holds only quality measured on the engine that was timed. Later in version 2 (all
+      optional, so every version-2 line reads): config.task, effective.quantization (int8), metrics.loadgen
+      (MLPerf LoadGen server/offline runs and the capacity search); metrics.server (the hand-written
+      Poisson server scenario) is read but no longer written.
 """
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash
-from .config import KERNELS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .config import (KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings,
+                     TaskSpec)
 from .record import (MIGRATIONS, READABLE_VERSIONS, SCHEMA_VERSION, Effective, LatencyStats, Machine, Metrics,
                      RecordConfig, RunRecord)
-from .worker import (STATUSES, Artifact, EngineReport, KernelInfo, Parity, Quality, ServerResult, WorkerJob,
-                     WorkerResult)
+from .worker import (STATUSES, Artifact, CapacitySearch, EngineReport, KernelInfo, LoadgenResult, LoadgenTrial, Parity,
+                     Quality, ServerResult, WorkerJob, WorkerResult)
 
 __all__ = [
-    "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
+    "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
     "WorkerResult", "stable_hash",

@@ -10,6 +10,7 @@ from .codec import Contract, RecordError, _describe, _finite, _non_default, _pos
 PRECISIONS = ("fp32", "bf16", "int8", "int8-dynamic")  # int8: static (calibrated) where the engine has it
 KERNELS = ("dense", "sparse")
 SCENARIOS = ("single-stream", "offline", "server")
+LOADGEN_PRESETS = ("quick", "full")  # how long each MLPerf LoadGen run lasts (harness.runner.loadgen_run.PRESETS)
 TASKS = ("sst2", "text-classification", "teacher")
 # The fewest samples whose order statistics give a distribution-free 95% interval for each percentile
 # (harness.stats.percentile_interval; tests/test_stats.py checks these against it).
@@ -29,9 +30,16 @@ class Settings(Contract):
     timeout_s: float = 900.0
     memory_limit_mb: int | None = None
     pinning: bool = True  # pin worker threads to CPUs
-    sla_ms: float | None = None  # server scenario: the p99 latency bound
-    server_requests: int = 300  # server scenario: requests per arrival-rate trial
-    server_steps: int = 6  # server scenario: bisection steps over the arrival rate
+    sla_ms: float | None = None  # server scenario: the p99 latency target of the LoadGen runs
+    # MLPerf LoadGen (server and offline scenarios; harness.runner.loadgen_run has the presets)
+    loadgen: str = "quick"  # durations: quick (valid but short: tests, demo) or full (MLPerf's minimums)
+    target_qps: float | None = None  # server: one run at this rate instead of a capacity search
+    loadgen_min_duration_s: float | None = None  # instead of the preset's minimum duration of each run
+    loadgen_min_queries: int | None = None  # instead of the preset's minimum query count of each run
+    max_batch: int = 1  # server: queued queries the system under test may merge into one engine call
+    max_wait_ms: float = 0.0  # server: how long a query may wait for others to join its batch
+    capacity_tolerance: float | None = None  # server: the search stops within this relative width
+    capacity_budget_s: float | None = None  # server: wall-clock budget of the capacity search
     # keep timing until this percentile has a 95% interval (MIN_SAMPLES), or a max_* bound ends the run
     # (the record's stop_reason then says which); None: min_iters alone
     percentile_target: str | None = "p99"
@@ -39,7 +47,7 @@ class Settings(Contract):
 
     def __post_init__(self):
         _positive_int("settings.calibration_examples", self.calibration_examples)
-        for name in ("warmup_iters", "min_iters", "max_iters", "server_requests", "server_steps"):
+        for name in ("warmup_iters", "min_iters", "max_iters"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise RecordError(f"settings.{name}: expected an integer >= 0, got {_describe(value)}")
@@ -50,8 +58,20 @@ class Settings(Contract):
             raise RecordError(f"settings.min_iters ({self.min_iters}) exceeds max_iters ({self.max_iters})")
         if self.memory_limit_mb is not None:
             _positive_int("settings.memory_limit_mb", self.memory_limit_mb)
-        if self.sla_ms is not None:
-            _finite("settings.sla_ms", self.sla_ms, allow_equal=False)
+        for name in ("sla_ms", "target_qps", "loadgen_min_duration_s", "capacity_budget_s"):
+            if getattr(self, name) is not None:
+                _finite(f"settings.{name}", getattr(self, name), allow_equal=False)
+        if self.loadgen not in LOADGEN_PRESETS:
+            raise RecordError(f"settings.loadgen: unknown value {_describe(self.loadgen)}; valid: {', '.join(LOADGEN_PRESETS)}")
+        if self.loadgen_min_queries is not None:
+            _positive_int("settings.loadgen_min_queries", self.loadgen_min_queries)
+        _positive_int("settings.max_batch", self.max_batch)
+        _finite("settings.max_wait_ms", self.max_wait_ms)
+        if self.capacity_tolerance is not None:
+            _finite("settings.capacity_tolerance", self.capacity_tolerance, allow_equal=False)
+            if self.capacity_tolerance > 0.5:
+                raise RecordError(f"settings.capacity_tolerance: expected a fraction > 0 and <= 0.5, got "
+                                  f"{_describe(self.capacity_tolerance)}")
         if self.percentile_target is not None and self.percentile_target not in MIN_SAMPLES:
             raise RecordError(f"settings.percentile_target: unknown value {_describe(self.percentile_target)}; "
                               f"valid: {', '.join(MIN_SAMPLES)} or null")

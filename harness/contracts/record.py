@@ -1,6 +1,9 @@
 """The run record (one line of results/runs/*.jsonl) and the migrations that read its older versions.
 
-SCHEMA_VERSION history is in the docstring of harness/contracts/__init__.py.
+SCHEMA_VERSION history is in the docstring of harness/contracts/__init__.py. Within version 2, records
+gained the optional metrics.loadgen (server and offline scenarios under MLPerf LoadGen) and stopped writing
+metrics.server and settings.server_requests/server_steps (the Poisson loop LoadGen replaced); records
+without metrics.loadgen read it as null, and old records keep metrics.server.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 from .codec import Contract, FutureVersion, RecordError, _describe, _from_mapping
 from .config import BenchConfig
-from .worker import STATUSES, Parity, Quality, ServerResult
+from .worker import STATUSES, LoadgenResult, Parity, Quality, ServerResult
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -88,7 +91,8 @@ class Metrics(Contract):
     parity: Parity | None = None
     quality: Quality | None = None  # measured on the engine that was timed
     manifest_quality: Quality | None = None  # copied from the variant's manifest (measured when it was made)
-    server: ServerResult | None = None
+    loadgen: LoadgenResult | None = None  # server and offline scenarios: the MLPerf LoadGen runs
+    server: ServerResult | None = None  # legacy (records before LoadGen): read, never written
 
 
 @dataclass(frozen=True)

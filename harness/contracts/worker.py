@@ -45,6 +45,7 @@ class WorkerJob(Contract):
     artifact: Artifact
     backend_spec: str  # "module:Class" of the backend, resolved in the worker
     repo_root: str
+    loadgen_dir: str | None = None  # server/offline: where the worker writes LoadGen's logs (the parent chooses)
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,107 @@ class EngineReport(Contract):
 
 @dataclass(frozen=True)
 class ServerResult(Contract):
-    """Server scenario: the highest Poisson arrival rate whose latency quantile met the SLA."""
+    """Legacy, read only: the hand-written Poisson server scenario of harness versions before LoadGen (the
+    highest arrival rate whose latency quantile met the SLA). Old records keep it in metrics.server; nothing
+    writes it any more (the server scenario is LoadgenResult)."""
 
     sla_ms: float | None = None
     max_rate_per_s: float | None = None
     quantile: float | None = None
     trials: tuple[dict[str, Any], ...] = ()
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadgenTrial(Contract):
+    """One MLPerf LoadGen run (harness.runner.loadgen_sut), as its logs report it. Latencies in ms, rates per second.
+
+    result is LoadGen's verdict, "VALID" or "INVALID" (mlperf_log_summary.txt, "Result is"). The server rule
+    has three parts: the p99 of the run within the target latency (perf_constraints_met), the minimum
+    duration and query count, and early stopping (enough queries that, with 99% confidence, at most 1% of
+    all queries would miss the target: with no query over the target that takes 459 queries)."""
+
+    scenario: str  # "server" | "offline" | "single-stream"
+    result: str | None = None  # "VALID" | "INVALID"
+    target_qps: float | None = None  # server: the Poisson arrival rate asked for; offline: the expected rate
+    target_latency_ms: float | None = None  # server: the p99 target
+    perf_constraints_met: bool | None = None  # server: p99 <= target latency
+    min_duration_met: bool | None = None
+    min_queries_met: bool | None = None
+    early_stopping_met: bool | None = None
+    scheduled_samples_per_s: float | None = None  # server
+    completed_samples_per_s: float | None = None  # server
+    samples_per_s: float | None = None  # offline
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    early_stopping_p99_ms: float | None = None  # single-stream only (the server rule counts queries over the target)
+    query_count: int | None = None
+    overlatency_queries: int | None = None  # server: queries over the target latency
+    duration_s: float | None = None  # wall time of the run
+    batches: dict[str, int] = field(default_factory=dict)  # calls of the system under test by batch size
+    log_dir: str | None = None  # mlperf_log_summary.txt and mlperf_log_detail.txt of this run
+    invalid_reason: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.result == "VALID"
+
+
+@dataclass(frozen=True)
+class CapacitySearch(Contract):
+    """Server: the highest target QPS whose LoadGen run was VALID, by bisection between 0 and the service rate.
+
+    The search stops when the bracket [highest VALID, lowest INVALID (or the service-rate bound)] is within
+    `tolerance` of its upper end, when no trial fits in `budget_s` any more, or when no rate down to
+    1/1000 of the bound is VALID (capacity_qps 0). Every trial is kept, in the order run."""
+
+    capacity_qps: float | None  # the answer: the highest VALID rate (0.0: none was VALID)
+    tolerance: float
+    budget_s: float
+    upper_qps: float  # the service-rate bound: queries arrive faster than they can be served above it
+    lower_qps: float = 0.0  # the bracket at the end: highest VALID ...
+    bracket_hi_qps: float | None = None  # ... and lowest INVALID (or upper_qps)
+    stop_reason: str = ""  # "tolerance" | "budget" | "no valid rate" | "service time above target" (nothing run)
+    elapsed_s: float | None = None
+    trials: tuple[LoadgenTrial, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadgenResult(Contract):
+    """metrics.loadgen: the scenario run under MLPerf LoadGen, with the run the record stands for.
+
+    Server: `run` is the VALID run at the capacity (or, with a target QPS, the one run at it); `search` holds
+    every trial of the capacity search. A server query is one sample, one input of items_per_query items
+    (the configuration's batch size); the system under test merges up to max_batch queued queries into one
+    engine call, waiting at most max_wait_ms after the oldest arrived. Offline: `run` is the one offline
+    run; a sample is one item and each engine call takes max_batch (the batch size) of them. Logs: <results root>/<log_dir>/<trial log_dir>/mlperf_log_{summary,detail}.txt,
+    log_dir being loadgen/<record id>."""
+
+    scenario: str
+    preset: str  # "quick" | "full" (or "custom" when durations were set by hand)
+    min_duration_s: float
+    min_query_count: int
+    target_latency_ms: float | None = None
+    target_qps: float | None = None  # asked for (server without a search, offline expected rate)
+    items_per_query: int = 1
+    max_batch: int = 1
+    max_wait_ms: float = 0.0
+    run: LoadgenTrial | None = None
+    search: CapacitySearch | None = None
+    log_dir: str | None = None
+    loadgen_version: str | None = None
+    note: str | None = None
+
+    @property
+    def capacity_qps(self) -> float | None:
+        """The highest VALID server rate in queries per second (0.0: none), or None when not a server result."""
+        if self.scenario != "server":
+            return None
+        if self.search is not None:
+            return self.search.capacity_qps
+        return self.run.target_qps if self.run is not None and self.run.valid else 0.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +211,7 @@ class WorkerResult(Contract):
     effective: EngineReport | None = None
     kernel: KernelInfo | None = None
     parity: Parity | None = None
-    server: ServerResult | None = None
+    loadgen: LoadgenResult | None = None
     quality: Quality | None = None
     peak_rss_bytes: int | None = None
     stderr_tail: str | None = None

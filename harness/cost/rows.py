@@ -57,7 +57,7 @@ class CostRow:
     vcpu_or_gpu: str
     batch: int | None
     seq_len: int | None
-    throughput_per_s: float | None  # the throughput the $ figures use (server: max rate under the SLA)
+    throughput_per_s: float | None  # the throughput the $ figures use (server: highest VALID LoadGen rate under the SLA)
     p50_ms: float | None
     p99_ms: float | None
     sla_met: bool | None  # None: cannot be checked
@@ -142,6 +142,8 @@ def record_sparsity(record: RunRecord) -> tuple[float | None, str | None]:
 def unusable(record: RunRecord) -> str | None:
     """Why a record cannot give a cost row, or None."""
     metrics = record.metrics
+    if metrics.loadgen is not None and metrics.loadgen.scenario == "server":
+        return None  # a capacity, or a verdict that none was VALID
     if is_server(record):
         server = metrics.server or ServerResult()
         if server.max_rate_per_s is None and not server.trials:
@@ -196,7 +198,7 @@ def measured_rows(record: RunRecord, terms: Terms) -> list[CostRow] | str:
     cfg, lat = record.config, record.latency
     cap = capacity_under_sla(record, terms.sla_ms)
     instance, how = record_instance(record)
-    throughput = cap.capacity_per_s if cap.percentile == "server" else record.metrics.throughput_per_s
+    throughput = cap.throughput_per_s if cap.throughput_per_s is not None or is_server(record) else record.metrics.throughput_per_s
     entry = terms.catalog.get(instance)
     base = dict(
         model=cfg.model, variant=record.variant_label, backend=cfg.backend,

@@ -14,17 +14,20 @@ import resource
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from ..backends.registry import BACKENDS, backend_class
 from ..contracts import Artifact, BenchConfig, RecordError, RunRecord, WorkerJob, WorkerResult
 from ..errors import HarnessError
+from .loadgen_run import LOADGEN_SCENARIOS
 from .record import make_record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS")
-OOM_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "DefaultCPUAllocator")
+OOM_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "DefaultCPUAllocator",
+               "failed to map segment", "Memory allocation still failed")  # a library that cannot load under the limit
 
 
 class EnvironmentMissing(HarnessError):
@@ -79,9 +82,12 @@ def spawn_worker(job: WorkerJob, *, interpreter: str, cpus: list[int], threads: 
     try:
         out, err = proc.communicate(json.dumps(job.to_json()).encode(), timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.communicate()
         return WorkerResult(status="timeout", reason=f"worker exceeded the {timeout_s:g} s timeout and was killed")
+    except BaseException:  # Ctrl-C, or SIGTERM turned into KeyboardInterrupt (harness.bench): no worker outlives us
+        kill_group(proc)
+        raise
     stderr_tail = err.decode(errors="replace")[-2000:]
     if proc.returncode != 0 or not out.strip():
         return _failure(proc.returncode, stderr_tail, memory_limit_mb)
@@ -93,6 +99,18 @@ def spawn_worker(job: WorkerJob, *, interpreter: str, cpus: list[int], threads: 
     if memory_limit_mb and result.status == "error" and _looks_like_oom((result.reason or "") + stderr_tail):
         result = result.replace(status="oom", reason=f"worker exceeded the {memory_limit_mb} MB memory limit ({result.reason})")
     return result.replace(stderr_tail=stderr_tail) if result.status != "ok" else result
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's process group (its own session: the terminal's Ctrl-C never reaches it) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # already gone
+        pass
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a process in uninterruptible sleep; the kernel finishes the kill later
+        pass
 
 
 def _looks_like_oom(text: str) -> bool:
@@ -115,15 +133,17 @@ def _failure(returncode: int, stderr_tail: str, memory_limit_mb) -> WorkerResult
     return WorkerResult(status="error", reason=reason, stderr_tail=stderr_tail)
 
 
-def run_job(config: BenchConfig, artifact: Artifact) -> WorkerResult:
-    """Measure `config` on its prepared artifact in a fresh pinned worker."""
+def run_job(config: BenchConfig, artifact: Artifact, loadgen_dir: Path | None = None) -> WorkerResult:
+    """Measure `config` on its prepared artifact in a fresh pinned worker (LoadGen's logs, for the server and
+    offline scenarios, into `loadgen_dir`)."""
     cls = backend_class(config.backend)
     try:
         interpreter = interpreter_for(cls)
     except EnvironmentMissing as exc:
         return WorkerResult(status="unsupported", reason=str(exc))
     cpus = choose_cpus(config.threads) if config.settings.pinning else sorted(os.sched_getaffinity(0))
-    job = WorkerJob(config=config, artifact=artifact, backend_spec=BACKENDS[config.backend], repo_root=str(REPO_ROOT))
+    job = WorkerJob(config=config, artifact=artifact, backend_spec=BACKENDS[config.backend], repo_root=str(REPO_ROOT),
+                    loadgen_dir=str(loadgen_dir) if loadgen_dir else None)
     result = spawn_worker(job, interpreter=interpreter, cpus=cpus, threads=config.threads,
                           timeout_s=config.settings.timeout_s, memory_limit_mb=config.settings.memory_limit_mb)
     if result.status == "ok" and result.effective and result.effective.backend_version is None:
@@ -143,11 +163,21 @@ def _with_version(result: WorkerResult, cls) -> WorkerResult:
 
 
 def run_config(config: BenchConfig, artifact: Artifact, *, machine: dict, commit: str | None,
-               peak_gflops=None) -> RunRecord:
+               peak_gflops=None, results_root: str | Path | None = None) -> RunRecord:
     """Measure one configuration on its artifact; always returns a record, never raises for engine failures.
 
     `peak_gflops`: a callable (threads, precision) -> GFLOP/s or None, asked only after a successful run.
+    `results_root`: the store the record goes to (default $HARNESS_RESULTS_DIR or results); the server and
+    offline scenarios keep LoadGen's logs there, in loadgen/<record id>/.
     """
-    result = run_job(config, artifact)
+    record_id = uuid.uuid4().hex
+    logs = loadgen_log_dir(results_root, record_id) if config.scenario in LOADGEN_SCENARIOS else None
+    result = run_job(config, artifact, loadgen_dir=logs)
     peak = peak_gflops(config.threads, config.precision) if peak_gflops and result.status == "ok" else None
-    return make_record(config, result, artifact, machine=machine, commit=commit, peak_gflops=peak)
+    return make_record(config, result, artifact, machine=machine, commit=commit, peak_gflops=peak, record_id=record_id)
+
+
+def loadgen_log_dir(results_root: str | Path | None, record_id: str) -> Path:
+    """<results root>/loadgen/<record id>, absolute (the worker runs in the repository root)."""
+    root = Path(results_root or os.environ.get("HARNESS_RESULTS_DIR") or "results")
+    return (root / "loadgen" / record_id).resolve()

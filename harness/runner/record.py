@@ -44,8 +44,9 @@ def _manifest_quality(manifest: dict | None) -> Quality | None:
 
 
 def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | None, *, machine: dict,
-                commit: str | None, peak_gflops: float | None = None) -> RunRecord:
-    """Turn one worker result into a run record (see docs/records.md)."""
+                commit: str | None, peak_gflops: float | None = None, record_id: str | None = None) -> RunRecord:
+    """Turn one worker result into a run record (see docs/records.md); `record_id` when the run already has one
+    (its LoadGen logs are filed under it), else a new one."""
     manifest = artifact.variant_manifest if artifact else None
     record_config = RecordConfig(
         **{f: getattr(config, f) for f in config.__dataclass_fields__},
@@ -69,7 +70,7 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
         flops_per_inference=flops,
         flops_nonzero_per_inference=artifact.flops_nonzero_per_inference if artifact else None,
         parity=result.parity, quality=result.quality, manifest_quality=_manifest_quality(manifest),
-        server=result.server,
+        loadgen=result.loadgen,
     )
     eff = result.effective
     effective = Effective(
@@ -82,7 +83,7 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
         stop_reason=result.stop_reason, quantization=artifact.quantization if artifact else None,
     )
     return RunRecord(
-        schema_version=SCHEMA_VERSION, record_id=uuid.uuid4().hex, status=result.status, reason=result.reason,
+        schema_version=SCHEMA_VERSION, record_id=record_id or uuid.uuid4().hex, status=result.status, reason=result.reason,
         config_hash=config.config_hash(artifact.variant_id if artifact else None), config=record_config,
         effective=effective, metrics=metrics, samples_ms=tuple(samples),
         machine=Machine.from_json(dict(machine) | {"gemm_peak_gflops": peak_gflops}, "machine"),

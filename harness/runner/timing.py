@@ -1,4 +1,5 @@
-"""The timed loop. Standard library only (it runs in every worker interpreter)."""
+"""The timed loop. Standard library only (it runs in every worker interpreter). The server and offline
+scenarios run under MLPerf LoadGen after it (harness.runner.loadgen_run)."""
 
 from __future__ import annotations
 
@@ -44,25 +45,3 @@ def timed_loop(call, *, warmup_iters: int = 5, warmup_s: float = 0.0, min_iters:
             break
     return {"samples_ms": samples_ms, "warmup_iters": done, "timed_s": clock() - t_begin, "stop_reason": stop_reason}
 
-
-def poisson_trial(call, *, rate_per_s: float, n_requests: int, seed: int = 0, clock=time.perf_counter,
-                  sleep=time.sleep) -> list[float]:
-    """Server scenario: requests arrive as a Poisson process at `rate_per_s` and are served one at a
-    time. Returns each request's latency (queueing + service) in milliseconds."""
-    import random
-
-    rng = random.Random(seed)
-    arrivals = []
-    t = 0.0
-    for _ in range(n_requests):
-        t += rng.expovariate(rate_per_s)
-        arrivals.append(t)
-    latencies = []
-    origin = clock()
-    for arrival in arrivals:
-        now = clock() - origin
-        if now < arrival:
-            sleep(arrival - now)
-        call()
-        latencies.append((clock() - origin - arrival) * 1000.0)
-    return latencies

@@ -2,8 +2,10 @@
 
 Started by the parent in a fresh process with CPU affinity and thread variables already set. It
 imports the engine only after that, checks parity, warms up, times, and reports raw samples plus what
-the engine really used. Standard library, numpy and harness.contracts only at import time: the
-DeepSparse worker runs this file under another interpreter (numpy<2).
+the engine really used. The server and offline scenarios then run under MLPerf LoadGen on the same
+loaded engine and prepared inputs (harness.runner.loadgen_run), writing LoadGen's logs where the job
+says. Standard library, numpy and harness.contracts only at import time: the DeepSparse worker runs this
+file under another interpreter (numpy<2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 import time
 import traceback
 
-from ..contracts import Parity, Quality, ServerResult, WorkerJob, WorkerResult
+from ..contracts import Parity, Quality, WorkerJob, WorkerResult
+from .loadgen_run import LOADGEN_SCENARIOS
 
 
 def _observed_cpus() -> list[int]:
@@ -54,35 +57,6 @@ def parity(np, out, reference, precision: str):
     agree = float(np.mean(np.argmax(out.reshape(rows, -1), 1) == np.argmax(ref.reshape(rows, -1), 1)))
     return Parity(max_abs_diff=diff, tolerance=tolerance, rel_diff=diff / scale if scale else diff,
                   top1_agreement=agree, ok=bool(diff <= tolerance))
-
-
-def server_capacity(call, settings, service_ms: float):
-    """Find the highest Poisson arrival rate whose latency quantile meets the SLA, by bisection."""
-    from .timing import poisson_trial
-
-    sla_ms = float(settings.sla_ms)
-    n = int(settings.server_requests)
-    q = 0.99 if n >= 300 else 0.9
-    trials = []
-
-    def p_at(rate):
-        lat = sorted(poisson_trial(call, rate_per_s=rate, n_requests=n, seed=len(trials)))
-        value = lat[min(len(lat) - 1, int(q * len(lat)))]
-        trials.append({"rate_per_s": rate, f"p{int(q * 100)}_ms": value, "met": value <= sla_ms, "n": n})
-        return value
-
-    if service_ms > sla_ms:
-        return ServerResult(sla_ms=sla_ms, max_rate_per_s=0.0, quantile=q, trials=(),
-                            note="a single request already exceeds the SLA")
-    hi = 1000.0 / service_ms  # the service rate: the queue grows without bound above it
-    lo = 0.0
-    for _ in range(int(settings.server_steps)):
-        mid = (lo + hi) / 2
-        if p_at(mid) <= sla_ms:
-            lo = mid
-        else:
-            hi = mid
-    return ServerResult(sla_ms=sla_ms, max_rate_per_s=lo, quantile=q, trials=tuple(trials))
 
 
 def _load_backend(job, result: dict):
@@ -127,13 +101,29 @@ def _measure(job, backend, result: dict) -> None:
         max_duration_s=settings.max_duration_s, measure=backend.measure_fn(prepared),
     )
     result.update(loop)
-    if config.scenario == "server":
-        service_ms = sorted(loop["samples_ms"])[len(loop["samples_ms"]) // 2]
-        result["server"] = server_capacity(call, settings, service_ms)
+    if config.scenario in LOADGEN_SCENARIOS and not _loadgen(job, backend, np, inputs, prepared, result):
+        return
     result.update(cpus_observed=_observed_cpus(), effective=backend.effective_settings(), kernel=backend.kernel_info())
     if artifact.eval_path:
         result["quality"] = evaluate(np, backend, artifact, config.batch_size)
     backend.close()
+
+
+def _loadgen(job, backend, np, inputs, prepared, result: dict) -> bool:
+    """The server or offline scenario under MLPerf LoadGen (harness.runner.loadgen_run), after the timed loop;
+    False when it could not run (the record then says why, with the timed loop's samples kept)."""
+    from .loadgen_run import LoadgenRefused, results_relative, run_scenario
+    from .loadgen_sut import LoadgenRunError, LoadgenUnavailable
+
+    try:
+        result["loadgen"] = run_scenario(job, backend, np, inputs, prepared, result["samples_ms"])
+        return True
+    except (LoadgenUnavailable, LoadgenRefused) as exc:
+        status, reason = "unsupported", str(exc)
+    except LoadgenRunError as exc:
+        status, reason = "error", f"{exc} (logs: {results_relative(job.loadgen_dir)})"
+    result.update(status=status, reason=reason, effective=backend.effective_settings(), kernel=backend.kernel_info())
+    return False
 
 
 def evaluate(np, backend, artifact, batch_size: int):

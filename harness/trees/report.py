@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fsutil import atomic_output, atomic_write_text
+from ..fsutil import atomic_write_text
+from ..report.figures import pyplot, save_png
 from ..tables import format_markdown_table
 from .sweep import PruningSweep
 
@@ -122,10 +123,7 @@ def write_markdown(result: PruningSweep, rows, backends, batch_sizes, path: Path
 
 def write_plot(result: PruningSweep, rows, backends, batch_sizes, path: Path) -> Path:
     """Three panels against alpha (symmetric-log axis: the path crowds near zero): scores, tree size, latency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metric = result.metric
     alphas = np.array(result.alphas)
@@ -164,9 +162,4 @@ def write_plot(result: PruningSweep, rows, backends, batch_sizes, path: Path) ->
     for a in axes:
         a.grid(True, alpha=0.3)
     fig.tight_layout()
-    try:
-        with atomic_output(path, ".png") as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -91,3 +91,29 @@ class EnvProbeBackend(_Base):
 
     def effective_settings(self):
         return EngineReport(precision="fp32", threads=self.threads, engine=self.seen)
+
+
+class SleepBackend(_Base):
+    """A fake engine of known service time: each call sleeps HARNESS_TEST_SERVICE_MS plus
+    HARNESS_TEST_PER_ITEM_MS for every row of its input (defaults 2 and 0), so a merged batch of k
+    queries takes base + k * per-item. The server scenario's known answers are computed from these.
+    With HARNESS_TEST_FAIL_AFTER=N, every call after the N-th raises (an engine failing mid-run)."""
+
+    name = "sleep"
+
+    def load(self):
+        self.base_s = float(os.environ.get("HARNESS_TEST_SERVICE_MS", "2")) / 1000.0
+        self.per_item_s = float(os.environ.get("HARNESS_TEST_PER_ITEM_MS", "0")) / 1000.0
+        self.fail_after = int(os.environ.get("HARNESS_TEST_FAIL_AFTER", "0"))  # calls; 0: never fail
+        self.calls = 0
+
+    def infer(self, prepared):
+        self.calls += 1
+        if self.fail_after and self.calls > self.fail_after:
+            raise RuntimeError(f"engine stopped answering after {self.fail_after} calls")
+        rows = len(next(iter(prepared.values()))) if prepared else 1
+        time.sleep(self.base_s + self.per_item_s * rows)
+
+    def effective_settings(self):
+        return EngineReport(precision="fp32", threads=self.threads,
+                            engine={"service_ms": self.base_s * 1000.0, "per_item_ms": self.per_item_s * 1000.0})

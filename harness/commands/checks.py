@@ -1,0 +1,111 @@
+"""What every command checks before any work: number ranges (argparse types, so a bad value is argparse's one
+line naming the flag) and paths (harness.pathchecks).
+
+    p.add_argument("--repeat", type=integer(1), default=1)
+    p.add_argument("--qps", type=real(0), default=50.0)            # finite and > 0
+    p.add_argument("--max-quality-drop", type=real(0, zero=True))  # finite and >= 0
+    check_results_root(args.results)                               # before measuring
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from ..limits import MAX_REPEATS  # noqa: F401 - re-exported for the commands
+from ..pathchecks import (check_input_dir, check_input_file, check_output_dir, check_output_file,  # noqa: F401
+                          check_path_text)
+
+SHOWN_CHARS = 40
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "...")
+
+
+def integer(minimum: int = 1, maximum: int | None = None):
+    """An argparse type: an integer in [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+def real(minimum: float = 0.0, *, zero: bool = False, maximum: float | None = None):
+    """An argparse type: a finite number > minimum (>= with `zero`), and <= maximum when given."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value >= minimum if zero else value > minimum)
+        if not ok or (maximum is not None and value > maximum):
+            low = f"{'>=' if zero else '>'} {minimum:g}"
+            bound = f"{low} and <= {maximum:g}" if maximum is not None else low
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+def integers(minimum: int = 1):
+    """An argparse type: a comma-separated list of integers >= minimum."""
+    one = integer(minimum)
+
+    def parse(text: str) -> list[int]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {_shown(text)}")
+        return [one(x) for x in items]
+
+    return parse
+
+
+def results_root(value: str | None) -> tuple[str, str]:
+    """(the results root a command will use, the flag or variable that chose it)."""
+    if value:
+        return value, "--results"
+    if os.environ.get("HARNESS_RESULTS_DIR"):
+        return os.environ["HARNESS_RESULTS_DIR"], "$HARNESS_RESULTS_DIR"
+    return "results", "--results (default results/)"
+
+
+def check_results_root(value: str | None) -> None:
+    """The results root and its runs/ directory can be written (records are appended there)."""
+    root, flag = results_root(value)
+    check_output_dir(root, flag)
+    check_output_dir(os.path.join(root, "runs"), flag)
+
+
+def check_out_dirs(**paths) -> None:
+    """Each given directory (keyword: flag name with _ for -) can be written; None values are skipped."""
+    for name, path in paths.items():
+        if path is not None:
+            check_output_dir(path, "--" + name.replace("_", "-"))
+
+
+def check_out_file(path, flag: str) -> None:
+    if path is not None:
+        check_output_file(path, flag)
+
+
+
+def check_inputs(**paths) -> None:
+    """Each given input path exists (keyword: the flag's name with _ for -; None values are skipped): a
+    directory for checkpoint, data, plan, start_from (--from) and variant, a regular file otherwise."""
+    directories = ("checkpoint", "data", "plan", "start_from", "variant")
+    for name, path in paths.items():
+        if path is None:
+            continue
+        flag = "--from" if name == "start_from" else "--" + name.replace("_", "-")
+        (check_input_dir if name in directories else check_input_file)(path, flag)
