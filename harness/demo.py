@@ -3,9 +3,12 @@
 Steps:
   1. all-MiniLM-L6-v2 fine-tuned on SST-2 (`harness finetune`, 200 steps of 16, cached) and a pruned variant of it with
      recovery: second-order 80% unstructured plus distillation (recipes/demo-minilm-obert-80-kd.yaml, cached);
-     both measured on every engine, fp32 and int8, with accuracy on SST-2 dev measured on the engine timed;
-  2. the zoo's dense BERT-base, DistilBERT and ResNet50 (matrices/demo.yaml) and a one-shot 90%-magnitude
-     BERT-base: seeded random weights, so their rows are latency-only (quality unknown) in the report;
+     both in fp32 on every engine (the variant's torch row on the sparse kernel), the dense model in int8 on
+     ONNX Runtime, OpenVINO and DeepSparse, the variant in int8 on DeepSparse; accuracy on SST-2 dev measured
+     on the engine timed;
+  2. the zoo's dense BERT-base, DistilBERT and ResNet50 on ONNX Runtime and OpenVINO (matrices/demo.yaml) and
+     a one-shot 90%-magnitude BERT-base on the kernels that skip zeros (torch CSR, DeepSparse): seeded random
+     weights, so their rows are latency-only (quality unknown) in the report;
   3. a summary table, the quality-gated cost report and the seed's CPU-vs-GPU comparison under
      results/reports/.
 Without SST-2 data (--data or $HARNESS_DATA_DIR) step 1 is skipped and the report says so.
@@ -20,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ZOO_PRUNED_RECIPE = REPO / "recipes" / "magnitude-oneshot-90.yaml"
 QUALITY_RECIPE = REPO / "recipes" / "demo-minilm-obert-80-kd.yaml"
+ZOO_AGREEMENT_EXAMPLES = 64
 DEMO_SLA_MS = 100.0
 DEMO_QPS = 50.0
 DEMO_REGION = "us-east-2"
@@ -36,6 +40,7 @@ class QualityPart:
     seq_len: int = 64
     engines: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "deepsparse")
     int8_engines: tuple[str, ...] = ("onnxruntime", "openvino", "deepsparse")
+    variant_int8_engines: tuple[str, ...] = ("deepsparse",)  # sparse and int8 together: DeepSparse's case
     recipe: Path = QUALITY_RECIPE
     eval_limit: int | None = None
 
@@ -48,12 +53,16 @@ def ensure_demo_variant(model: str = "bert-base", *, progress: bool = True) -> P
     """The zoo's pruned variant (one-shot 90% magnitude, no data), made once and cached."""
     from .machine import cache_dir
     from .pruning.pruner import make_variant
-    from .pruning.recipes import load_recipe
+    from .pruning.recipes import Recipe, load_recipe
 
     out = cache_dir() / "variants" / f"{model}-magnitude-90"
     if not (out / "manifest.json").is_file():
         _say(f"pruning {model} to 90% (one-shot magnitude, no data) into {out}")
-        make_variant(model, load_recipe(ZOO_PRUNED_RECIPE), out_dir=out, data_dir=None, progress=progress)
+        # its rows are latency-only: 64 generated inputs for the manifest's agreement figure are enough
+        recipe = load_recipe(ZOO_PRUNED_RECIPE).to_dict()
+        recipe = Recipe.from_dict({**recipe, "data": {**recipe.get("data", {}), "max_eval": ZOO_AGREEMENT_EXAMPLES}},
+                                  str(ZOO_PRUNED_RECIPE))
+        make_variant(model, recipe, out_dir=out, data_dir=None, progress=progress)
     return out
 
 
@@ -79,32 +88,30 @@ def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = 
 
 
 def quality_configs(template, part: QualityPart, checkpoint: Path, variant: Path, data_dir: str) -> list:
-    """The checkpoint and its variant on every engine (fp32; int8 where the engine has it), SST-2 accuracy."""
+    """The checkpoint and its variant on every engine in fp32 (the variant's torch row on the sparse kernel, where
+    its zeros can be skipped), int8 where the engine has it, SST-2 accuracy measured on each."""
     from .contracts import TaskSpec
 
     task = TaskSpec(name="sst2", data=str(data_dir), eval_limit=part.eval_limit)
     base = dataclasses.replace(template, model=checkpoint.name, checkpoint=str(checkpoint), seq_len=part.seq_len,
                                task=task, backend_settings={})
     out = []
-    for v in (None, str(variant)):
+    for v, int8_engines in ((None, part.int8_engines), (str(variant), part.variant_int8_engines)):
         for engine in part.engines:
-            for precision in ("fp32", "int8"):
-                if precision == "int8" and engine not in part.int8_engines:
-                    continue
-                out.append(dataclasses.replace(base, backend=engine, precision=precision, variant=v))
-        if v:  # the zeros a sparse kernel can skip
-            out.append(dataclasses.replace(base, backend="torch", kernel="sparse", variant=v))
+            kernel = "sparse" if v and engine == "torch" else "dense"
+            out.append(dataclasses.replace(base, backend=engine, precision="fp32", variant=v, kernel=kernel))
+            if engine in int8_engines:
+                out.append(dataclasses.replace(base, backend=engine, precision="int8", variant=v))
     return out
 
 
 def zoo_pruned_configs(base, variant: Path, model: str = "bert-base") -> list:
-    """The zoo's pruned model where a kernel can skip its zeros, with the dense model on the same engines."""
+    """The zoo's pruned model where a kernel can skip its zeros (torch CSR, DeepSparse), with the dense model on
+    DeepSparse beside it."""
     template = next(c for c in base if c.model == model)
-    out = [dataclasses.replace(template, backend="onnxruntime", variant=str(variant)),
-           dataclasses.replace(template, backend="torch", variant=str(variant), kernel="sparse"),
-           dataclasses.replace(template, backend="deepsparse"),
-           dataclasses.replace(template, backend="deepsparse", variant=str(variant))]
-    return out
+    return [dataclasses.replace(template, backend="torch", variant=str(variant), kernel="sparse"),
+            dataclasses.replace(template, backend="deepsparse"),
+            dataclasses.replace(template, backend="deepsparse", variant=str(variant))]
 
 
 def demo_configs(matrix_path, *, data_dir: str | None, prune: bool, pruned_model: str, part: QualityPart,

@@ -273,3 +273,24 @@ def test_finetune_then_prune_the_checkpoint_then_measure_both(tmp_path, results_
     pruned = by["v50"]
     assert pruned.config.checkpoint == str(ckpt) and pruned.metrics.manifest_quality.source == "manifest"
     assert pruned.metrics.quality.source == "engine" and pruned.metrics.quality.examples == 8
+
+
+def test_the_evaluation_pass_batches_only_where_outputs_cannot_depend_on_the_batch():
+    """Static shapes and activations quantized per call keep the timed batch; everything else evaluates in 32s."""
+    from harness.backends.registry import backend_class
+    from harness.contracts import Artifact
+
+    artifact = Artifact(dir=".", input_names=("input_ids",))
+
+    def batch(backend, precision, timed=1, **attrs):
+        b = backend_class(backend)(BenchConfig(model="bert-tiny", backend=backend, precision=precision, batch_size=timed),
+                                   artifact)
+        for k, v in attrs.items():
+            setattr(b, k, v)
+        return b.eval_batch_size(timed)
+
+    assert batch("onnxruntime", "fp32") == 32 and batch("onnxruntime", "int8") == 32
+    assert batch("onnxruntime", "int8-dynamic") == 1 and batch("onnxruntime", "int8-dynamic", timed=8) == 8
+    assert batch("openvino", "int8") == 32 and batch("onnxruntime", "fp32", timed=64) == 64
+    assert batch("torch", "fp32", quantized_layers=0) == 32 and batch("torch", "int8", quantized_layers=12) == 1
+    assert batch("deepsparse", "fp32") == 1

@@ -22,6 +22,9 @@ class NoSettings(Contract):
     """A backend without knobs of its own."""
 
 
+EVAL_BATCH = 32  # the evaluation pass's batch where the engine allows (Backend.eval_batch_size)
+
+
 class Backend:
     """One engine. The worker calls, in order: load(), prepare() (untimed), infer() (timed), ..., close().
 
@@ -59,6 +62,18 @@ class Backend:
                 valid = ", ".join(known) or "none"
                 raise RecordError(f"{where}.{key}: not a setting of backend {cls.name!r}; valid: {valid}")
         return cls.Settings.from_json(dict(values), where)
+
+    def eval_batch_size(self, timed_batch: int) -> int:
+        """Batch size of the evaluation pass (outside the timed region): larger than the timed one where the engine
+        accepts any batch and its outputs cannot depend on it; the timed one otherwise (fixed shapes, or
+        activations quantized per call, whose scales a batch shares)."""
+        if self.static_shapes or self.batch_dependent_outputs():
+            return timed_batch
+        return max(timed_batch, EVAL_BATCH)
+
+    def batch_dependent_outputs(self) -> bool:
+        """True when one input's output depends on the others in its batch (dynamic int8 activations)."""
+        return False
 
     @classmethod
     def int8_format(cls, config: BenchConfig) -> str | None:

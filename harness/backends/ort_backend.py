@@ -23,6 +23,9 @@ class OrtBackend(Backend):
     def int8_format(cls, config):
         return {"int8": "qdq", "int8-dynamic": "dynamic"}.get(config.precision)
 
+    def batch_dependent_outputs(self) -> bool:
+        return self.config.precision == "int8-dynamic"  # activation scales per call, shared by the batch
+
     @classmethod
     def available(cls):
         try:

@@ -80,6 +80,9 @@ class TorchBackend(Backend):
     def to_numpy(self, result):
         return result.float().numpy()
 
+    def batch_dependent_outputs(self) -> bool:
+        return bool(getattr(self, "quantized_layers", 0))  # dynamic int8 Linear: activation scales per call, shared by the batch
+
     def effective_settings(self):
         import torch
 

@@ -105,7 +105,7 @@ def _measure(job, backend, result: dict) -> None:
         return
     result.update(cpus_observed=_observed_cpus(), effective=backend.effective_settings(), kernel=backend.kernel_info())
     if artifact.eval_path:
-        result["quality"] = evaluate(np, backend, artifact, config.batch_size)
+        result["quality"] = evaluate(np, backend, artifact, backend.eval_batch_size(config.batch_size))
     backend.close()
 
 
@@ -129,7 +129,7 @@ def _loadgen(job, backend, np, inputs, prepared, result: dict) -> bool:
 def evaluate(np, backend, artifact, batch_size: int):
     """The evaluation set through the same backend, artifact, precision and threads, outside the timed region:
     accuracy against the labels (when the task has labels) and top-1 agreement with the dense fp32 model,
-    each with a Wilson 95% interval. Batches have the timed batch size (the last one padded)."""
+    each with a Wilson 95% interval. Batches of `batch_size` (Backend.eval_batch_size; the last one padded)."""
     from ..stats import wilson_interval
 
     data = np.load(artifact.eval_path)
@@ -153,7 +153,8 @@ def evaluate(np, backend, artifact, batch_size: int):
         top1_agreement=agree / n, agreement_ci95=wilson_interval(agree, n), task=meta.get("task"),
         split=meta.get("split"), examples=n, data_sha256=meta.get("data_sha256"),
         source="engine" if labelled else "teacher", eval_s=eval_s,
-        details={k: v for k, v in meta.items() if k in ("data_file", "tokenizer", "label_names", "inputs", "seq_len")},
+        details={**{k: v for k, v in meta.items() if k in ("data_file", "tokenizer", "label_names", "inputs", "seq_len")},
+                 "batch_size": batch_size},
     )
 
 
