@@ -1,7 +1,7 @@
 """The default job: the real question on a real model, and the zoo's latency beside it.
 
 Steps:
-  1. all-MiniLM-L6-v2 fine-tuned on SST-2 (`harness finetune`, 200 steps of 16, cached) and a pruned variant of it with
+  1. all-MiniLM-L6-v2 fine-tuned on SST-2 (`harness finetune`, 160 steps of 16, cached) and a pruned variant of it with
      recovery: second-order 80% unstructured plus distillation (recipes/demo-minilm-obert-80-kd.yaml, cached);
      both in fp32 on every engine (the variant's torch row on the sparse kernel), the dense model in int8 on
      ONNX Runtime, OpenVINO and DeepSparse, the variant in int8 on DeepSparse; accuracy on SST-2 dev measured
@@ -34,7 +34,7 @@ class QualityPart:
     """The model measured for quality: which family, how it is fine-tuned and measured."""
 
     model: str = "minilm"
-    finetune_steps: int = 200
+    finetune_steps: int = 160
     batch_size: int = 16
     max_train: int | None = 8192
     seq_len: int = 64
