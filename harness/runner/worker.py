@@ -41,7 +41,9 @@ def _peak_rss_bytes() -> int:
 
 # (atol, rtol) against the torch fp32 reference's largest |logit|, per precision. Low precisions are allowed
 # what rounding does to logits; whether they still classify well is the evaluation's job (metrics.quality).
-PARITY_TOLERANCE = {"fp32": (1e-4, 1e-3), "bf16": (5e-2, 5e-2), "int8": (0.1, 0.25), "int8-dynamic": (0.1, 0.25)}
+# int8's absolute part is 0.25: on an input the classifier finds ambiguous (logits near 0), per-tensor activation
+# scales alone move a logit by ~0.15 on the SST-2 MiniLM (OpenVINO NNCF, DeepSparse), which 0.1 refused.
+PARITY_TOLERANCE = {"fp32": (1e-4, 1e-3), "bf16": (5e-2, 5e-2), "int8": (0.25, 0.25), "int8-dynamic": (0.25, 0.25)}
 LOW_PRECISION_TOLERANCE = (5e-2, 5e-2)
 
 
