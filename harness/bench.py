@@ -113,7 +113,9 @@ def signals_as_interrupt():
     def interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS if sig != signal.SIGINT}
+    # SIGINT too: a process started in the background by a shell inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler of its own
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
