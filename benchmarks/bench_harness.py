@@ -1,6 +1,6 @@
 """asv suites driven by the harness: latency, throughput, artifact size, quality and $ per million inferences.
 
-Parameterised over model x variant x backend x threads x batch (the suite in harness.nightly.suites.SUITES
+Parameterised over model x variant x backend x threads x batch (the suite in harness.workflows.nightly.suites.SUITES
 named by HARNESS_ASV_SUITE; HARNESS_ASV_QUICK=1 selects the tiny CI suite). The measuring happens once, in
 `setup_cache`, which every class here shares (asv keys the cache by the function's module and line): it
 makes the pruned variants, runs every configuration in its own pinned worker through the harness runner and
@@ -13,8 +13,8 @@ Each track has an explicit `version`: bump it only when the meaning of its numbe
   generated inputs at the model's default length), was 32 seeded inputs at the suite's length.
 """
 
-from harness.nightly.measure import asv_value, measure_for_asv
-from harness.nightly.suites import PARAM_NAMES, selected_suite
+from harness.workflows.nightly.measure import asv_value, measure_for_asv
+from harness.workflows.nightly.suites import PARAM_NAMES, selected_suite
 
 _SUITE = selected_suite()
 

@@ -1,4 +1,4 @@
-"""The speed/quality frontier benchmark (harness.frontier): one interleaved run per model, results under OUT.
+"""The speed/quality frontier benchmark (harness.workflows.frontier): one interleaved run per model, results under OUT.
 
     .venv/bin/python benchmarks/frontier.py --model minilm --data ../shared/data/sst2 --out results/frontier/minilm
     .venv/bin/python benchmarks/frontier.py --model bert-base --out results/frontier/bert-base   # agreement
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.contracts import Settings  # noqa: E402
-from harness.frontier import BERT_BASE_VARIANTS, MINILM_VARIANTS, frontier_plan, run_frontier, variant_recipes  # noqa: E402
+from harness.workflows.frontier import BERT_BASE_VARIANTS, MINILM_VARIANTS, frontier_plan, run_frontier, variant_recipes  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -50,11 +50,11 @@ def main() -> int:
     ap.add_argument("--out", default="results/overhead")
     args = ap.parse_args()
 
-    from harness.bench import measure
-    from harness.export.artifacts import prepare
-    from harness.runner.parent import choose_cpus, worker_env
     from harness.contracts import BenchConfig, Settings
-    from harness.stats import ratio_with_spread, summarize
+    from harness.export.artifacts import prepare
+    from harness.foundation.stats import ratio_with_spread, summarize
+    from harness.measure.bench import measure
+    from harness.runner.parent import choose_cpus, worker_env
 
     settings = Settings(warmup_iters=5, warmup_s=0.0, min_iters=30, min_duration_s=args.seconds)
     config = BenchConfig(model=args.model, backend="onnxruntime", seq_len=args.seq, threads=args.threads, settings=settings)

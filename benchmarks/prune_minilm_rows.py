@@ -47,11 +47,11 @@ def oneshot_rows(family, dense, task, s: dict, progress: bool) -> tuple[list, di
     import torch
 
     from harness.pruning.criteria import Magnitude, Movement, SecondOrder
-    from harness.pruning.masks import apply_masks, param_names, sparsity_report
     from harness.pruning.loop import _Observe
+    from harness.pruning.masks import apply_masks, param_names, sparsity_report
+    from harness.pruning.obs import WOODBURY_BATCH
     from harness.pruning.structures import make_structure
     from harness.pruning.training import collect_gradients, train
-    from harness.pruning.obs import WOODBURY_BATCH
 
     structure = make_structure("unstructured")
     rows, scoring = [], {}
@@ -237,10 +237,10 @@ def bert_rows(s: dict, data_dir, progress: bool) -> list:
     """Cost of pruning BERT-base: magnitude 90% and second-order 90% under a memory budget."""
     import gc
 
-    from harness.pruning.obs import BlockFisherInverse
-    from harness.pruning.loop import Pruner
-    from harness.pruning.recipes import Recipe
     from harness.models.registry import model_family
+    from harness.pruning.loop import Pruner
+    from harness.pruning.obs import BlockFisherInverse
+    from harness.pruning.recipes import Recipe
     from harness.tasks import make_task
 
     family = model_family(s["bert_model"])

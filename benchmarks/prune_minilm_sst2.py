@@ -95,7 +95,7 @@ def _listed(text: str | None, valid: tuple, flag: str) -> tuple:
 def run(args) -> dict:
     import torch
 
-    from harness.fsutil import atomic_write_text
+    from harness.foundation.fsutil import atomic_write_text
     from harness.models.registry import model_family
     from harness.pruning.pruner import default_cache_dir
     from harness.pruning.training import finetune_dense
@@ -112,7 +112,7 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     data_dir = resolve_data_dir(args.data)
     if not data_dir and not args.quick:
-        from harness.errors import HarnessError
+        from harness.foundation.errors import HarnessError
 
         raise HarnessError("this benchmark needs SST-2: pass --data DIR (train.tsv, dev.tsv) or set HARNESS_DATA_DIR")
     progress = not args.no_progress
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    from harness.errors import HarnessError
+    from harness.foundation.errors import HarnessError
 
     try:
         run(args)

@@ -4,7 +4,7 @@ Times one Linear layer, y = x W^T + b with x of shape (1, tokens, in), as nn.Lin
 harness.backends.sparse_kernels.CsrLinear (the module `--kernel sparse` swaps in), for BERT-base's weight
 shapes and a range of unstructured sparsities. Dense and sparse calls are interleaved round by round, so
 the drift of a shared machine spreads over both; each speedup is median(dense)/median(CSR) with a
-bootstrap 95% interval (harness.stats.ratio_with_spread). The crossover is the lowest measured sparsity
+bootstrap 95% interval (harness.foundation.stats.ratio_with_spread). The crossover is the lowest measured sparsity
 from which CSR is faster at every higher measured sparsity; CSR_SPARSITY_THRESHOLD in
 harness/backends/sparse_kernels.py cites this measurement.
 
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.fsutil import atomic_write_text
+from harness.foundation.fsutil import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,7 +67,7 @@ def measure(shapes=DEFAULT_SHAPES, sparsities=DEFAULT_SPARSITIES, *, tokens: int
     import torch
 
     from harness.backends.sparse_kernels import csr_linear
-    from harness.stats import ratio_with_spread
+    from harness.foundation.stats import ratio_with_spread
 
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "results" / "sparse"))
     args = p.parse_args(argv)
 
-    from harness.machine import fingerprint
+    from harness.foundation.machine import fingerprint
 
     cpus = sorted(os.sched_getaffinity(0))[: args.threads]
     os.sched_setaffinity(0, cpus)

@@ -7,11 +7,11 @@ which cancels a linear drift of a shared machine. Then:
 
   1. DeepSparse on the 90% model vs DeepSparse on the dense model          (target: >= 2.5x)
   2. torch with the CSR kernel on the 90% model vs torch dense              (target: >= 1.5x)
-  3. the crossover sparsity of each backend/kernel over the sweep 0-97%    (harness.sweep definitions)
+  3. the crossover sparsity of each backend/kernel over the sweep 0-97%    (harness.workflows.sweep definitions)
   4. the 90% BERT-base vs the dense DistilBERT on each backend
 
 Every ratio is median/median of the pooled samples with a bootstrap 95% interval
-(harness.stats.ratio_with_spread), shown next to the same ratio computed within each round (a step change
+(harness.foundation.stats.ratio_with_spread), shown next to the same ratio computed within each round (a step change
 in the machine's background load shows up as rounds that disagree). Configurations run: torch dense at 0% and the focus sparsity, torch
 sparse at every pruned sparsity, onnxruntime / openvino dense / deepsparse at every sparsity, openvino
 with its sparse-weights option at the focus sparsity (to record whether it engaged), and the comparison
@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.fsutil import atomic_write_text
+from harness.foundation.fsutil import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -89,7 +89,7 @@ def _samples(records, **match) -> list[float]:
 
 def _ratio(slow, fast) -> dict | None:
     """How many times faster `fast` is than `slow`: median(slow)/median(fast), 95% interval."""
-    from harness.stats import ratio_with_spread
+    from harness.foundation.stats import ratio_with_spread
 
     if not slow or not fast:
         return None
@@ -112,7 +112,7 @@ def _compare(records, rounds: dict, slow: dict, fast: dict) -> dict | None:
 
 
 def analyse(records, *, model, compare, variants, focus, rounds: dict) -> dict:
-    from harness.sweep import crossovers, sweep_rows
+    from harness.workflows.sweep import crossovers, sweep_rows
 
     target = {v: s for s, v in variants.items()}
     main = [r for r in records if r["config"]["model"] == model]
@@ -173,7 +173,7 @@ def _fmt_ratio(r) -> str:
 
 
 def to_markdown(result: dict) -> str:
-    from harness.sweep import format_sweep
+    from harness.workflows.sweep import format_sweep
 
     a, spec = result["analysis"], result["spec"]
     m = result["machine"]
@@ -241,10 +241,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "results" / "sparse"))
     args = p.parse_args(argv)
 
-    from harness.bench import run_configs
-    from harness.machine import fingerprint
     from harness.contracts import Settings
-    from harness.sweep import SweepSpec, ensure_variants
+    from harness.foundation.machine import fingerprint
+    from harness.measure.bench import run_configs
+    from harness.workflows.sweep import SweepSpec, ensure_variants
 
     sparsities = tuple(float(s) for s in args.sparsities.split(","))
     if 0.0 not in sparsities or args.focus not in sparsities:

@@ -8,16 +8,17 @@ Standard library only, imports nothing: the table is data.
 from __future__ import annotations
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("contracts", ("harness", "harness.contracts", "harness.errors", "harness.layers")),
-    ("foundation", ("harness.stats", "harness.machine", "harness.fsutil", "harness.yamlio", "harness.tables",
-                    "harness.validation", "harness.scheduler_env", "harness.limits", "harness.pathchecks")),
+    ("contracts", ("harness", "harness.contracts", "harness.layers")),
+    ("foundation", ("harness.foundation",)),
     ("domain", ("harness.models", "harness.tasks", "harness.pricing")),
-    ("compression", ("harness.pruning", "harness.variants", "harness.quantization", "harness.export")),
+    ("variants", ("harness.variants",)),
+    ("compression", ("harness.pruning", "harness.quantization")),
+    ("export", ("harness.export",)),
     ("backends", ("harness.backends",)),
-    ("runner", ("harness.runner", "harness.matrix", "harness.machine_fit")),
-    ("results", ("harness.store", "harness.cost", "harness.report", "harness.regressions", "harness.sync")),
-    ("workflows", ("harness.bench", "harness.demo", "harness.nightly", "harness.sweep", "harness.trees", "harness.finetune",
-                   "harness.frontier", "harness.frontier_report", "harness.fleet")),
+    ("runner", ("harness.runner",)),
+    ("results", ("harness.results",)),
+    ("measure", ("harness.measure",)),
+    ("workflows", ("harness.workflows",)),
     ("commands", ("harness.commands",)),
     ("cli", ("harness.cli",)),
 )

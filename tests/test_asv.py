@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import ConfigError, HarnessError
-from harness.nightly import assets, driver, measure, suites, variants
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.workflows.nightly import assets, driver, measure, suites, variants
 from tests.helpers.browser import headless, require_chromium
 from tests.helpers.records import record
 
@@ -337,8 +337,8 @@ def _slower_commit(records, commit: str, factor: float) -> list:
 
 @pytest.mark.slow
 def test_nightly_quick_runs_asv_for_two_commits_publishes_and_compares(tmp_path, monkeypatch, capsys):
-    from harness.regressions import find_regressions
-    from harness.store import append_record, load_records
+    from harness.results.regressions import find_regressions
+    from harness.results.store import append_record, load_records
     from harness.variants.neural import read_manifest
 
     repo = tmp_path / "repo"

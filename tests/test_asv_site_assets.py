@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.nightly import assets
+from harness.foundation.errors import HarnessError
+from harness.workflows.nightly import assets
 
 # the files as pinned when they were first taken from the npm registry (the old CDN-replacement pins)
 PINNED = {

@@ -40,14 +40,14 @@ def _fake_measure(cfg, **kwargs):
 
 
 STUBS = {
-    ("harness.bench", "measure"): _fake_measure, ("harness.demo", "run_demo"): _reached,
-    ("harness.sweep", "ensure_variants"): _reached, ("harness.sweep", "run_sweep"): _reached,
-    ("harness.trees.run", "run_trees"): _reached, ("harness.pruning.pruner", "prepare"): _reached,
-    ("harness.finetune", "finetune"): _reached, ("harness.report.cost_report", "write_analysis"): _reached,
-    ("harness.fleet.plan", "write_plan"): _reached,
-    ("harness.fleet.collect", "collect"): _reached, ("harness.fleet.submit", "batch_client"): _reached,
-    ("harness.fleet.worker", "run_shard"): _reached, ("harness.nightly.driver", "run_nightly"): _reached,
-    ("harness.sync", "push"): _reached, ("harness.sync", "pull"): _reached, ("harness.pricing.aws", "refresh"): _reached,
+    ("harness.measure.bench", "measure"): _fake_measure, ("harness.workflows.demo", "run_demo"): _reached,
+    ("harness.workflows.sweep", "ensure_variants"): _reached, ("harness.workflows.sweep", "run_sweep"): _reached,
+    ("harness.workflows.trees.run", "run_trees"): _reached, ("harness.pruning.pruner", "prepare"): _reached,
+    ("harness.workflows.finetune", "finetune"): _reached, ("harness.results.report.cost_report", "write_analysis"): _reached,
+    ("harness.workflows.fleet.plan", "write_plan"): _reached,
+    ("harness.workflows.fleet.collect", "collect"): _reached, ("harness.workflows.fleet.submit", "batch_client"): _reached,
+    ("harness.workflows.fleet.worker", "run_shard"): _reached, ("harness.workflows.nightly.driver", "run_nightly"): _reached,
+    ("harness.results.sync", "push"): _reached, ("harness.results.sync", "pull"): _reached, ("harness.pricing.aws", "refresh"): _reached,
 }
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cost.analysis import analyze
-from harness.cost.arithmetic import break_even_qps, fleet_size, fleet_usd_per_month, usd_per_million, usd_per_month
-from harness.cost.capacity import capacity_under_sla
-from harness.cost.catalog import load_catalog
-from harness.errors import ConfigError
 from harness.contracts import Quality, ServerResult
+from harness.foundation.errors import ConfigError
 from harness.pricing import PriceBook, PriceQuote, load_price_book
+from harness.results.cost.analysis import analyze
+from harness.results.cost.arithmetic import (
+    break_even_qps,
+    fleet_size,
+    fleet_usd_per_month,
+    usd_per_million,
+    usd_per_month,
+)
+from harness.results.cost.capacity import capacity_under_sla
+from harness.results.cost.catalog import load_catalog
 from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)
@@ -261,9 +267,9 @@ def test_analyze_reads_the_catalog_passed_in_and_opens_no_file(monkeypatch):
     import builtins
     import io
 
-    from harness.cost.catalog import CostCatalog
     from harness.pricing.catalog import InstanceType
     from harness.pricing.gpu_reference import ReferencePoint
+    from harness.results.cost.catalog import CostCatalog
 
     small = InstanceType("x9.large", vcpu=2, physical_cores=2, memory_gib=4, architecture="x86_64", cpu_family="Test")
     large = InstanceType("x9.xlarge", vcpu=4, physical_cores=4, memory_gib=8, architecture="x86_64", cpu_family="Test")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from harness.contracts import Quality
 from harness.pricing import load_price_book
-from harness.report.cost_answer import answer_lines
-from harness.report.cost_csv import COST_CSV_SCHEMA_VERSION, CSV_COLUMNS
-from harness.report.cost_plots import pareto_front
-from harness.report.cost_report import cost_analysis, write_cost_report, write_seed_example
+from harness.results.report.cost_answer import answer_lines
+from harness.results.report.cost_csv import COST_CSV_SCHEMA_VERSION, CSV_COLUMNS
+from harness.results.report.cost_plots import pareto_front
+from harness.results.report.cost_report import cost_analysis, write_cost_report, write_seed_example
 from tests.helpers.browser import headless
 from tests.helpers.records import record
 
@@ -330,7 +330,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
 
 
 def test_report_merges_records_from_several_machines_by_instance_and_fingerprint(tmp_path):
-    from harness.store import append_record, load_records
+    from harness.results.store import append_record, load_records
 
     def on(machine_id, cpu, instance, rid, thr, created):
         r = make_record(rid, thr=thr, instance=instance)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.backends.deepsparse_backend import DeepSparseBackend, parse_engine_line
-from harness.bench import measure as run_config
-from harness.runner.parent import REPO_ROOT
 from harness.contracts import BenchConfig
+from harness.measure.bench import measure as run_config
+from harness.runner.parent import REPO_ROOT
 
 CAN_EXIST = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
 needs_deepsparse = pytest.mark.skipif(

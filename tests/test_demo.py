@@ -3,8 +3,8 @@ summary and cost reports."""
 
 import csv
 
-from harness.demo import run_demo
-from harness.store import load_records
+from harness.results.store import load_records
+from harness.workflows.demo import run_demo
 
 QUICK = """\
 models: [bert-tiny]
@@ -65,7 +65,7 @@ def _tiny_sst2(directory):
 def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_path, capsys):
     """With data, the demo fine-tunes, prunes with recovery, and measures both models' accuracy on each engine
     (fp32 and int8); the random-weight zoo rows stay latency-only and the cost answer rests on measured quality."""
-    from harness.demo import QualityPart
+    from harness.workflows.demo import QualityPart
 
     matrix = tmp_path / "demo.yaml"
     matrix.write_text(QUICK.replace("backends: [torch, onnxruntime, openvino]", "backends: [onnxruntime]"))

@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.errors import ConfigError, HarnessError
-from harness.fleet import batch
-from harness.fleet.plan import read_batch_plan
-from harness.scheduler_env import shard_from_env
-from harness.fleet.worker import check_instance_env, matrix_from, run_shard
-from harness.matrix import expand, parse_shard, shard, validate_matrix
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.scheduler_env import shard_from_env
+from harness.measure.matrix import expand, parse_shard, shard, validate_matrix
+from harness.workflows.fleet import batch
+from harness.workflows.fleet.plan import read_batch_plan
+from harness.workflows.fleet.worker import check_instance_env, matrix_from, run_shard
 
 MATRIX = {"name": "nightly", "models": ["bert-tiny"], "backends": ["torch", "onnxruntime", "openvino"],
           "threads": [1, 2, 3, 4], "batch_sizes": [1, 2, 4], "seq_lens": [16, 32]}

@@ -11,10 +11,10 @@ import yaml
 from botocore.stub import Stubber
 
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.fleet import submit
-from harness.fleet.plan import read_batch_plan
-from harness.fleet.submit import Submitted, child_times, wait
+from harness.foundation.errors import HarnessError
+from harness.workflows.fleet import submit
+from harness.workflows.fleet.plan import read_batch_plan
+from harness.workflows.fleet.submit import Submitted, child_times, wait
 
 MATRIX = {"name": "nightly", "models": ["bert-tiny"], "backends": ["onnxruntime"], "threads": [1, 2],
           "batch_sizes": [1], "seq_lens": [16]}

@@ -10,15 +10,20 @@ import json
 import boto3
 import pytest
 
-from tests.helpers.records import record as make
-
 from harness.cli import main
-from harness.fleet import submit
-from harness.fleet.selfcost import (CSV_COLUMNS, Span, price_spans, record_usage_fields, spans_from_batch,
-                                    spans_from_records)
 from harness.pricing import load_price_book
-from harness.store import append_record
-from harness.sync import push
+from harness.results.store import append_record
+from harness.results.sync import push
+from harness.workflows.fleet import submit
+from harness.workflows.fleet.selfcost import (
+    CSV_COLUMNS,
+    Span,
+    price_spans,
+    record_usage_fields,
+    spans_from_batch,
+    spans_from_records,
+)
+from tests.helpers.records import record as make
 
 BOOK = load_price_book(snapshot_dir=None)  # the bundled snapshot: c7a.large $0.10264/h, c7i.xlarge $0.1785/h,
 T0 = dt.datetime(2026, 11, 30, 2, 30, tzinfo=dt.timezone.utc)  # c7g.xlarge $0.1445/h in us-east-2
@@ -153,7 +158,7 @@ def test_spans_from_batch_bill_at_least_a_minute():
 
 def test_the_jobs_own_command_measures_its_shard_and_pushes(tmp_path, s3_endpoint, aws_env, monkeypatch, capsys):
     """The container command from the plan, end to end on one tiny configuration (shard 1 of 2 here)."""
-    from harness.matrix import expand, shard, validate_matrix
+    from harness.measure.matrix import expand, shard, validate_matrix
 
     matrix = {"models": ["bert-tiny"], "backends": ["onnxruntime"], "threads": [1], "batch_sizes": [1], "seq_lens": [16],
               "settings": {"min_duration_s": 0.05, "min_iters": 5, "warmup_iters": 1}}
@@ -169,7 +174,7 @@ def test_the_jobs_own_command_measures_its_shard_and_pushes(tmp_path, s3_endpoin
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "shard 1/2 on c7a.large: 1 configuration(s)" in out and "pushed 1 new record(s) to s3://worker/n" in out
-    from harness.fleet.collect import pull_records
+    from harness.workflows.fleet.collect import pull_records
 
     (rec,) = [r.to_json() for r in pull_records("s3://worker/n", endpoint_url=s3_endpoint)[0]]
     assert rec["status"] == "ok" and rec["config"]["batch_size"] == mine[0].batch_size

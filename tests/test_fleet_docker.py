@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fleet.kubernetes import RUN_AS_USER
+from harness.workflows.fleet.kubernetes import RUN_AS_USER
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.contracts import Settings
-from harness.frontier import FrontierRow, frontier_plan, mark_pareto, run_frontier
+from harness.workflows.frontier import FrontierRow, frontier_plan, mark_pareto, run_frontier
 
 
 def _row(variant, speedup, quality):

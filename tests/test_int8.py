@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.bench import measure
 from harness.contracts import BenchConfig, Settings, TaskSpec
+from harness.measure.bench import measure
 
 QUICK = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.02, timeout_s=300, percentile_target=None,
                  calibration_examples=16)
@@ -66,7 +66,7 @@ def test_calibration_comes_from_the_task_training_split(tmp_path):
 
 
 def test_pruned_zeros_stay_zero_in_the_int8_weights(tmp_path):
-    from harness.sweep import make_magnitude_variant
+    from harness.workflows.sweep import make_magnitude_variant
 
     variant = make_magnitude_variant("bert-tiny", 0.9, tmp_path / "v90", scope="per-layer")
     r = run("onnxruntime", variant=str(variant))
@@ -82,7 +82,7 @@ def test_the_deepsparse_rewrite_computes_what_the_qdq_graph_computes(tmp_path):
     import onnxruntime as ort
 
     from harness.export.artifacts import prepare
-    from harness.export.deepsparse_int8 import rewrite_for_deepsparse
+    from harness.quantization.deepsparse_int8 import rewrite_for_deepsparse
 
     config = BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, precision="int8", settings=QUICK)
     art = prepare(config, static=True, needs_onnx=True, int8_format="matmulinteger")
@@ -92,8 +92,8 @@ def test_the_deepsparse_rewrite_computes_what_the_qdq_graph_computes(tmp_path):
     assert "matmulinteger" == art.quantization["format"] and "12 MatMuls" in art.quantization["method"]
     # the same calibrated per-tensor QDQ graph before the rewrite, run by ONNX Runtime, gives the same logits
     qdq = tmp_path / "qdq.onnx"
-    from harness.export.calibration import calibration_batches
     from harness.models.registry import model_family
+    from harness.quantization.calibration import calibration_batches
 
     batches, _ = calibration_batches(config, model_family("bert-tiny"), 16, 1)
     fp32 = Path(art.dir) / "model.onnx"

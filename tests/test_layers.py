@@ -117,13 +117,15 @@ def test_the_checks_catch_what_they_claim(tmp_path):
     (pkg / "backends").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "backends" / "__init__.py").write_text("")
-    (pkg / "stats.py").write_text("from .backends import thing\n")  # foundation -> backends: upward
+    (pkg / "foundation").mkdir()
+    (pkg / "foundation" / "__init__.py").write_text("")
+    (pkg / "foundation" / "stats.py").write_text("from ..backends import thing\n")  # foundation -> backends: upward
     (pkg / "backends" / "thing.py").write_text("SPEC = 'harness.contracts:X'\nimport harness.cli\n")
     (pkg / "contracts.py").write_text("from harness.backends import thing\n")  # cycle with thing via the string
     (pkg / "cli.py").write_text("")
     edges = import_graph(pkg)
     up = upward_imports(edges)
-    assert "harness.stats (foundation) imports harness.backends.thing (backends)" in up
+    assert "harness.foundation.stats (foundation) imports harness.backends.thing (backends)" in up
     assert "harness.backends.thing (backends) imports harness.cli (cli)" in up
     assert "harness.contracts (contracts) imports harness.backends.thing (backends)" in up
     assert ["harness.backends.thing", "harness.contracts"] in cycles(edges)

@@ -7,10 +7,10 @@ import pytest
 
 from harness.contracts import RunRecord
 from harness.contracts.worker import CapacitySearch, LoadgenResult, LoadgenTrial
-from harness.cost.analysis import analyze
-from harness.cost.capacity import capacity_under_sla
-from harness.cost.catalog import load_catalog
 from harness.pricing import load_price_book
+from harness.results.cost.analysis import analyze
+from harness.results.cost.capacity import capacity_under_sla
+from harness.results.cost.catalog import load_catalog
 from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)

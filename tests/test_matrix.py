@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.matrix import expand, load_matrix, parse_shard, shard, validate_matrix
+from harness.foundation.errors import ConfigError
+from harness.measure.matrix import expand, load_matrix, parse_shard, shard, validate_matrix
 
 GOOD = {"models": ["bert-tiny", "resnet50-tiny"], "backends": ["torch", "onnxruntime"], "threads": [1, 2],
         "batch_sizes": [1], "seq_lens": [16, 32]}

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from harness.errors import HarnessError
+from harness.foundation.errors import HarnessError
 from harness.models.registry import MODELS, model_family
 
 

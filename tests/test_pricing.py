@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, HarnessError
-from harness.pricing import PriceQuote, load_price_book, stale_warnings
-from harness.pricing import catalog
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.pricing import PriceQuote, catalog, load_price_book, stale_warnings
 from harness.pricing.snapshot import BUNDLED_SNAPSHOT, bundled_snapshot, load_snapshot
 from harness.pricing.user_csv import load_prices_csv, write_prices_csv
 

@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.foundation.errors import HarnessError
 from harness.pruning.criteria import Magnitude, Movement, ScoreTable, SecondOrder, make_criterion
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from harness.cli import main
-from harness.errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
 from harness.models.registry import model_family
 from harness.pruning import depth
 from harness.pruning.pruner import make_variant
 from harness.pruning.recipes import Recipe, bundled_recipes_dir
-from harness.pruning.structured import apply_architecture, compose_architectures, prune_structured
+from harness.pruning.structured import prune_structured
 from harness.tasks import make_task
+from harness.variants.architecture import apply_architecture, compose_architectures
 from harness.variants.neural import load_variant
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -223,8 +224,8 @@ def test_cli_layer_errors_are_one_line(tmp_path, capsys, argv, message):
 # -- every engine runs the shallower model -----------------------------------------------------------------
 @pytest.mark.parametrize("name", ["bert-tiny", "distilbert-tiny"])
 def test_layer_dropped_variants_run_on_onnxruntime_and_openvino(tmp_path, name, quick_settings):
-    from harness.bench import measure
     from harness.contracts import BenchConfig
+    from harness.measure.bench import measure
 
     recipe = Recipe.from_dict({"method": "magnitude", "structure": "layers", "sparsity": 0.5})
     path, _ = make_variant(name, recipe, out_dir=tmp_path / "v", progress=False)

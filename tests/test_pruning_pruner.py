@@ -9,14 +9,13 @@ import pytest
 import torch
 
 from harness.cli import main
-from harness.errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.models.registry import model_family
 from harness.pruning.masks import full_masks
 from harness.pruning.pruner import Pruner, SecondOrderStep, make_variant
 from harness.pruning.recipes import Recipe
 from harness.pruning.structures import make_structure
-from harness.models.registry import model_family
 from harness.tasks import make_task
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.foundation.errors import ConfigError
 from harness.pruning.recipes import Recipe, bundled_recipes_dir, load_recipe
 
 

@@ -5,11 +5,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import HarnessError
+from harness.foundation.errors import HarnessError
 from harness.pruning.criteria import Magnitude, ScoreTable
 from harness.pruning.masks import from_rows, to_rows
 from harness.pruning.structures import NM, Block, Unstructured, lowest_k, make_structure
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

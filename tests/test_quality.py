@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bench import measure
 from harness.cli import main
 from harness.contracts import MIN_SAMPLES, BenchConfig, Settings, TaskSpec
+from harness.measure.bench import measure
 from harness.models.checkpoint import checkpoint_family
-from harness.store import load_records
+from harness.results.store import load_records
 
 SST2 = Path(os.environ.get("HARNESS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"))
 QUICK = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.02, timeout_s=300, percentile_target=None)
@@ -209,7 +209,7 @@ def test_bad_task_input_is_one_line_and_writes_nothing(ckpts, tmp_path, results_
 
 
 def test_min_samples_are_what_the_interval_needs():
-    from harness.stats import percentile_interval
+    from harness.foundation.stats import percentile_interval
 
     for name, n in MIN_SAMPLES.items():
         q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}[name]
@@ -234,7 +234,7 @@ def test_results_csv_opens_in_pandas_without_options(ckpts, results_dir, capsys)
     import pandas as pd
 
     measure(BenchConfig(model="bert-tiny", backend="onnxruntime", seq_len=16, settings=QUICK), calibrate=False)
-    from harness.store import append_record
+    from harness.results.store import append_record
 
     for r in [measure(BenchConfig(model="bert-tiny", backend="openvino", seq_len=16, settings=QUICK), calibrate=False)]:
         append_record(r)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.errors import ConfigError, HarnessError
-from harness.regressions import compare_runs, find_regressions, resolve_rev
 from harness.contracts import BenchConfig, Settings
-from harness.store import append_record
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.results.regressions import compare_runs, find_regressions, resolve_rev
+from harness.results.store import append_record
 from tests.helpers.records import record as make
 
 BASE = np.linspace(9.5, 10.5, 101)  # median exactly 10.0

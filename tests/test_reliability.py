@@ -7,13 +7,12 @@ import sys
 import time
 from collections import Counter
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import ConfigError
-from harness.matrix import load_matrix, validate_matrix
-from harness.store import iter_records
+from harness.foundation.errors import ConfigError
+from harness.measure.matrix import load_matrix, validate_matrix
+from harness.results.store import iter_records
 from tests.conftest import REPO
 
 MATRIX = """\
@@ -97,7 +96,7 @@ def test_matrix_file_of_arbitrary_bytes_gives_a_one_line_error(tmp_path, blob):
                       + "\n".join(",".join(map(str, r)) for r in rows)).encode()),
 ))
 def test_price_csv_reader_gives_one_line_errors_only(tmp_path, blob):
-    from harness.errors import HarnessError
+    from harness.foundation.errors import HarnessError
     from harness.pricing.user_csv import load_prices_csv
 
     path = tmp_path / "prices.csv"
@@ -118,7 +117,7 @@ recipe_keys = st.sampled_from(["method", "structure", "sparsity", "scope", "sche
 @given(st.one_of(st.binary(max_size=200),
                  st.dictionaries(recipe_keys, yaml_values, max_size=6).map(lambda d: __import__("yaml").safe_dump(d).encode())))
 def test_recipe_loader_gives_one_line_errors_and_writes_nothing(tmp_path, blob):
-    from harness.errors import HarnessError
+    from harness.foundation.errors import HarnessError
     from harness.pruning.recipes import load_recipe
 
     path = tmp_path / "recipe.yaml"

@@ -14,11 +14,11 @@ from tests.helpers.hostile import TINY_MATRIX, hostile_yaml_files, readonly_dir
 
 # the functions where each command's work begins: reaching one means validation let a bad input through
 WORK = (
-    ("harness.bench", "run_configs"), ("harness.demo", "run_demo"), ("harness.sweep", "ensure_variants"),
-    ("harness.sweep", "run_sweep"), ("harness.trees.run", "run_trees"), ("harness.pruning.pruner", "prepare"),
-    ("harness.finetune", "finetune"), ("harness.report.cost_report", "write_analysis"), ("harness.fleet.plan", "write_plan"),
-    ("harness.fleet.collect", "collect"), ("harness.fleet.worker", "run_shard"), ("harness.nightly.driver", "run_nightly"),
-    ("harness.sync", "push"), ("harness.sync", "pull"), ("harness.pricing.aws", "refresh"),
+    ("harness.measure.bench", "run_configs"), ("harness.workflows.demo", "run_demo"), ("harness.workflows.sweep", "ensure_variants"),
+    ("harness.workflows.sweep", "run_sweep"), ("harness.workflows.trees.run", "run_trees"), ("harness.pruning.pruner", "prepare"),
+    ("harness.workflows.finetune", "finetune"), ("harness.results.report.cost_report", "write_analysis"), ("harness.workflows.fleet.plan", "write_plan"),
+    ("harness.workflows.fleet.collect", "collect"), ("harness.workflows.fleet.worker", "run_shard"), ("harness.workflows.nightly.driver", "run_nightly"),
+    ("harness.results.sync", "push"), ("harness.results.sync", "pull"), ("harness.pricing.aws", "refresh"),
 )
 
 
@@ -238,12 +238,12 @@ def test_the_real_entry_point_prints_one_line(argv, message, sandbox, tmp_path):
 
 def test_the_checks_accept_what_is_valid(sandbox, tmp_path, monkeypatch):
     """The same commands with valid values reach their work (the checks are not simply refusing everything)."""
-    import harness.bench
-    import harness.report.cost_report
+    import harness.measure.bench
+    import harness.results.report.cost_report
 
     reached = []
-    monkeypatch.setattr(harness.bench, "run_configs", lambda configs, **kw: reached.append(configs) or [])
-    monkeypatch.setattr(harness.report.cost_report, "write_cost_report", lambda *a, **kw: reached.append("report") or {})
+    monkeypatch.setattr(harness.measure.bench, "run_configs", lambda configs, **kw: reached.append(configs) or [])
+    monkeypatch.setattr(harness.results.report.cost_report, "write_cost_report", lambda *a, **kw: reached.append("report") or {})
     monkeypatch.setenv("HARNESS_RESULTS_DIR", str(tmp_path / "results"))
     assert main([*BENCH.split(), "--batch", "4", "--memory-limit-mb", "4096", "--results", str(tmp_path / "new" / "r")]) == 0
     assert main(["run", sandbox["matrix"], "--results", sandbox["dir"]]) == 0
@@ -256,7 +256,7 @@ def test_the_checks_accept_what_is_valid(sandbox, tmp_path, monkeypatch):
 def test_a_limit_the_engine_cannot_even_load_under_is_recorded_as_oom(results_dir, capsys):
     """Above the up-front floor but below what torch maps when it loads (about 1 GB): the worker fails to load
     its libraries, and the record says oom, as the README's table of failures promises."""
-    from harness.store import load_records
+    from harness.results.store import load_records
 
     code = main(["bench", "--model", "bert-tiny", "--backend", "torch", "--memory-limit-mb", "300", "--min-duration",
                  "0.05", "--min-iters", "5", "--warmup", "1", "--quiet"])
@@ -269,9 +269,9 @@ def test_the_memory_and_thread_bounds_give_known_answers():
     from types import SimpleNamespace
 
     from harness.contracts import BenchConfig, Settings
-    from harness.errors import ConfigError
-    from harness.limits import image_model_bytes, text_model_bytes
-    from harness.machine_fit import check_memory, check_threads
+    from harness.foundation.errors import ConfigError
+    from harness.foundation.limits import image_model_bytes, text_model_bytes
+    from harness.measure.machine_fit import check_memory, check_threads
 
     text = SimpleNamespace(hidden_size=64, intermediate_size=128, num_attention_heads=4)
     # 16 tokens: int64 ids and mask (256 B) + fp32 residual stream (4 KB) + the wider of FFN (8 KB) and scores (2 KB)

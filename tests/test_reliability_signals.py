@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from harness.store import iter_records
+from harness.results.store import iter_records
 from tests.conftest import REPO
 from tests.helpers.hostile import complete_json_lines
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.contracts import SCHEMA_VERSION, LatencyStats
-from harness.store import BadLine, append_or_rescue, encode_line, iter_records, load_records, runs_dir
+from harness.results.store import BadLine, append_or_rescue, encode_line, iter_records, load_records, runs_dir
 from tests.helpers.hostile import complete_json_lines
 from tests.helpers.records import record
 
@@ -164,7 +164,7 @@ def test_non_finite_statistics_are_stored_as_null_with_a_reason(tmp_path):
 @pytest.fixture
 def quick_bench(monkeypatch, tmp_path):
     """`harness bench` whose measuring returns a made-up record at once (the store is what is tested)."""
-    import harness.bench
+    import harness.measure.bench
 
     made = []
 
@@ -173,16 +173,16 @@ def quick_bench(monkeypatch, tmp_path):
         made.append(rec)
         return rec
 
-    monkeypatch.setattr(harness.bench, "measure", fake_measure)
+    monkeypatch.setattr(harness.measure.bench, "measure", fake_measure)
     monkeypatch.setenv("HARNESS_RESCUE_DIR", str(tmp_path / "rescue"))
     return made
 
 
 def test_a_record_the_store_cannot_take_is_rescued_and_named(tmp_path, quick_bench, capsys):
-    import harness.bench
+    import harness.measure.bench
 
     results = tmp_path / "results"
-    original = harness.bench.measure
+    original = harness.measure.bench.measure
 
     def measure_then_break_the_store(cfg, **kwargs):  # the store goes away while the worker measures
         rec = original(cfg, **kwargs)
@@ -192,7 +192,7 @@ def test_a_record_the_store_cannot_take_is_rescued_and_named(tmp_path, quick_ben
             (results / "runs").write_text("now a file\n")
         return rec
 
-    harness.bench.measure = measure_then_break_the_store
+    harness.measure.bench.measure = measure_then_break_the_store
     code = main(["bench", "--model", "bert-tiny", "--backend", "torch,onnxruntime", "--results", str(results), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
@@ -205,12 +205,12 @@ def test_a_record_the_store_cannot_take_is_rescued_and_named(tmp_path, quick_ben
 
 
 def test_a_record_nothing_can_take_is_printed_whole(tmp_path, quick_bench, monkeypatch, capsys):
-    import harness.store
+    import harness.results.store
 
     def refuse(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(harness.store, "append_line", refuse)
+    monkeypatch.setattr(harness.results.store, "append_line", refuse)
     code = main(["bench", "--model", "bert-tiny", "--backend", "torch", "--results", str(tmp_path / "r"), "--quiet"])
     out, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "(No space left on device); it is printed above" in err

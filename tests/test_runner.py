@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from harness.bench import measure, run_configs
 from harness.contracts import BenchConfig
-from harness.store import load_records
+from harness.measure.bench import measure, run_configs
+from harness.results.store import load_records
 
 
 def cfg(backend, settings, **kw):
@@ -104,7 +104,7 @@ def test_memory_limit_gives_an_oom_record(quick_settings, fault_backends):
 
 
 def test_parity_failure_is_recorded_not_timed(quick_settings, tmp_path, monkeypatch):
-    import harness.bench as bench
+    import harness.measure.bench as bench
 
     real = bench.prepare
 
@@ -184,7 +184,7 @@ def loadgen_settings(**kw):
 
 
 def test_server_scenario_runs_loadgen_and_keeps_its_logs(fault_backends, results_dir, monkeypatch):
-    from harness.cost.capacity import capacity_under_sla
+    from harness.results.cost.capacity import capacity_under_sla
 
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
     [r] = run_configs([cfg("sleep", loadgen_settings(), scenario="server")], progress=False, calibrate=False, echo=False)
@@ -209,9 +209,9 @@ def test_server_scenario_runs_loadgen_and_keeps_its_logs(fault_backends, results
 
 
 def test_a_too_high_target_is_invalid_and_not_used_for_cost(fault_backends, results_dir, monkeypatch):
-    from harness.cost.analysis import analyze
-    from harness.cost.catalog import load_catalog
     from harness.pricing import load_price_book
+    from harness.results.cost.analysis import analyze
+    from harness.results.cost.catalog import load_catalog
 
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
     settings = loadgen_settings(target_qps=1500.0)  # three times what a 2 ms engine serves
@@ -229,9 +229,9 @@ def test_a_too_high_target_is_invalid_and_not_used_for_cost(fault_backends, resu
 
 
 def test_each_batching_setting_is_a_record_and_the_report_names_the_winner(fault_backends, results_dir, monkeypatch):
-    from harness.cost.analysis import analyze
-    from harness.cost.catalog import load_catalog
     from harness.pricing import load_price_book
+    from harness.results.cost.analysis import analyze
+    from harness.results.cost.catalog import load_catalog
 
     # 2 ms per call plus 0.5 ms per row: alone 2.5 ms a query (400/s at most); 8 merged, 6 ms (1333/s)
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
@@ -253,7 +253,7 @@ def test_each_batching_setting_is_a_record_and_the_report_names_the_winner(fault
 
 
 def test_offline_scenario_runs_loadgen(fault_backends, results_dir, monkeypatch):
-    from harness.cost.capacity import capacity_under_sla
+    from harness.results.cost.capacity import capacity_under_sla
 
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "4")
     settings = loadgen_settings(loadgen_min_duration_s=0.5, loadgen_min_queries=64)

@@ -7,14 +7,22 @@ import torch
 from torch import nn
 
 from harness.backends.sparse_kernels import CSR_SPARSITY_THRESHOLD, csr_linear, sparsity_of, swap_to_sparse
-from harness.errors import ConfigError
-from harness.bench import measure as run_config
-from tests.helpers.records import record
-from harness.contracts import BenchConfig, Settings
-from harness.sweep import (
-    SweepRow, SweepSpec, crossover, crossovers, ensure_variants, format_sweep, make_magnitude_variant, run_sweep,
-    sweep_configs, sweep_rows,
+from harness.contracts import BenchConfig
+from harness.foundation.errors import ConfigError
+from harness.measure.bench import measure as run_config
+from harness.workflows.sweep import (
+    SweepRow,
+    SweepSpec,
+    crossover,
+    crossovers,
+    ensure_variants,
+    format_sweep,
+    make_magnitude_variant,
+    run_sweep,
+    sweep_configs,
+    sweep_rows,
 )
+from tests.helpers.records import record
 
 
 def _zero_exactly(linear: nn.Linear, sparsity: float, seed: int) -> int:
@@ -224,7 +232,7 @@ def variant90(tmp_path_factory):
 
 
 def test_sweep_end_to_end_records_the_kernel_that_ran(variant90, quick_settings, results_dir):
-    from harness.store import load_records
+    from harness.results.store import load_records
 
     root, _ = variant90
     spec = SweepSpec(model="bert-tiny", sparsities=(0.0, 0.9), backends=("torch",), kernels=("sparse",),

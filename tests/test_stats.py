@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.stats import percentile_interval, ratio_with_spread, summarize, throughput_per_s
+from harness.foundation.stats import percentile_interval, ratio_with_spread, summarize, throughput_per_s
 
 
 def test_median_interval_of_1_to_100_uses_ranks_40_and_61():

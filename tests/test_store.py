@@ -5,8 +5,8 @@ import multiprocessing as mp
 
 import pytest
 
-from harness.report.flat import to_frame
-from harness.store import BadLine, append_record, iter_records, load_records, runs_dir
+from harness.results.report.flat import to_frame
+from harness.results.store import BadLine, append_record, iter_records, load_records, runs_dir
 from tests.helpers.records import record
 
 
@@ -81,7 +81,7 @@ def _writer(root, start, use_lock, spans):
     import fcntl
     import time
 
-    import harness.store as store
+    import harness.results.store as store
 
     store.os = _ChunkyOS()
     if not use_lock:

@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
 from harness.models.base import ExportWrapper
+from harness.models.registry import model_family
 from harness.pruning.structured import (
     Part,
     UnitGroup,
-    apply_architecture,
     count_params,
     prune_structured,
     score_units,
     select_units,
 )
-from harness.models.registry import model_family
 from harness.tasks import make_task
+from harness.variants.architecture import apply_architecture
 
 # (family, layer prefix, attention paths Q/K/V/out, FFN in/out paths)
 TEXT = {

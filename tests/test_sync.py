@@ -4,10 +4,10 @@ import boto3
 import pytest
 
 from harness.cli import main
-from harness.errors import ConfigError
-from harness.store import append_record, iter_records
+from harness.foundation.errors import ConfigError
+from harness.results.store import append_record, iter_records
+from harness.results.sync import parse_s3_url, pull, push
 from tests.helpers.records import record
-from harness.sync import parse_s3_url, pull, push
 
 
 def rec(i, machine):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.tables import escape_markdown, format_markdown_table, format_table
+from harness.foundation.tables import escape_markdown, format_markdown_table, format_table
 
 ROWS = [{"name": "a", "ms": 1.5, "n": 3}, {"name": "b|c", "ms": None, "n": 12}]
 

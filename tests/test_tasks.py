@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.errors import HarnessError
+from harness.foundation.errors import HarnessError
 from harness.models.registry import model_family
 from harness.tasks import DATA_ENV, make_task, resolve_data_dir
 

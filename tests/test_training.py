@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.models.registry import model_family
 from harness.pruning import training
 from harness.pruning.training import collect_gradients, evaluate, finetune_dense, kd_loss, train
-from harness.models.registry import model_family
 from harness.tasks import Task, make_task
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import ConfigError, HarnessError
-from harness.models.registry import MODELS, model_family
 from harness.export.trees import write_onnx
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.models.registry import MODELS, model_family
 from harness.models.tree_data import DATASETS, estimator_from_arrays, fit_tree, load_split, load_tree_file, tree_arrays
-from harness.trees.report import table_rows
-from harness.trees.sweep import choose_alpha, pruning_path, sweep, variant_manifest
 from harness.variants.trees import TREE_FILE, load_tree_variant, save_tree_variant, tree_variant_id
+from harness.workflows.trees.report import table_rows
+from harness.workflows.trees.sweep import choose_alpha, pruning_path, sweep, variant_manifest
 from tests.helpers.records import record
 
 # breast cancer, seed 0 (stratified 75/25 split: 426 train, 143 test rows), scikit-learn 1.9.1:
@@ -149,8 +149,8 @@ def test_tree_families_in_the_zoo():
 
 
 def test_wrong_seq_len_or_a_checkpoint_becomes_an_error_record(results_dir):
-    from harness.bench import measure as run_config
     from harness.contracts import BenchConfig
+    from harness.measure.bench import measure as run_config
 
     rec = run_config(BenchConfig(model="tree-wine", backend="sklearn", seq_len=128), calibrate=False)
     assert rec.status == "error" and "seq_len: tree-wine takes 13 features" in rec.reason
@@ -159,9 +159,9 @@ def test_wrong_seq_len_or_a_checkpoint_becomes_an_error_record(results_dir):
 
 
 def test_runner_records_for_a_tree_variant_on_both_backends(bc, tmp_path, results_dir, quick_settings):
-    from harness.bench import run_configs
     from harness.contracts import BenchConfig
-    from harness.store import load_records
+    from harness.measure.bench import run_configs
+    from harness.results.store import load_records
 
     split, result, trees = bc
     i = result.chosen_index

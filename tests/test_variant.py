@@ -6,14 +6,13 @@ import os
 import pytest
 import torch
 
-from harness.errors import HarnessError
+from harness.foundation.errors import HarnessError
+from harness.models.registry import model_family
 from harness.pruning.criteria import Magnitude
 from harness.pruning.masks import apply_masks
 from harness.pruning.structured import prune_structured
 from harness.pruning.structures import make_structure
-from harness.models.registry import model_family
 from harness.variants.neural import VARIANT_SCHEMA_VERSION, load_variant, save_variant, variant_id
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

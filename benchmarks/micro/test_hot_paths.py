@@ -6,9 +6,9 @@ Not part of the pass/fail suite: these report timings, they do not judge them.
 import numpy as np
 import pytest
 
+from harness.foundation.stats import summarize
+from harness.results.store import append_record
 from harness.runner.timing import timed_loop
-from harness.stats import summarize
-from harness.store import append_record
 
 pytestmark = pytest.mark.bench
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
+from harness.contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
@@ -77,7 +77,7 @@ class Backend:
 
     @classmethod
     def int8_format(cls, config: BenchConfig) -> str | None:
-        """The int8 model the export stage must make for `config` (harness.export.quantize FORMATS), or None
+        """The int8 model the export stage must make for `config` (harness.quantization.quantize FORMATS), or None
         when the engine quantizes by itself or does not run that precision (load() then says so)."""
         return None
 

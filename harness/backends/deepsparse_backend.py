@@ -18,7 +18,8 @@ import re
 import sys
 import tempfile
 
-from ..contracts import EngineReport, KernelInfo
+from harness.contracts import EngineReport, KernelInfo
+
 from .base import Backend, BackendUnavailable
 
 # The line DeepSparse prints to stderr when it compiles its first engine in a process, e.g.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..contracts import Contract, EngineReport
+from harness.contracts import Contract, EngineReport
+
 from .base import Backend
 
 GEMM_ENGINES = ("torch", "onnxruntime")

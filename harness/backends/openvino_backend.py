@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..contracts import Contract, EngineReport, RecordError
+from harness.contracts import Contract, EngineReport, RecordError
+
 from .base import Backend, BackendUnavailable
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 
-from ..contracts import Contract, EngineReport
+from harness.contracts import Contract, EngineReport
+
 from .base import Backend, BackendUnavailable
 
 

@@ -3,7 +3,7 @@ only in the worker that runs it. Adding an engine is one module in harness/backe
 
 from __future__ import annotations
 
-from ..models.registry import load_entry
+from harness.models.registry import load_entry
 
 BACKENDS = {
     "torch": "harness.backends.torch_backend:TorchBackend",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contracts import EngineReport, KernelInfo
+from harness.contracts import EngineReport, KernelInfo
+
 from .base import Backend, BackendUnavailable
 
 
@@ -37,7 +38,7 @@ class SklearnBackend(Backend):
             raise BackendUnavailable("scikit-learn trees compare float32 features with float64 thresholds; bf16 is not offered")
         if self.config.kernel != "dense":
             raise BackendUnavailable("scikit-learn trees have no sparse kernel: pruning removes nodes, there are no zeros to skip")
-        from ..models.tree_data import estimator_from_arrays, load_tree_file
+        from harness.models.tree_data import estimator_from_arrays, load_tree_file
 
         self.estimator = estimator_from_arrays(load_tree_file(self.artifact.tree_path))
         self.method = "predict_proba" if hasattr(self.estimator, "predict_proba") else "predict"

@@ -19,7 +19,7 @@ import functools
 import warnings
 from pathlib import Path
 
-from ..contracts import KernelInfo
+from harness.contracts import KernelInfo
 
 # Minimum weight sparsity at which a Linear layer goes to the CSR kernel: the measured crossover.
 # benchmarks/sparse_crossover.py, this development machine (AMD EPYC Zen 5, 2 cores shared with other work,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..contracts import Contract, EngineReport, KernelInfo, RecordError
-from ..export.quantize import KEEP_FP32
+from harness.contracts import Contract, EngineReport, KernelInfo, RecordError
+from harness.quantization.quantize import KEEP_FP32
+
 from .base import Backend, BackendUnavailable
 
 
@@ -41,7 +42,7 @@ class TorchBackend(Backend):
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already set in this process
             pass
-        from ..export.build import load_torch_model
+        from harness.export.build import load_torch_model
 
         self.model = load_torch_model(self.config)
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
@@ -55,7 +56,7 @@ class TorchBackend(Backend):
             # torch's CPU int8 path for these models is dynamic: int8 Linear weights, activations per call
             from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
-            # the classifier and pooler stay fp32, as in every other engine's int8 model (harness.export.quantize)
+            # the classifier and pooler stay fp32, as in every other engine's int8 model (harness.quantization.quantize)
             spec = {name: default_dynamic_qconfig for name, m in self.model.named_modules()
                     if isinstance(m, torch.nn.Linear) and not KEEP_FP32.search(name)}
             self.model = quantize_dynamic(self.model, spec, dtype=torch.qint8)

@@ -8,7 +8,8 @@ your serving path has them.
 
 from __future__ import annotations
 
-from ..contracts import EngineReport, KernelInfo
+from harness.contracts import EngineReport, KernelInfo
+
 from .base import BackendUnavailable
 from .torch_backend import TorchBackend
 
@@ -33,7 +34,7 @@ class TorchCudaBackend(TorchBackend):
             raise BackendUnavailable("torch-cuda runs dense kernels only here")
         if self.config.precision not in ("fp32", "bf16"):
             raise BackendUnavailable(f"torch-cuda runs fp32 and bf16 here, not {self.config.precision}")
-        from ..export.build import load_torch_model
+        from harness.export.build import load_torch_model
 
         self.model = load_torch_model(self.config).to("cuda")
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.validation import short
+
 from . import add_command
 from .checks import MAX_REPEATS, check_input_dir, check_inputs, check_results_root, integer, real
-from ..errors import ConfigError
-from ..validation import short
-
 
 OFFLINE_BATCHES = (1, 8, 32)
 # matrix keys (and settings) -> the flags that set them, so validation messages name what the user typed
@@ -120,7 +120,7 @@ def loadgen_settings_from_args(args) -> dict:
 
 def check_static_batching(configs) -> None:
     """Merged server batches need dynamic shapes: an engine with static shapes is refused --max-batch > 1."""
-    from ..backends.registry import backend_class
+    from harness.backends.registry import backend_class
 
     for c in configs:
         if c.scenario == "server" and c.settings.max_batch > 1 and backend_class(c.backend).static_shapes:
@@ -135,7 +135,7 @@ def add_force_threads_argument(p) -> None:
 
 def check_before_measuring(configs, args, flags: dict | None = None) -> None:
     """Before any work: the results directory can be written and every configuration fits this machine."""
-    from ..machine_fit import check_machine_fit
+    from harness.measure.machine_fit import check_machine_fit
 
     check_results_root(getattr(args, "results", None))
     for variant in sorted({c.variant for c in configs if c.variant}):
@@ -168,7 +168,7 @@ def task_from_args(args) -> dict | None:
         return None
     task = {"name": args.task}
     if args.data is not None:
-        from ..tasks import resolve_data_dir
+        from harness.tasks import resolve_data_dir
 
         task["data"] = resolve_data_dir(args.data)
     elif args.task == "sst2" and resolve_data_dir(None):
@@ -214,7 +214,7 @@ def configs_from_args(args):
     """The configurations a bench command line asks for, validated like a matrix file."""
     import dataclasses
 
-    from ..matrix import expand, validate_matrix
+    from harness.measure.matrix import expand, validate_matrix
 
     if not args.model and not args.checkpoint:
         raise ConfigError("give --model NAME[,NAME...] or --checkpoint DIR (or both: a zoo family loading the checkpoint)")
@@ -242,7 +242,7 @@ def configs_from_args(args):
         os.environ["HARNESS_ALLOW_PICKLE"] = "1"  # inherited by the workers that load it
     configs = expand(validate_matrix(matrix, None, FLAGS | TASK_FLAGS))
     if args.checkpoint and args.model:  # a zoo family loading the checkpoint's weights
-        from ..export.build import checkpoint_id
+        from harness.models.checkpoint import checkpoint_id
 
         checkpoint_id(args.checkpoint)  # a missing directory fails here, before any worker starts
         configs = [dataclasses.replace(c, checkpoint=args.checkpoint) for c in configs]
@@ -251,8 +251,8 @@ def configs_from_args(args):
 
 
 def run(args) -> int:
-    from ..bench import run_configs
-    from ..report.summary import print_summary
+    from harness.measure.bench import run_configs
+    from harness.results.report.summary import print_summary
 
     check_inputs(checkpoint=args.checkpoint)
     configs = configs_from_args(args)

@@ -1,5 +1,5 @@
 """What every command checks before any work: number ranges (argparse types, so a bad value is argparse's one
-line naming the flag) and paths (harness.pathchecks).
+line naming the flag) and paths (harness.foundation.pathchecks).
 
     p.add_argument("--repeat", type=integer(1), default=1)
     p.add_argument("--qps", type=real(0), default=50.0)            # finite and > 0
@@ -13,9 +13,14 @@ import argparse
 import math
 import os
 
-from ..limits import MAX_REPEATS  # noqa: F401 - re-exported for the commands
-from ..pathchecks import (check_input_dir, check_input_file, check_output_dir, check_output_file,  # noqa: F401
-                          check_path_text)
+from harness.foundation.limits import MAX_REPEATS  # noqa: F401 - re-exported for the commands
+from harness.foundation.pathchecks import (  # noqa: F401
+    check_input_dir,
+    check_input_file,
+    check_output_dir,
+    check_output_file,
+    check_path_text,
+)
 
 SHOWN_CHARS = 40
 

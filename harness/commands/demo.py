@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.paths import REPO_ROOT
+
 from . import add_command
 from .bench import add_force_threads_argument, check_before_measuring
 from .checks import check_input_dir
-from ..errors import ConfigError
 
-DEMO_MATRIX = Path(__file__).resolve().parents[2] / "matrices" / "demo.yaml"
+DEMO_MATRIX = REPO_ROOT / "matrices" / "demo.yaml"
 
 
 def register(sub):
@@ -33,8 +35,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..demo import run_demo
-    from ..matrix import expand, load_matrix
+    from harness.measure.matrix import expand, load_matrix
+    from harness.workflows.demo import run_demo
 
     configs = expand(load_matrix(args.matrix))  # a bad matrix is one line before any pruning
     where = Path(args.matrix).name

@@ -26,9 +26,9 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
-    from ..finetune import finetune
-    from ..tasks import resolve_data_dir
+    from harness.foundation.errors import ConfigError
+    from harness.tasks import resolve_data_dir
+    from harness.workflows.finetune import finetune
 
     data = resolve_data_dir(args.data)
     if not data:
@@ -38,7 +38,7 @@ def run(args) -> int:
     check_inputs(checkpoint=args.checkpoint, data=data)
     model = args.model
     if model is None:
-        from ..models.checkpoint import checkpoint_family
+        from harness.models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
     check_before_training(model, args)
@@ -53,8 +53,8 @@ def run(args) -> int:
 
 def check_before_training(model: str, args) -> None:
     """Before training: --seq fits the model's positions, and --out can be written."""
-    from ..errors import ConfigError
-    from ..models.registry import family_for
+    from harness.foundation.errors import ConfigError
+    from harness.models.registry import family_for
 
     family = family_for(model, args.checkpoint)
     longest = family.max_seq_len()

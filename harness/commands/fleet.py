@@ -97,9 +97,9 @@ def _worker_parser(kinds):
 
 
 def run_plan(args) -> int:
-    from ..fleet.plan import write_plan
-    from ..fleet.spec import FleetSpec, default_name, parse_instance_types
-    from ..matrix import load_matrix
+    from harness.measure.matrix import load_matrix
+    from harness.workflows.fleet.plan import write_plan
+    from harness.workflows.fleet.spec import FleetSpec, default_name, parse_instance_types
 
     matrix = load_matrix(args.matrix)
     check_out_dirs(out=args.out)
@@ -122,9 +122,9 @@ def run_plan(args) -> int:
 
 
 def run_submit(args) -> int:
-    from ..errors import HarnessError
-    from ..fleet import submit
-    from ..fleet.plan import read_batch_plan
+    from harness.foundation.errors import HarnessError
+    from harness.workflows.fleet import submit
+    from harness.workflows.fleet.plan import read_batch_plan
 
     check_input_dir(args.plan, "PLAN")
     jobs = read_batch_plan(args.plan)  # everything is checked before the first call
@@ -148,8 +148,8 @@ def run_submit(args) -> int:
 
 
 def run_collect(args) -> int:
-    from ..fleet.collect import collect
-    from ..pricing import load_price_book, validate_region
+    from harness.pricing import load_price_book, validate_region
+    from harness.workflows.fleet.collect import collect
 
     validate_region(args.region, "--region")
     check_out_dirs(out=args.out, into=args.into)
@@ -168,14 +168,14 @@ def run_collect(args) -> int:
 def _batch_children(plan_dir, region):
     from pathlib import Path
 
-    from ..fleet import submit
+    from harness.workflows.fleet import submit
 
     submitted = submit.load_submitted(Path(plan_dir) / submit.SUBMITTED_FILE)
     return submit.child_times(submit.batch_client(region), submitted)
 
 
 def run_worker(args) -> int:
-    from ..fleet.worker import check_instance_env, matrix_from, run_shard
+    from harness.workflows.fleet.worker import check_instance_env, matrix_from, run_shard
 
     check_instance_env(args.instance_type)
     check_results_root(args.results_dir)

@@ -12,8 +12,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..models.registry import MODELS, model_family
-    from ..tables import print_table
+    from harness.foundation.tables import print_table
+    from harness.models.registry import MODELS, model_family
 
     rows = []
     for name in MODELS:

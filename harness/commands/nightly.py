@@ -27,7 +27,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..nightly.driver import run_nightly
+    from harness.workflows.nightly.driver import run_nightly
 
     check_results_root(args.results)
     result = run_nightly(

@@ -53,9 +53,9 @@ def _quote_rows(quotes, today=None) -> list[dict]:
 
 
 def run_show(args) -> int:
-    from ..errors import ConfigError
-    from ..pricing import load_price_book, stale_warnings, validate_region
-    from ..tables import print_table
+    from harness.foundation.errors import ConfigError
+    from harness.foundation.tables import print_table
+    from harness.pricing import load_price_book, stale_warnings, validate_region
 
     check_inputs(prices=args.prices)
     check_path_text(args.snapshot_dir, "--snapshot-dir")
@@ -76,9 +76,9 @@ def run_show(args) -> int:
 
 
 def run_refresh(args) -> int:
-    from ..pricing.aws import refresh
-    from ..pricing.catalog import parse_instance_list
-    from ..tables import print_table
+    from harness.foundation.tables import print_table
+    from harness.pricing.aws import refresh
+    from harness.pricing.catalog import parse_instance_list
 
     instances = parse_instance_list(args.instances)
     check_out_dirs(snapshot_dir=args.snapshot_dir)

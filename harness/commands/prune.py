@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from harness.pruning import (
+    LAYER_SELECTS,
+    METHODS,
+    MOVEMENT_VARIANTS,
+    SCHEDULE_KINDS,
+    SCOPES,
+    STRUCTURES,
+    UNIT_STRUCTURES,
+)
+
 from . import add_command
 from .checks import check_inputs, check_out_dirs, check_path_text
-from ..pruning import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
 EXAMPLE = "harness prune minilm --method second-order --sparsity 0.8 --structure unstructured --data data/sst2 --out variants/minilm-obert-80"
 
@@ -54,8 +63,8 @@ def register(sub):
 
 
 def _layer_list(text: str | None) -> list[int] | None:
-    from ..errors import ConfigError
-    from ..validation import short
+    from harness.foundation.errors import ConfigError
+    from harness.foundation.validation import short
 
     if text is None:
         return None
@@ -67,7 +76,7 @@ def _layer_list(text: str | None) -> list[int] | None:
 
 def recipe_from_args(args):
     """The recipe of --recipe (or an empty one) with the command-line flags merged in."""
-    from ..pruning.recipes import Recipe, load_recipe
+    from harness.pruning.recipes import Recipe, load_recipe
 
     recipe = load_recipe(args.recipe) if args.recipe else Recipe()
     keep = _layer_list(args.keep_layers)
@@ -90,11 +99,10 @@ def recipe_from_args(args):
 
 
 def run(args) -> int:
-    from ..pruning.pruner import make_variant
-    from ..tasks import resolve_data_dir
-    from ..variants.identify import variant_id
-
-    from ..errors import ConfigError
+    from harness.foundation.errors import ConfigError
+    from harness.pruning.pruner import make_variant
+    from harness.tasks import resolve_data_dir
+    from harness.variants.identify import variant_id
 
     if not args.model and not args.checkpoint:
         raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
@@ -103,7 +111,7 @@ def run(args) -> int:
         check_path_text(args.start_from, "--from")  # whether it is a variant: variant_id below
     model = args.model
     if model is None:
-        from ..models.checkpoint import checkpoint_family
+        from harness.models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
     recipe = recipe_from_args(args)
@@ -134,9 +142,9 @@ def run(args) -> int:
 def check_kept_layers(model: str, recipe, checkpoint: str | None, source: str) -> None:
     """Structure layers with an explicit list: every index names a layer of the dense model (checked before the
     dense fine-tuning, which the pruning itself comes after)."""
-    from ..errors import ConfigError, HarnessError
-    from ..models.registry import family_for
-    from ..pruning.depth import choose
+    from harness.foundation.errors import ConfigError, HarnessError
+    from harness.models.registry import family_for
+    from harness.pruning.depth import choose
 
     stages = [s for s in recipe.resolved(source).stages() if s.structure == "layers" and s.layers.keep is not None]
     if not stages:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.foundation.errors import choices_error
+
 from . import add_command
-from ..errors import choices_error
 
 FORMATS = ("table", "json")
 
@@ -29,8 +30,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..regressions import DEFAULT_ALPHA, DEFAULT_THRESHOLD, find_regressions, render, resolve_rev
-    from ..store import load_records
+    from harness.results.regressions import DEFAULT_ALPHA, DEFAULT_THRESHOLD, find_regressions, render, resolve_rev
+    from harness.results.store import load_records
 
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)

@@ -41,7 +41,7 @@ def register(sub):
     c.add_argument("--models", default="", metavar="NAMES", help="only these models")
     c.add_argument("--purchase-option", choices=("on-demand", "spot", "both"), default="on-demand",
                    help="price rows with on-demand, spot, or both (default on-demand)")
-    c.add_argument("--max-quality-drop", type=float, default=1.0, metavar="POINTS",  # checked by harness.cost
+    c.add_argument("--max-quality-drop", type=float, default=1.0, metavar="POINTS",  # checked by harness.results.cost
                    help="accuracy points a row may lose against the dense fp32 record of the same model, task and split "
                         "and still be chosen (default 1.0); rows beyond it are shown, never chosen")
     c.add_argument("--allow-unknown-quality", action="store_true",
@@ -53,10 +53,10 @@ def register(sub):
 
 
 def run_cost(args) -> int:
-    from ..pricing import load_price_book
-    from ..pricing.catalog import parse_instance_list
-    from ..report.cost_report import write_cost_report, write_seed_example
-    from ..store import load_records
+    from harness.pricing import load_price_book
+    from harness.pricing.catalog import parse_instance_list
+    from harness.results.report.cost_report import write_cost_report, write_seed_example
+    from harness.results.store import load_records
 
     project_to = parse_instance_list(args.project_to, "--project-to")
     instances = parse_instance_list(args.instances, "--instances")

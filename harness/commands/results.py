@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.foundation.errors import ConfigError, choices_error
+
 from . import add_command
 from .checks import check_results_root, integer
-from ..errors import ConfigError, choices_error
 
 FORMATS = ("table", "csv", "json")
 
@@ -48,10 +49,10 @@ def run(args) -> int:
         raise choices_error("action", args.action, ACTIONS)
     if args.action != "show":
         return sync(args)
-    from ..report.summary import SUMMARY_COLUMNS, summary_rows
-    from ..tables import print_table
-    from ..report.flat import to_frame
-    from ..store import load_records
+    from harness.foundation.tables import print_table
+    from harness.results.report.flat import to_frame
+    from harness.results.report.summary import SUMMARY_COLUMNS, summary_rows
+    from harness.results.store import load_records
 
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)
@@ -70,7 +71,7 @@ def run(args) -> int:
 
 
 def sync(args) -> int:
-    from ..sync import pull, push
+    from harness.results.sync import pull, push
 
     if not args.url:
         raise ConfigError(f"results {args.action} needs an s3://bucket/prefix URL")

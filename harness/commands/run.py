@@ -29,10 +29,10 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..bench import run_configs
-    from ..matrix import expand, load_matrix, parse_shard, shard, validate_matrix
-    from ..report.summary import print_summary
-    from ..tables import print_table
+    from harness.foundation.tables import print_table
+    from harness.measure.bench import run_configs
+    from harness.measure.matrix import expand, load_matrix, parse_shard, shard, validate_matrix
+    from harness.results.report.summary import print_summary
 
     matrix = load_matrix(args.matrix)
     task = task_from_args(args)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.validation import short
+
 from . import add_command
-from ..errors import ConfigError
-from ..validation import short
-from .bench import (FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, csv_list,
-                    settings_from_args, task_from_args)
+from .bench import (
+    FLAGS,
+    add_force_threads_argument,
+    add_settings_arguments,
+    add_task_arguments,
+    csv_list,
+    settings_from_args,
+    task_from_args,
+)
 from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_results_root, integer
 
 
@@ -56,9 +64,9 @@ def register(sub):
 
 
 def spec_from_args(args):
-    from ..contracts import RecordError, TaskSpec
-    from ..matrix import split_settings
-    from ..sweep import SweepSpec
+    from harness.contracts import RecordError, TaskSpec
+    from harness.measure.matrix import split_settings
+    from harness.workflows.sweep import SweepSpec
 
     extra = {}
     if args.sparse_threshold is not None:
@@ -73,8 +81,8 @@ def spec_from_args(args):
     settings, knobs = split_settings(settings_from_args(args, extra), args.backend, None, flags)
     task = task_from_args(args)
     if task:
-        from ..matrix import check_task
-        from ..models.registry import model_family
+        from harness.measure.matrix import check_task
+        from harness.models.registry import model_family
 
         try:
             task = TaskSpec.from_json(task, "task")
@@ -93,8 +101,8 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from ..fsutil import atomic_write_text
-    from ..sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
+    from harness.foundation.fsutil import atomic_write_text
+    from harness.workflows.sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
 
     spec = spec_from_args(args)
     check_before_work(spec, args)
@@ -119,9 +127,9 @@ def run(args) -> int:
 
 def check_before_work(spec, args) -> None:
     """Before any variant is made: the output paths can be written, and the runs fit this machine."""
-    from ..machine_fit import check_machine_fit
-    from ..models.registry import model_family
-    from ..sweep import sweep_configs, variant_path
+    from harness.measure.machine_fit import check_machine_fit
+    from harness.models.registry import model_family
+    from harness.workflows.sweep import sweep_configs, variant_path
 
     longest = model_family(spec.model).max_seq_len()
     if spec.seq_len is not None and longest is not None and spec.seq_len > longest:

@@ -8,8 +8,8 @@ from .checks import MAX_REPEATS, check_out_dirs, check_results_root, integer, in
 
 
 def register(sub):
-    from ..models.tree_data import DATASETS
-    from ..trees.run import TREE_BACKENDS, TREE_BATCH_SIZES
+    from harness.models.tree_data import DATASETS
+    from harness.workflows.trees.run import TREE_BACKENDS, TREE_BATCH_SIZES
 
     p = add_command(
         sub, "trees",
@@ -47,8 +47,8 @@ def _csv(cast):
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
-    from ..trees.run import run_trees, tree_settings
+    from harness.foundation.errors import ConfigError
+    from harness.workflows.trees.run import run_trees, tree_settings
 
     if args.max_variants < 1:
         raise ConfigError(f"--max-variants: expected a positive integer, got {args.max_variants}")
@@ -71,9 +71,9 @@ def run(args) -> int:
 
 def check_before_work(args) -> None:
     """Before growing any tree: the output directories can be written, and the runs fit this machine."""
-    from ..contracts import BenchConfig
-    from ..machine_fit import check_machine_fit
-    from ..models.registry import model_family
+    from harness.contracts import BenchConfig
+    from harness.measure.machine_fit import check_machine_fit
+    from harness.models.registry import model_family
 
     check_out_dirs(out=args.out, variants=args.variants)
     if args.no_bench:

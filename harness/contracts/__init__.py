@@ -26,12 +26,32 @@ SCHEMA_VERSION history (RunRecord JSON lines):
 """
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash
-from .config import (KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings,
-                     TaskSpec)
-from .record import (MIGRATIONS, READABLE_VERSIONS, SCHEMA_VERSION, Effective, LatencyStats, Machine, Metrics,
-                     RecordConfig, RunRecord)
-from .worker import (STATUSES, Artifact, CapacitySearch, EngineReport, KernelInfo, LoadgenResult, LoadgenTrial, Parity,
-                     Quality, ServerResult, WorkerJob, WorkerResult)
+from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .record import (
+                     MIGRATIONS,
+                     READABLE_VERSIONS,
+                     SCHEMA_VERSION,
+                     Effective,
+                     LatencyStats,
+                     Machine,
+                     Metrics,
+                     RecordConfig,
+                     RunRecord,
+)
+from .worker import (
+                     STATUSES,
+                     Artifact,
+                     CapacitySearch,
+                     EngineReport,
+                     KernelInfo,
+                     LoadgenResult,
+                     LoadgenTrial,
+                     Parity,
+                     Quality,
+                     ServerResult,
+                     WorkerJob,
+                     WorkerResult,
+)
 
 __all__ = [
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",

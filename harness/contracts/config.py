@@ -13,7 +13,7 @@ SCENARIOS = ("single-stream", "offline", "server")
 LOADGEN_PRESETS = ("quick", "full")  # how long each MLPerf LoadGen run lasts (harness.runner.loadgen_run.PRESETS)
 TASKS = ("sst2", "text-classification", "teacher")
 # The fewest samples whose order statistics give a distribution-free 95% interval for each percentile
-# (harness.stats.percentile_interval; tests/test_stats.py checks these against it).
+# (harness.foundation.stats.percentile_interval; tests/test_stats.py checks these against it).
 MIN_SAMPLES = {"p50": 6, "p90": 36, "p99": 368}
 
 

@@ -97,7 +97,7 @@ class Metrics(Contract):
 
 @dataclass(frozen=True)
 class Machine(Contract):
-    """Who measured: the fingerprint of the machine (harness.machine) and its declared instance type."""
+    """Who measured: the fingerprint of the machine (harness.foundation.machine) and its declared instance type."""
 
     id: str = "unknown"
     cpu_model: str | None = None

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from ..contracts import BenchConfig, stable_hash
-from ..errors import HarnessError
+from harness.contracts import BenchConfig
+from harness.foundation.errors import HarnessError
 
 
 def build_model(model_name: str, variant: str | None, checkpoint: str | None = None):
     """(family, torch model in eval mode, variant manifest or None, variant id or None)."""
-    from ..models.registry import family_for
+    from harness.models.registry import family_for
 
     family = family_for(model_name, checkpoint)
     if variant:
-        from ..variants.neural import load_variant
+        from harness.variants.neural import load_variant
 
         v = load_variant(variant)
         if v.model_name != model_name:
             raise HarnessError(f"variant {variant!r} was made from model {v.model_name!r}, not {model_name!r}")
         return family, v.model.eval(), v.manifest, v.variant_id
-    from ..models.base import quiet_transformers
+    from harness.models.base import quiet_transformers
 
     quiet_transformers()
     allow_pickle = os.environ.get("HARNESS_ALLOW_PICKLE") == "1"
@@ -31,16 +30,7 @@ def build_model(model_name: str, variant: str | None, checkpoint: str | None = N
 
 def load_torch_model(config: BenchConfig):
     """The positional-forward torch module a torch-based worker runs (the same weights as the export)."""
-    from ..models.base import ExportWrapper
+    from harness.models.base import ExportWrapper
 
     family, model, _, _ = build_model(config.model, config.variant, config.checkpoint)
     return ExportWrapper(model, family.input_names).eval()
-
-
-def checkpoint_id(directory: str) -> str:
-    """A short id of a checkpoint directory's contents (config and weight files: name, size, mtime)."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise HarnessError(f"checkpoint directory {directory!r} does not exist")
-    files = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(path.iterdir()) if p.is_file()]
-    return stable_hash(files)[:10]

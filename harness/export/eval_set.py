@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..contracts import BenchConfig, TaskSpec, stable_hash
-from ..errors import HarnessError
-from ..fsutil import atomic_output, atomic_write_text
+from harness.contracts import BenchConfig, TaskSpec, stable_hash
+from harness.foundation.errors import HarnessError
+from harness.foundation.fsutil import atomic_output, atomic_write_text
 
 EVAL_SEED = 20261130  # generated (teacher) inputs: disjoint from the timed inputs (seed 0)
 TEACHER_EXAMPLES = 256  # generated examples for the teacher task unless eval_limit says otherwise
@@ -23,7 +23,7 @@ DENSE_CHUNK = 32
 
 
 def eval_key(task: TaskSpec, family, config: BenchConfig, dense_id: str) -> dict:
-    from ..tasks.eval_data import file_sha256
+    from harness.tasks.eval_data import file_sha256
 
     data = None
     if task.name == "sst2":
@@ -54,7 +54,7 @@ def _inputs(task: TaskSpec, family, config: BenchConfig):
     if family.kind != "text":
         raise HarnessError(f"task {task.name} is text but model {family.name!r} is an {family.kind} model; "
                            "use --task teacher (agreement with the dense model on generated inputs)")
-    from ..tasks.eval_data import eval_examples
+    from harness.tasks.eval_data import eval_examples
 
     ex = eval_examples(task, int(family.num_labels), getattr(family, "id2label", None))
     tokenizer, tok_name, clamp = family.task_tokenizer()
@@ -77,7 +77,7 @@ def _build(task: TaskSpec, family, config: BenchConfig, dense_model, path: Path,
     import numpy as np
     import torch
 
-    from ..models.base import ExportWrapper
+    from harness.models.base import ExportWrapper
 
     inputs, labels, meta = _inputs(task, family, config)
     wrapper = ExportWrapper(dense_model(), family.input_names).eval()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import HarnessError
-from ..fsutil import atomic_output
+from harness.foundation.errors import HarnessError
+from harness.foundation.fsutil import atomic_output
 
 OPSET = 17
 

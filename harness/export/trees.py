@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..contracts import Artifact, BenchConfig
-from ..errors import ConfigError, HarnessError
-from ..fsutil import atomic_write_bytes, atomic_write_text
-from ..models.tree_data import (arrays_hash, estimator_from_arrays, fit_tree, load_split, load_tree_file,
-                                mean_decisions, model_inputs, output_name, predict_output, save_npz, tree_arrays)
-from ..variants.trees import TREE_FILE, read_tree_manifest, variant_id_of
+from harness.contracts import Artifact, BenchConfig
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.fsutil import atomic_write_bytes, atomic_write_text
+from harness.models.tree_data import (
+    arrays_hash,
+    estimator_from_arrays,
+    fit_tree,
+    load_split,
+    load_tree_file,
+    mean_decisions,
+    model_inputs,
+    output_name,
+    predict_output,
+    save_npz,
+    tree_arrays,
+)
+from harness.variants.trees import TREE_FILE, read_tree_manifest, variant_id_of
 
 ONNX_OPSETS = {"": 17, "ai.onnx.ml": 3}
 TREE_ARTIFACT_SCHEMA_VERSION = 1

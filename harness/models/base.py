@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
 
 
 class ExportWrapper(nn.Module):

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.contracts import stable_hash
+from harness.foundation.errors import HarnessError
+
 from .bert import BertBase
 from .distilbert import DistilBert
 from .resnet import ResNet50
@@ -105,3 +107,12 @@ class CheckpointFamily:
     def info(self) -> dict:
         return super().info() | {"checkpoint": self.directory, "model_type": self.model_type,
                                  "num_labels": self.num_labels}
+
+
+def checkpoint_id(directory: str) -> str:
+    """A short id of a checkpoint directory's contents (config and weight files: name, size, mtime)."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise HarnessError(f"checkpoint directory {directory!r} does not exist")
+    files = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(path.iterdir()) if p.is_file()]
+    return stable_hash(files)[:10]

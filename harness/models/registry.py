@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import choices_error
+from harness.foundation.errors import choices_error
 
 MODELS = {
     "bert-base": "harness.models.bert:BertBase",

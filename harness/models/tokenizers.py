@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
 
 
 def package_model_dir() -> Path:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HarnessError, choices_error
-from ..fsutil import atomic_output
+from harness.foundation.errors import HarnessError, choices_error
+from harness.foundation.fsutil import atomic_output
 
 TEST_SIZE = 0.25
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError
+from harness.foundation.errors import ConfigError
+
 from .base import ModelFamily
 from .tree_data import dataset_spec, fit_tree, load_split, model_inputs, output_name
 

@@ -13,8 +13,16 @@ This module stays light (no boto3, no pandas): the CLI imports it for `--help`.
 """
 
 from .book import load_price_book, stale_warnings
-from .quotes import (PURCHASE_OPTIONS, PriceBook, PriceLayer, PriceQuote, current_date, parse_source_date,
-                     validate_instance_name, validate_region)
+from .quotes import (
+                     PURCHASE_OPTIONS,
+                     PriceBook,
+                     PriceLayer,
+                     PriceQuote,
+                     current_date,
+                     parse_source_date,
+                     validate_instance_name,
+                     validate_region,
+)
 
 __all__ = ["PURCHASE_OPTIONS", "PriceBook", "PriceLayer", "PriceQuote", "current_date", "load_price_book",
            "parse_source_date", "stale_warnings", "validate_instance_name", "validate_region"]

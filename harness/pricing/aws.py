@@ -20,9 +20,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HarnessError
-from .quotes import PriceQuote, validate_region
+from harness.foundation.errors import HarnessError
+
 from .catalog import lookup
+from .quotes import PriceQuote, validate_region
 
 PRICING_API_REGION = "us-east-1"  # the Query API endpoint; it serves every region's prices
 SPOT_PRODUCT = "Linux/UNIX"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from harness.foundation.errors import ConfigError
 
 CATALOG_PATH = Path(__file__).resolve().parent / "data" / "instances.json"
 CATALOG_SCHEMA_VERSION = 1

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from harness.foundation.errors import ConfigError
 
 REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "gpu_reference.json"
 REFERENCE_SCHEMA_VERSION = 1

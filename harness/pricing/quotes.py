@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, choices_error
+from harness.foundation.errors import ConfigError, choices_error
 
 PURCHASE_OPTIONS = ("on-demand", "spot")
 

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+
 from .quotes import PriceLayer, PriceQuote, parse_source_date
 
 SNAPSHOT_SCHEMA_VERSION = 1

@@ -18,7 +18,8 @@ import io
 import re
 from pathlib import Path
 
-from ..errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+
 from .quotes import PriceQuote
 
 PRICES_CSV_SCHEMA_VERSION = 1

@@ -11,9 +11,9 @@
     pruner.py            make_variant: dense preparation, stage chains, starting from a variant, the manifest
     peak_rss.py          peak resident memory of a block of work
     recipes.py           the YAML recipe format and its validation (pydantic)
-    structured.py        heads / neurons / channels / layers removed physically; architectures
-    depth.py             whole encoder layers: which to keep, how to remove them
-    slicing.py           smaller copies of Linear / Conv2d / BatchNorm layers
+    structured.py        heads / neurons / channels / layers chosen and removed physically
+                         (what a unit is and how it is sliced: harness.variants.architecture)
+    depth.py             whole encoder layers: which to keep
     training.py          fine-tuning, distillation, evaluation, gradients
 
 This module holds only the names of the choices, so the CLI can list them without importing torch.

@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from . import METHODS
 from .masks import from_rows, to_rows
 from .obs import BlockFisherInverse, block_saliency, obs_update, single_saliency
@@ -196,6 +197,6 @@ def make_criterion(method: str, layers: dict[str, nn.Module], **second_order) ->
         return Movement(layers)
     if method == "second-order":
         return SecondOrder(layers, **second_order)
-    from ..errors import choices_error
+    from harness.foundation.errors import choices_error
 
     raise choices_error("method", method, METHODS)

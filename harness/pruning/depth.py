@@ -17,9 +17,7 @@ Which layers stay (n = the number kept, total - round(sparsity x total), at leas
               second-order). Zeroing a layer's weights is not the same as removing the layer (its biases,
               LayerNorms and residual stay), so scores rank layers; they do not predict the loss.
 
-Removal replaces the ModuleList by one holding the kept layers (renumbered 0..n-1, their attention's
-layer_idx too) and sets the model config's num_hidden_layers (BERT) or n_layers (DistilBERT), so the
-architecture replays on a freshly built dense model and the model saves, loads and exports like any other.
+Removal itself (harness.variants.architecture.drop_layers) replays on a freshly built dense model.
 """
 
 from __future__ import annotations
@@ -30,21 +28,11 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from ..errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+
 from . import LAYER_SELECTS
-from .slicing import set_module
 
 MIN_KEEP = 1
-
-
-def _is_block(m: nn.Module) -> bool:
-    return getattr(m, "attention", None) is not None and (hasattr(m, "intermediate") or hasattr(m, "ffn"))
-
-
-def encoder_stacks(model: nn.Module) -> dict[str, nn.ModuleList]:
-    """{qualified name: ModuleList} of every stack of transformer layers in `model`."""
-    return {name: m for name, m in model.named_modules()
-            if isinstance(m, nn.ModuleList) and len(m) and all(_is_block(x) for x in m)}
 
 
 def count_kept(total: int, sparsity: float) -> int:
@@ -110,23 +98,3 @@ def score_layers(weights: list[dict[str, torch.Tensor]], method: str, grads: Ite
         return acc / m
     wsq = torch.tensor([sum(float(t.pow(2).sum()) for t in layer.values()) for layer in w], dtype=torch.float64)
     return 0.5 * (acc / m + damping * wsq)
-
-
-def drop_layers(model: nn.Module, stack: str, keep: list[int]) -> None:
-    """Keep only the layers `keep` of `stack` (in place), renumbered, with the config's layer count updated."""
-    old = model.get_submodule(stack)
-    new = nn.ModuleList([old[i] for i in keep])
-    set_module(model, stack, new)
-    for i, layer in enumerate(new):
-        for m in layer.modules():
-            if hasattr(m, "layer_idx"):
-                m.layer_idx = i
-    parent = model.get_submodule(stack.rpartition(".")[0]) if "." in stack else model
-    if hasattr(parent, "n_layers"):  # DistilBERT's Transformer keeps its own count
-        parent.n_layers = len(keep)
-    config = getattr(model, "config", None)
-    if config is not None:
-        if hasattr(config, "n_layers"):
-            config.n_layers = len(keep)
-        elif hasattr(config, "num_hidden_layers"):
-            config.num_hidden_layers = len(keep)

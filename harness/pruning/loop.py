@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from .criteria import Criterion, make_criterion
 from .masks import apply_masks, full_masks, masks_from_weights, param_masks, param_names, sparsity_report
 from .peak_rss import PeakRSS
@@ -89,7 +90,8 @@ class Pruner:
     def _train(self, model, steps: int, masks, layers, callbacks=()) -> None:
         if steps <= 0:
             return
-        from ..tasks.base import derive_seed
+        from harness.tasks.base import derive_seed
+
         from .training import train
 
         r = self.recipe

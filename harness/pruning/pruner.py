@@ -26,12 +26,13 @@ from pathlib import Path
 
 from torch import nn
 
-from ..errors import ConfigError, HarnessError
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.variants.architecture import STRUCTURE_KINDS
+
 from .loop import PruneOutcome, Pruner
 from .peak_rss import PeakRSS
 from .recipes import Recipe
 from .second_order_step import SecondOrderStep  # noqa: F401 (re-exported)
-from .structured import STRUCTURE_KINDS
 from .structures import MASK_STRUCTURES, make_structure
 
 
@@ -47,14 +48,15 @@ def check_fits(family, recipe: Recipe, model: nn.Module | None = None) -> None:
 
 def default_cache_dir() -> Path:
     """Where dense fine-tuning results are cached: $HARNESS_CACHE_DIR/finetune, else <repo>/.cache/finetune."""
-    from ..machine import cache_dir
+    from harness.foundation.machine import cache_dir
 
     return cache_dir() / "finetune"
 
 
 def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, progress: bool = True):
     """(dense model to prune, dense teacher copy, task, timings): dense fine-tuning on data when given."""
-    from ..tasks import make_task
+    from harness.tasks import make_task
+
     from .training import finetune_dense
 
     r = recipe
@@ -87,7 +89,7 @@ def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, pro
 
 def load_start(path, family):
     """The variant at `path` as a trainable starting model (it must be a variant of `family`)."""
-    from ..variants.neural import load_variant
+    from harness.variants.neural import load_variant
 
     v = load_variant(path)
     if v.model_name != family.name:
@@ -108,8 +110,9 @@ def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | No
     """Prune `model_name` with `recipe` (every stage of it), starting from the dense model (a zoo family's, or
     the local `checkpoint`'s) or from the variant directory `start_from`, and save the variant; return
     (path, manifest)."""
-    from ..models.registry import family_for
-    from ..variants.neural import save_variant
+    from harness.models.registry import family_for
+    from harness.variants.neural import save_variant
+
     from .training import evaluate
 
     family = family_for(model_name, checkpoint)
@@ -136,7 +139,7 @@ def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | No
     timings["prune_s"] = round(sum(o.wall_time_s for o in outcomes), 3)
     manifest = _manifest(family, r, stages, outcomes, start, teacher, model, task)
     if checkpoint:
-        from ..export.build import checkpoint_id
+        from harness.models.checkpoint import checkpoint_id
 
         manifest["base"] = {"checkpoint": str(checkpoint), "checkpoint_id": checkpoint_id(checkpoint)}
     manifest.update({
@@ -169,7 +172,7 @@ def _joined(values) -> str:
 
 def _manifest(family, r: Recipe, stages: list[Recipe], outcomes: list[PruneOutcome], start, teacher, model, task) -> dict:
     """The manifest fields that describe what was pruned (the caller adds timings and quality)."""
-    from .structured import compose_architectures
+    from harness.variants.architecture import compose_architectures
 
     summaries = [_stage_summary(s, o) for s, o in zip(stages, outcomes)]
     earlier = []

@@ -1,4 +1,4 @@
-"""Pruning recipes: a small YAML format, validated on load (pydantic models through harness.validation),
+"""Pruning recipes: a small YAML format, validated on load (pydantic models through harness.foundation.validation),
 hashed into every variant's manifest.
 
 ```yaml
@@ -41,11 +41,12 @@ from typing import Annotated, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from ..contracts import stable_hash
-from ..errors import ConfigError
-from ..validation import short, validate
-from . import (LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES,
-               UNIT_STRUCTURES)
+from harness.contracts import stable_hash
+from harness.foundation.errors import ConfigError
+from harness.foundation.paths import REPO_ROOT
+from harness.foundation.validation import short, validate
+
+from . import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
 RECIPE_SCHEMA_VERSION = 2  # 1 - first version; 2 - movement, layers and then sections, structure defaults to unstructured
 
@@ -357,11 +358,11 @@ def _resolve(r: Stage, bad) -> dict:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe YAML file."""
-    from ..yamlio import read_yaml
+    from harness.foundation.yamlio import read_yaml
 
     return Recipe.from_dict(read_yaml(path, "recipe"), str(path))
 
 
 def bundled_recipes_dir() -> Path:
     """The repository's ready recipes (recipes/ next to the package)."""
-    return Path(__file__).resolve().parents[2] / "recipes"
+    return REPO_ROOT / "recipes"

@@ -7,7 +7,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from harness.foundation.errors import ConfigError
+
 from .criteria import ScoreTable, SecondOrder
 from .masks import apply_masks
 from .obs import WOODBURY_BATCH, plan_groups

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from . import MASK_STRUCTURES, SCOPES, STRUCTURES, UNIT_STRUCTURES  # noqa: F401 (re-exported)
 from .criteria import Criterion
 from .masks import from_rows, to_rows
-
 
 
 def lowest_k(flat: torch.Tensor, k: int) -> torch.Tensor:
@@ -181,6 +181,6 @@ def make_structure(name: str) -> Structure:
         return Block()
     if name == "2:4":
         return NM(2, 4)
-    from ..errors import choices_error
+    from harness.foundation.errors import choices_error
 
     raise choices_error("structure", name, MASK_STRUCTURES)

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, HarnessError
-from ..tasks.base import weights_hash
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.tasks.base import weights_hash
 
 FINETUNE_CACHE_SCHEMA_VERSION = 1  # 1 - first version: model.safetensors + finetune.json {schema_version, key, ...}
 

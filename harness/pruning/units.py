@@ -14,7 +14,7 @@ from typing import Iterable
 
 import torch
 
-from ..errors import HarnessError, choices_error
+from harness.foundation.errors import HarnessError, choices_error
 
 SCORES = ("magnitude", "taylor", "second-order")
 FISHER_DAMPING = 1e-7  # lambda of the diagonal Fisher (oBERT's value)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from ..backends.gemm import GEMM_ENGINES
-from ..contracts import Artifact, BenchConfig, Settings, WorkerJob
-from ..machine import gemm_peak_gflops
+from harness.backends.gemm import GEMM_ENGINES
+from harness.contracts import Artifact, BenchConfig, Settings, WorkerJob
+from harness.foundation.machine import gemm_peak_gflops
+
 from .parent import REPO_ROOT, choose_cpus, spawn_worker
 
 CALIBRATION_SETTINGS = Settings(warmup_iters=2, min_iters=15, min_duration_s=3.0, max_duration_s=30.0)
@@ -31,7 +32,7 @@ def calibrate_peak(threads: int, precision: str = "fp32") -> float | None:
 
 
 def _gemm_spec() -> str:
-    from ..backends.registry import BACKENDS
+    from harness.backends.registry import BACKENDS
 
     return BACKENDS["gemm"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from ..contracts.worker import CapacitySearch, LoadgenTrial
+from harness.contracts.worker import CapacitySearch, LoadgenTrial
 
 FLOOR_FRACTION = 1e-3  # below upper * this, the search gives up: no rate is VALID
 

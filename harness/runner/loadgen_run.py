@@ -31,7 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..contracts.worker import CapacitySearch, LoadgenResult, LoadgenTrial
+from harness.contracts.worker import CapacitySearch, LoadgenResult, LoadgenTrial
+
 from .capacity_search import best_trial, search_capacity
 from .loadgen_sut import BatchingSUT, run_loadgen
 

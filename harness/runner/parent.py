@@ -17,13 +17,14 @@ import sys
 import uuid
 from pathlib import Path
 
-from ..backends.registry import BACKENDS, backend_class
-from ..contracts import Artifact, BenchConfig, RecordError, RunRecord, WorkerJob, WorkerResult
-from ..errors import HarnessError
+from harness.backends.registry import BACKENDS, backend_class
+from harness.contracts import Artifact, BenchConfig, RecordError, RunRecord, WorkerJob, WorkerResult
+from harness.foundation.errors import HarnessError
+from harness.foundation.paths import REPO_ROOT
+
 from .loadgen_run import LOADGEN_SCENARIOS
 from .record import make_record
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 OOM_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "DefaultCPUAllocator",
@@ -85,7 +86,7 @@ def spawn_worker(job: WorkerJob, *, interpreter: str, cpus: list[int], threads: 
         kill_group(proc)
         proc.communicate()
         return WorkerResult(status="timeout", reason=f"worker exceeded the {timeout_s:g} s timeout and was killed")
-    except BaseException:  # Ctrl-C, or SIGTERM turned into KeyboardInterrupt (harness.bench): no worker outlives us
+    except BaseException:  # Ctrl-C, or SIGTERM turned into KeyboardInterrupt (harness.measure.bench): no worker outlives us
         kill_group(proc)
         raise
     stderr_tail = err.decode(errors="replace")[-2000:]

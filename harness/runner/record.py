@@ -7,10 +7,22 @@ import datetime as _dt
 import uuid
 from pathlib import Path
 
-from .. import __version__
-from ..contracts import (SCHEMA_VERSION, Artifact, BenchConfig, Effective, LatencyStats, Machine, Metrics, Quality,
-                         RecordConfig, RecordError, RunRecord, WorkerResult)
-from ..stats import summarize, throughput_per_s
+from harness import __version__
+from harness.contracts import (
+    SCHEMA_VERSION,
+    Artifact,
+    BenchConfig,
+    Effective,
+    LatencyStats,
+    Machine,
+    Metrics,
+    Quality,
+    RecordConfig,
+    RecordError,
+    RunRecord,
+    WorkerResult,
+)
+from harness.foundation.stats import summarize, throughput_per_s
 
 
 def _now() -> str:

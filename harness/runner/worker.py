@@ -17,7 +17,8 @@ import sys
 import time
 import traceback
 
-from ..contracts import Parity, Quality, WorkerJob, WorkerResult
+from harness.contracts import Parity, Quality, WorkerJob, WorkerResult
+
 from .loadgen_run import LOADGEN_SCENARIOS
 
 
@@ -64,7 +65,7 @@ def parity(np, out, reference, precision: str):
 def _load_backend(job, result: dict):
     import importlib
 
-    from ..backends.base import BackendUnavailable
+    from harness.backends.base import BackendUnavailable
 
     module_name, _, cls_name = job.backend_spec.partition(":")
     try:
@@ -132,7 +133,7 @@ def evaluate(np, backend, artifact, batch_size: int):
     """The evaluation set through the same backend, artifact, precision and threads, outside the timed region:
     accuracy against the labels (when the task has labels) and top-1 agreement with the dense fp32 model,
     each with a Wilson 95% interval. Batches of `batch_size` (Backend.eval_batch_size; the last one padded)."""
-    from ..stats import wilson_interval
+    from harness.foundation.stats import wilson_interval
 
     data = np.load(artifact.eval_path)
     labels, dense = data["labels"], data["dense"]

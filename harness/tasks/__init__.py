@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from .base import Task, derive_seed, weights_hash
 
 DATA_ENV = "HARNESS_DATA_DIR"

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
 
 SST2_LABELS = ("negative", "positive")
 MAX_DATA_BYTES = 512 * 2**20  # a larger evaluation file is refused rather than read whole

@@ -16,7 +16,8 @@ from typing import Iterator
 
 import torch
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from .base import Task
 
 TEXT_COLUMNS = ("sentence", "content")

@@ -13,7 +13,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
+
 from .base import Task, derive_seed, weights_hash
 
 DEFAULT_EVAL = 256

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
 
 
 def variant_id(path) -> str:

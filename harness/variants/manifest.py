@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.foundation.errors import HarnessError
 
 MANIFEST_FILE = "manifest.json"
 

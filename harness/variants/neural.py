@@ -28,8 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import HarnessError
-from ..fsutil import atomic_write_dir
+from harness.foundation.errors import HarnessError
+from harness.foundation.fsutil import atomic_write_dir
+
 from .manifest import MANIFEST_FILE, read_checked_manifest
 
 VARIANT_SCHEMA_VERSION = 2
@@ -60,7 +61,7 @@ def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
     """Write model weights and manifest to out_dir (replacing a previous variant there); return the path."""
     from safetensors.torch import save_model  # lazy: keeps `import harness.variant` light
 
-    from .. import __version__
+    from harness import __version__
 
     out = Path(out_dir)
     if out.exists() and not (out / MANIFEST_FILE).is_file() and (not out.is_dir() or any(out.iterdir())):
@@ -112,7 +113,7 @@ def load_variant(path) -> Variant:
     """Build the family's dense model, replay any structural change, load the weights strictly."""
     from safetensors.torch import load_model
 
-    from ..models.registry import MODELS, family_for
+    from harness.models.registry import MODELS, family_for
 
     p = Path(path)
     manifest = read_manifest(p)
@@ -123,7 +124,7 @@ def load_variant(path) -> Variant:
     model = family.build()
     architecture = manifest.get("architecture")
     if architecture:
-        from ..pruning.structured import apply_architecture
+        from .architecture import apply_architecture  # lazy: torch
 
         model = apply_architecture(model, family, architecture)
     try:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import HarnessError
-from ..fsutil import atomic_write_dir
-from ..models.tree_data import arrays_hash, estimator_from_arrays, load_tree_file, save_npz, tree_arrays
+from harness.foundation.errors import HarnessError
+from harness.foundation.fsutil import atomic_write_dir
+from harness.models.tree_data import arrays_hash, estimator_from_arrays, load_tree_file, save_npz, tree_arrays
+
 from .manifest import MANIFEST_FILE, manifest_kind, read_checked_manifest
 
 TREE_VARIANT_SCHEMA_VERSION = 1
@@ -78,7 +79,7 @@ def save_tree_variant(estimator, manifest: dict, out_dir) -> Path:
     """Write tree.npz + manifest.json into out_dir, replacing a previous variant there, all or nothing."""
     import sklearn
 
-    from .. import __version__
+    from harness import __version__
 
     out = Path(out_dir)
     if out.exists() and not is_tree_variant(out) and (not out.is_dir() or any(out.iterdir())):

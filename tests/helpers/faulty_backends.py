@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-
 import sys
+import time
 
 from harness.backends.base import Backend
 from harness.contracts import EngineReport

@@ -3,8 +3,19 @@ would write them (harness.contracts.RunRecord), with only the fields a test care
 
 from __future__ import annotations
 
-from harness.contracts import (PRECISIONS, BenchConfig, Effective, LatencyStats, Machine, Metrics, Quality, RecordConfig, RunRecord,
-                               ServerResult, Settings)
+from harness.contracts import (
+    PRECISIONS,
+    BenchConfig,
+    Effective,
+    LatencyStats,
+    Machine,
+    Metrics,
+    Quality,
+    RecordConfig,
+    RunRecord,
+    ServerResult,
+    Settings,
+)
 
 
 def latency(p99: float | None = 50.0, *, n: int = 400, unsupported=(), p50: float | None = None,

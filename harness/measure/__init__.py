@@ -1,0 +1,1 @@
+"""Measure: a list of configurations -> records (bench), matrix files, machine fit."""

@@ -1,0 +1,1 @@
+"""Quantization: int8 of exported ONNX graphs (static QDQ, dynamic, NNCF), calibration data."""

@@ -1,0 +1,1 @@
+"""Workflows: demo, compress, frontier, sweep, trees, nightly, fleet, finetune."""

@@ -1,0 +1,104 @@
+"""The Kubernetes Indexed Job for one instance type, as a plain dict (written as YAML by `plan`).
+
+  completionMode: Indexed, completions = parallelism = N: pod k gets JOB_COMPLETION_INDEX=k (shard k+1)
+  nodeSelector node.kubernetes.io/instance-type: T       (the well-known label every node carries)
+  required pod anti-affinity on kubernetes.io/hostname against every measuring pod of any fleet, so two
+      measurements never share a node; the CPU request is most of the node (its vCPUs less the kubelet's
+      reservation by the EKS/GKE formula and an allowance for daemon sets), which also keeps other
+      workloads off. No CPU limit: a CFS quota would throttle the timed loop.
+  restartPolicy Never, backoffLimitPerIndex = retries (each shard retried on its own),
+      backoffLimit = (retries + 1) * N (never reached before every index used its own retries),
+      pod disruptions (preemption, node drain) are not counted as failures.
+  environment: HARNESS_SHARD_COUNT=N (checked by `--shard auto`), HARNESS_INSTANCE_TYPE, the matrix.
+Needs Kubernetes 1.31 or newer (pod failure policy GA; backoff limit per index on by default since 1.29).
+"""
+
+from __future__ import annotations
+
+from harness.foundation.scheduler_env import COUNT_VAR
+
+from .batch import INSTANCE_VAR, MATRIX_VAR, worker_command
+from .spec import FleetSpec
+
+INSTANCE_LABEL = "node.kubernetes.io/instance-type"
+HOST_TOPOLOGY = "kubernetes.io/hostname"
+ROLE_LABEL = "harness/role"  # every measuring pod carries harness/role=measure
+FLEET_LABEL = "harness/workflows/fleet"
+DAEMONSET_ALLOWANCE_M = 250  # CPU the node's daemon sets (CNI, kube-proxy, log agents) request, millicores
+RUN_AS_USER = 10001  # the image's non-root user (Dockerfile)
+TTL_AFTER_FINISHED_S = 24 * 3600
+
+
+def kube_reserved_millicores(vcpu: int) -> float:
+    """The kubelet's CPU reservation on EKS and GKE: 6% of core 1, 1% of core 2, 0.5% of cores 3-4, 0.25% above."""
+    shares = [60.0, 10.0, 5.0, 5.0]
+    return sum(shares[:vcpu]) + 2.5 * max(0, vcpu - 4)
+
+
+def cpu_request(vcpu: int) -> str:
+    """Most of the node's allocatable CPU, in millicores (never less than 100m)."""
+    millis = vcpu * 1000 - kube_reserved_millicores(vcpu) - DAEMONSET_ALLOWANCE_M
+    return f"{max(100, int(millis // 10 * 10))}m"
+
+
+def memory_request(memory_gib: float) -> str:
+    """Half the node's memory: fits beside the kubelet's reservation on every node size."""
+    return f"{max(256, int(memory_gib * 1024 // 2))}Mi"
+
+
+def indexed_job(spec: FleetSpec, instance: str) -> dict:
+    """The batch/v1 Job manifest that runs `spec` on N nodes of type `instance`."""
+    n = spec.shards
+    labels = {"app.kubernetes.io/name": "harness", FLEET_LABEL: spec.name, "harness/instance-type": instance.replace(".", "-")}
+    job_spec = {
+        "completionMode": "Indexed",
+        "completions": n,
+        "parallelism": n,
+        "backoffLimitPerIndex": spec.retries,
+        "backoffLimit": (spec.retries + 1) * n,
+        "ttlSecondsAfterFinished": TTL_AFTER_FINISHED_S,
+    }
+    if spec.timeout_s:  # the whole Job: every attempt of a shard may use its full time
+        job_spec["activeDeadlineSeconds"] = int(spec.timeout_s) * (spec.retries + 1)
+    job_spec["podFailurePolicy"] = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
+    job_spec["template"] = {"metadata": {"labels": {**labels, ROLE_LABEL: "measure"}}, "spec": pod_spec(spec, instance)}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": spec.job_name(instance), "namespace": spec.namespace, "labels": labels},
+        "spec": job_spec,
+    }
+
+
+def pod_spec(spec: FleetSpec, instance: str) -> dict:
+    entry = spec.entry(instance)
+    resources = {"requests": {"cpu": cpu_request(entry.vcpu), "memory": memory_request(entry.memory_gib)}}
+    if entry.is_gpu:
+        resources["limits"] = {"nvidia.com/gpu": str(entry.gpu_count)}
+    env = {COUNT_VAR: str(spec.shards), INSTANCE_VAR: instance, MATRIX_VAR: spec.matrix_json()}
+    pod = {
+        "restartPolicy": "Never",
+        "nodeSelector": {INSTANCE_LABEL: instance},
+        "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {ROLE_LABEL: "measure"}}, "topologyKey": HOST_TOPOLOGY},
+        ]}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER},
+        "containers": [{
+            "name": "harness",
+            "image": spec.image_for(instance),
+            "command": ["harness"],
+            "args": worker_command(spec, instance),
+            "env": [{"name": k, "value": v} for k, v in env.items()],
+            "resources": resources,
+        }],
+    }
+    if spec.service_account:
+        pod["serviceAccountName"] = spec.service_account
+    return pod
+
+
+def to_yaml(manifest: dict) -> str:
+    import yaml
+
+    header = "# Generated by `harness fleet plan`; apply with: kubectl apply -f THIS_FILE\n"
+    return header + yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, width=120)
