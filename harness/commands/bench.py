@@ -166,10 +166,10 @@ def task_from_args(args) -> dict | None:
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')} needs --task (sst2, text-classification or teacher)")
         return None
+    from harness.tasks import resolve_data_dir
+
     task = {"name": args.task}
     if args.data is not None:
-        from harness.tasks import resolve_data_dir
-
         task["data"] = resolve_data_dir(args.data)
     elif args.task == "sst2" and resolve_data_dir(None):
         task["data"] = resolve_data_dir(None)

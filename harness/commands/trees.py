@@ -63,7 +63,7 @@ def run(args) -> int:
     print(f"{s.dataset}: {len(s.rows)} alphas; full tree {s.full.leaves} leaves, test {s.metric} {s.full.test_score:.4f}; "
           f"chosen alpha {s.chosen.alpha:.6g} ({s.chosen.leaves} leaves), test {s.metric} {s.chosen.test_score:.4f}")
     print(f"wrote {report.md_path}, {report.csv_path}, {report.png_path}")
-    failed = [r for r in report.records if r["status"] != "ok"]
+    failed = [r for r in report.records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(report.records)} runs did not finish; see the report", flush=True)
     return 1 if failed and len(failed) == len(report.records) else 0

@@ -20,6 +20,9 @@ def billion_laughs(levels: int = 10) -> str:
     return text + f"models: *l{levels - 1}\nbackends: [torch]\nthreads: [1]\nbatch_sizes: [1]\n"
 
 
+VALID_HOSTILE = ("long_value",)  # hostile in size only: a valid matrix under the size limit, read and run
+
+
 def hostile_yaml_files(directory: Path) -> dict[str, Path]:
     """name -> a matrix file that must be refused in one line without running out of time, memory or stack."""
     directory.mkdir(parents=True, exist_ok=True)
