@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from tests.helpers.hostile import TINY_MATRIX, complete_json_lines, hostile_yaml_files, readonly_dir
+from tests.helpers.hostile import TINY_MATRIX, VALID_HOSTILE, complete_json_lines, hostile_yaml_files, readonly_dir
 from tests.helpers.records import record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,6 +97,16 @@ def _choice(*values):
 
 
 FLAG = None  # a flag without a value
+# values that are wrong wherever the tables above put them: a command line holding one must be refused (exit 2),
+# never get to its work or succeed
+BAD_NUMBERS = ("nan", "NaN", "inf", "-inf", "abc", "0x10")
+BAD_CHOICES = ("bogus", "nope", "gpt5", "xml", "mars-1")
+
+
+def bad_values(argv: list[str], sandbox: dict, shared: dict) -> list[str]:
+    hostile = {v for k, v in shared.items() if k.startswith("m_") and k[2:] not in VALID_HOSTILE}
+    values = {a.split("=", 1)[1] if a.startswith("--") and "=" in a else a for a in argv}
+    return sorted(v for v in values if v in BAD_NUMBERS or v in BAD_CHOICES or v in hostile)
 
 
 def command_tables(sandbox: dict, shared: dict) -> dict:
@@ -209,7 +219,7 @@ def _call(argv: list[str]):
 
 @pytest.mark.parametrize("command", ["bench", "run", "prune", "finetune", "trees", "report", "results", "sweep", "fleet",
                                      "regressions", "other"])
-@settings(max_examples=int(os.environ.get("CLI_PROPERTY_EXAMPLES", 40)), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("CLI_PROPERTY_EXAMPLES", 40)), deadline=None)
 @given(data=st.data())
 def test_any_command_line_exits_0_or_2_in_one_line_and_leaves_nothing_half_written(command, data, stubs, shared):
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,6 +239,8 @@ def test_any_command_line_exits_0_or_2_in_one_line_and_leaves_nothing_half_writt
             os.environ.update(env)
         event(f"outcome: {outcome}")  # counted by --hypothesis-show-statistics
         assert outcome in (0, 2, "work"), (argv, outcome, err[-2000:])
+        bad = bad_values(argv, sandbox, shared)
+        assert not bad or outcome == 2, (argv, bad, outcome)  # refused before any work, not run
         assert "Traceback" not in out + err, argv
         if outcome == 2:
             assert err.endswith("\n") and err.count("\n") == 1 and len(err) < 1000, (argv, err)

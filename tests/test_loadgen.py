@@ -67,7 +67,6 @@ class _Sample:
 
 def _sut(max_batch, max_wait_s=0.0, fail_at=None):
     calls, done = [], []
-    event = threading.Event()
 
     def run_batch(k):
         calls.append(k)
@@ -75,10 +74,20 @@ def _sut(max_batch, max_wait_s=0.0, fail_at=None):
             raise ValueError("engine fell over")
 
     def complete(ids):
-        done.extend(ids)
-        event.set()
+        with COMPLETED:
+            done.extend(ids)
+            COMPLETED.notify_all()
 
     return BatchingSUT(run_batch, max_batch=max_batch, max_wait_s=max_wait_s, complete=complete), calls, done
+
+
+COMPLETED = threading.Condition()
+
+
+def _wait_for_completions(done: list, n: int, timeout_s: float = 30.0) -> None:
+    """Until `n` queries have completed; a failure, not a hang, when they do not within the timeout."""
+    with COMPLETED:
+        assert COMPLETED.wait_for(lambda: len(done) >= n, timeout=timeout_s), f"{len(done)} of {n} queries completed"
 
 
 def test_queued_queries_are_served_in_batches_of_at_most_max_batch():
@@ -104,8 +113,7 @@ def test_without_a_wait_each_query_goes_alone():
     sut.start()
     for i in range(3):
         sut.issue([_Sample(i)])
-        while len(done) <= i:  # the previous call completed before the next query arrives
-            threading.Event().wait(0.001)
+        _wait_for_completions(done, i + 1)  # the previous call completed before the next query arrives
     sut.stop()
     assert calls == [1, 1, 1]
 

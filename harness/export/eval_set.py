@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.contracts import BenchConfig, TaskSpec, stable_hash
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
+from harness.models.checkpoint import checkpoint_family
 
 EVAL_SEED = 20261130  # generated (teacher) inputs: disjoint from the timed inputs (seed 0)
 TEACHER_EXAMPLES = 256  # generated examples for the teacher task unless eval_limit says otherwise
@@ -56,7 +57,9 @@ def _inputs(task: TaskSpec, family, config: BenchConfig):
                            "use --task teacher (agreement with the dense model on generated inputs)")
     from harness.tasks.eval_data import eval_examples
 
-    ex = eval_examples(task, int(family.num_labels), getattr(family, "id2label", None))
+    # a zoo family loading a checkpoint (`--model bert-base --checkpoint DIR`) answers with the checkpoint's head
+    labels = checkpoint_family(config.checkpoint) if config.checkpoint else family
+    ex = eval_examples(task, int(labels.num_labels), getattr(labels, "id2label", None))
     tokenizer, tok_name, clamp = family.task_tokenizer()
     limit = family.max_seq_len()
     if limit is not None and config.seq_len > limit:
