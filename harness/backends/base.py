@@ -6,6 +6,7 @@ interpreter with numpy<2: it may import only the standard library, numpy and har
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ class Backend:
       static_shapes  True when the engine needs an ONNX export with fixed batch and sequence
       interpreter    None to run in the main environment, or a path relative to the repository root
                      of another Python (a backend with conflicting dependency pins)
+      engine_module  the module whose import says the engine is installed (available(); engine_version()
+                     reads its version)
     """
 
     name = ""
@@ -43,6 +46,7 @@ class Backend:
     needs_onnx = True
     static_shapes = False
     interpreter: str | None = None
+    engine_module: str | None = None
 
     def __init__(self, config: BenchConfig, artifact: Artifact):
         self.config = config
@@ -83,8 +87,19 @@ class Backend:
 
     @classmethod
     def available(cls) -> str | None:
-        """The engine's version string when it can be imported here, else None."""
-        raise NotImplementedError
+        """The engine's version string when its module can be imported here, else None."""
+        if cls.engine_module is None:
+            raise NotImplementedError(f"backend {cls.name!r} names no engine_module")
+        try:
+            module = importlib.import_module(cls.engine_module)
+        except ImportError:
+            return None
+        return cls.engine_version(module)
+
+    @classmethod
+    def engine_version(cls, module) -> str | None:
+        """The version the imported engine module reports (None: installed, but it cannot run here)."""
+        return module.__version__
 
     def load(self) -> None:
         raise NotImplementedError

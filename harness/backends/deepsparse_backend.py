@@ -78,14 +78,7 @@ class DeepSparseBackend(Backend):
     needs_onnx = True
     static_shapes = True
     interpreter = ".venv-deepsparse/bin/python"
-
-    @classmethod
-    def available(cls):
-        try:
-            import deepsparse
-        except ImportError:
-            return None
-        return deepsparse.__version__
+    engine_module = "deepsparse"
 
     @classmethod
     def int8_format(cls, config):

@@ -27,14 +27,7 @@ class GemmCalibration(Backend):
     name = "gemm"
     Settings = GemmSettings
     needs_onnx = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__
+    engine_module = "torch"
 
     def load(self):
         import numpy as np

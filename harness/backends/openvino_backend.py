@@ -28,6 +28,7 @@ class OpenVinoSettings(Contract):
 class OpenVinoBackend(Backend):
     name = "openvino"
     Settings = OpenVinoSettings
+    engine_module = "openvino"
 
     @classmethod
     def int8_format(cls, config):
@@ -36,12 +37,8 @@ class OpenVinoBackend(Backend):
         return cls.parse_settings(config.backend_settings).quantizer
 
     @classmethod
-    def available(cls):
-        try:
-            import openvino
-        except ImportError:
-            return None
-        return openvino.get_version()
+    def engine_version(cls, module):
+        return module.get_version()
 
     def load(self):
         import openvino as ov

@@ -18,6 +18,7 @@ class OrtSettings(Contract):
 class OrtBackend(Backend):
     name = "onnxruntime"
     Settings = OrtSettings
+    engine_module = "onnxruntime"
 
     @classmethod
     def int8_format(cls, config):
@@ -25,14 +26,6 @@ class OrtBackend(Backend):
 
     def batch_dependent_outputs(self) -> bool:
         return self.config.precision == "int8-dynamic"  # activation scales per call, shared by the batch
-
-    @classmethod
-    def available(cls):
-        try:
-            import onnxruntime
-        except ImportError:
-            return None
-        return onnxruntime.__version__
 
     def load(self):
         import onnxruntime as ort

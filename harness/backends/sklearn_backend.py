@@ -20,14 +20,7 @@ class SklearnBackend(Backend):
     name = "sklearn"
     needs_onnx = False
     static_shapes = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import sklearn
-        except ImportError:
-            return None
-        return sklearn.__version__
+    engine_module = "sklearn"
 
     def load(self):
         if self.available() is None:

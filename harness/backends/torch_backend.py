@@ -23,14 +23,7 @@ class TorchBackend(Backend):
     name = "torch"
     Settings = TorchSettings
     needs_onnx = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__
+    engine_module = "torch"
 
     def load(self):
         if self.config.kernel == "sparse" and self.config.precision != "fp32":

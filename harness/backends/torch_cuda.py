@@ -16,14 +16,11 @@ from .torch_backend import TorchBackend
 
 class TorchCudaBackend(TorchBackend):
     name = "torch-cuda"
+    engine_module = "torch"
 
     @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__ if torch.cuda.is_available() else None
+    def engine_version(cls, module):
+        return module.__version__ if module.cuda.is_available() else None  # torch without a CUDA device
 
     def load(self):
         import torch

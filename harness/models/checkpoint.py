@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.contracts import stable_hash
 from harness.foundation.errors import HarnessError
+from harness.foundation.pathchecks import files_in
 
 from .bert import BertBase
 from .distilbert import DistilBert
@@ -28,12 +29,7 @@ DEFAULT_TEXT_LEN = 128
 
 def read_checkpoint_config(directory) -> dict:
     """config.json of a checkpoint directory; a one-line HarnessError when it is missing or not JSON."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise HarnessError(f"checkpoint directory {str(path)!r} does not exist")
-    config = path / "config.json"
-    if not config.is_file():
-        raise HarnessError(f"checkpoint directory {str(path)!r} has no config.json")
+    (config,) = files_in(directory, ["config.json"], "checkpoint directory")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

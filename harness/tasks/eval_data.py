@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.foundation.errors import HarnessError
+from harness.foundation.pathchecks import files_in
 
 SST2_LABELS = ("negative", "positive")
 MAX_DATA_BYTES = 512 * 2**20  # a larger evaluation file is refused rather than read whole
@@ -89,14 +90,9 @@ def label_mapping(raw: list[str], num_labels: int, id2label: dict[int, str], pat
 
 
 def sst2_examples(data_dir: str, num_labels: int) -> EvalExamples:
-    from .sst2 import read_tsv
+    from .sst2 import SST2_LAYOUT, read_tsv
 
-    directory = Path(data_dir)
-    if not directory.is_dir():
-        raise HarnessError(f"data directory {str(directory)!r} does not exist")
-    path = directory / "dev.tsv"
-    if not path.is_file():
-        raise HarnessError(f"data directory {str(directory)!r} has no dev.tsv (SST-2 layout: train.tsv, dev.tsv)")
+    (path,) = files_in(data_dir, ["dev.tsv"], "data directory", SST2_LAYOUT)
     if num_labels != len(SST2_LABELS):
         raise HarnessError(f"task sst2 has 2 labels ({', '.join(SST2_LABELS)}) but the model has {num_labels}; "
                            "evaluate it with --task text-classification on data with its own labels")

@@ -17,8 +17,11 @@ from typing import Iterator
 import torch
 
 from harness.foundation.errors import HarnessError
+from harness.foundation.pathchecks import files_in
 
 from .base import Task
+
+SST2_LAYOUT = "SST-2 layout: train.tsv, dev.tsv"
 
 TEXT_COLUMNS = ("sentence", "content")
 DEFAULT_MAX_LEN = 64
@@ -79,13 +82,7 @@ class SST2Task(Task):
                 f"SST-2 data is text but model {family.name!r} is an {family.kind} model; "
                 "leave out --data to use generated inputs labelled by the dense model"
             )
-        directory = Path(data_dir)
-        if not directory.is_dir():
-            raise HarnessError(f"data directory {str(directory)!r} does not exist")
-        files = [directory / "train.tsv", directory / "dev.tsv"]
-        for f in files:
-            if not f.is_file():
-                raise HarnessError(f"data directory {str(directory)!r} has no {f.name} (SST-2 layout: train.tsv, dev.tsv)")
+        files = files_in(data_dir, ["train.tsv", "dev.tsv"], "data directory", SST2_LAYOUT)
         for name, value in (("max_train", max_train), ("max_eval", max_eval), ("seq_len", seq_len)):
             if value is not None and value < 1:
                 raise HarnessError(f"{name}: must be >= 1, got {value}")
