@@ -9,6 +9,7 @@ import pytest
 from harness.contracts import BenchConfig
 from harness.measure.bench import measure, run_configs
 from harness.results.store import load_records
+from tests.helpers.require import require
 
 
 def cfg(backend, settings, **kw):
@@ -56,8 +57,8 @@ def test_onnxruntime_refuses_bf16_with_a_record(quick_settings):
     assert r.status == "unsupported" and "bf16" in r.reason
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs to tell pinning apart")
 def test_affinity_is_applied_and_observed(quick_settings):
+    require("two-cpus", "pinning to one CPU or another is told apart")
     first = sorted(os.sched_getaffinity(0))[0]
     one = measure(cfg("onnxruntime", quick_settings, threads=1), calibrate=False)
     assert one.effective.cpus == (first,)
