@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
+from harness.contracts import Artifact, BenchConfig, Contract, DenseEvidence, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
@@ -111,7 +111,7 @@ class Backend:
 
     def kernel_info(self) -> KernelInfo:
         """Which kernel ran for the pruned layers, with evidence."""
-        return KernelInfo("dense", {"reason": "dense kernels; zeros are multiplied like any value"})
+        return KernelInfo("dense", DenseEvidence("dense kernels; zeros are multiplied like any value"))
 
     def close(self) -> None:
         pass

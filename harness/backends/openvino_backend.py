@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, RecordError
+from harness.contracts import Contract, EngineReport, OpenVinoEngine, RecordError
 
 from .base import Backend, BackendUnavailable
 
@@ -87,14 +87,14 @@ class OpenVinoBackend(Backend):
         return EngineReport(
             precision=precision,
             threads=threads,
-            engine={
-                name.lower(): self._prop(name)
-                for name in (
+            engine=OpenVinoEngine(
+                **{name.lower(): self._prop(name) for name in (
                     "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING",
                     "PERFORMANCE_HINT", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_MODE_HINT",
-                )
-            } | {"requested": {k: str(v) for k, v in self.requested.items()}, "matmul_precisions": layers,
-                 "quantization": self.artifact.quantization},
+                )},
+                requested={k: str(v) for k, v in self.requested.items()}, matmul_precisions=layers,
+                quantization=self.artifact.quantization,
+            ),
         )
 
     def kernel_info(self):

@@ -27,6 +27,22 @@ SCHEMA_VERSION history (RunRecord JSON lines):
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash
 from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .engine import (
+                     CsrEvidence,
+                     CudaEngine,
+                     DeepSparseEngine,
+                     DeepSparseEvidence,
+                     DenseEvidence,
+                     EngineDetails,
+                     GemmEngine,
+                     KernelEvidence,
+                     OpenVinoEngine,
+                     OpenVinoSparseEvidence,
+                     OrtEngine,
+                     OrtGraphOps,
+                     SklearnEngine,
+                     TorchEngine,
+)
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -54,6 +70,8 @@ from .worker import (
 )
 
 __all__ = [
+    "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
+    "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",

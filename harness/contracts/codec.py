@@ -1,5 +1,14 @@
 """The generic typed JSON codec every contract class uses: from_json checks each field's type and names the
-field path of the first problem; to_json gives plain JSON types (non-finite floats become null)."""
+field path of the first problem; to_json gives plain JSON types (non-finite floats become null).
+
+Versioned is the base of every persisted format: a `schema_version` field and the explicit migrations that
+read the older versions (as pyperf's _json_load and asv's update_to_N do).
+
+A union of several types (`TorchEngine | OrtEngine | dict[str, Any]`) decodes to its first member that
+accepts the value; a mapping matches a contract member of such a union only when every key is one of its
+fields, so the members' own required fields tell them apart and a mapping of another shape falls through
+to the next member (a plain `dict` last keeps any shape readable).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import json
 import math
 import types
 import typing
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 
 class RecordError(ValueError):
@@ -31,11 +40,12 @@ def _decode(tp, value, path: str):
             if type(None) in args:
                 return None
             raise RecordError(f"{path}: expected a value, got null")
+        members = [a for a in args if a is not type(None)]
         errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        for arg in members:
             try:
+                if len(members) > 1 and dataclasses.is_dataclass(arg):
+                    return _from_mapping(arg, value, path, exact=True)
                 return _decode(arg, value, path)
             except RecordError as exc:
                 errors.append(exc)
@@ -74,10 +84,15 @@ def _decode(tp, value, path: str):
 
 
 @typing.no_type_check
-def _from_mapping(cls, data, path: str):
+def _from_mapping(cls, data, path: str, exact: bool = False):
+    """`cls` from a mapping; keys that are not fields are ignored, unless `exact` (a member of a union)."""
     if not isinstance(data, dict):
         raise RecordError(f"{path}: expected a mapping, got {_describe(data)}")
     hints = typing.get_type_hints(cls)
+    if exact:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls) if f.init})
+        if unknown:
+            raise RecordError(f"{path or cls.__name__}: {cls.__name__} has no field {unknown[0]!r}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if not f.init:
@@ -133,6 +148,59 @@ def _finite(name: str, value, *, minimum: float = 0.0, allow_equal: bool = True)
 
 class FutureVersion(RecordError):
     """A line written by a newer harness."""
+
+
+class Versioned(Contract):
+    """A persisted format: a contract with a `schema_version` field, read in any readable version.
+
+    A subclass (a frozen dataclass with `schema_version: int = SCHEMA_VERSION` as a field) sets
+      SCHEMA_VERSION  the version this harness writes;
+      MIGRATIONS      {v: function(version-v document) -> version-(v+1) document}; the readable versions run
+                      from the lowest key (or SCHEMA_VERSION, with none) to SCHEMA_VERSION;
+      UNVERSIONED     the version a mapping without schema_version is read as (None: such a mapping is refused);
+    and may override version_of() for a version whose documents were not mappings.
+    from_json() migrates step by step, then checks every field; the version history belongs in the module
+    docstring beside the class.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    MIGRATIONS: ClassVar[dict[int, Callable[[Any], dict]]] = {}
+    UNVERSIONED: ClassVar[int | None] = None
+
+    @classmethod
+    def readable_versions(cls) -> tuple[int, ...]:
+        return tuple(range(min(cls.MIGRATIONS, default=cls.SCHEMA_VERSION), cls.SCHEMA_VERSION + 1))
+
+    @classmethod
+    def version_of(cls, data) -> int:
+        """The schema version of a stored document (any version, also newer ones)."""
+        if not isinstance(data, dict):
+            raise RecordError(f"expected a JSON object, got {type(data).__name__}")
+        if "schema_version" not in data and cls.UNVERSIONED is not None:
+            return cls.UNVERSIONED
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
+        return version
+
+    @classmethod
+    def upgrade(cls, data) -> dict:
+        """The document in the current version, through MIGRATIONS; FutureVersion for a newer one."""
+        version = cls.version_of(data)
+        readable = ", ".join(map(str, cls.readable_versions()))
+        if version > cls.SCHEMA_VERSION:
+            raise FutureVersion(f"schema_version {version} was written by a newer harness (this one reads "
+                                f"{readable}); upgrade the harness")
+        if version not in cls.readable_versions():
+            raise RecordError(f"schema_version {version} is not a version this harness knows (reads {readable})")
+        for v in range(version, cls.SCHEMA_VERSION):
+            data = {**cls.MIGRATIONS[v](data), "schema_version": v + 1}
+        return data
+
+    @classmethod
+    def from_json(cls, data, path: str = ""):
+        """Read a document of any readable version (older ones through MIGRATIONS)."""
+        return _from_mapping(cls, cls.upgrade(data), path)
 
 
 def stable_hash(obj) -> str:

@@ -12,12 +12,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, FutureVersion, RecordError, _describe, _from_mapping
+from .codec import Contract, RecordError, Versioned, _describe
 from .config import BenchConfig
+from .engine import EngineDetails, KernelEvidence
 from .worker import STATUSES, LoadgenResult, Parity, Quality, ServerResult
 
 SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class Effective(Contract):
     cpus: tuple[int, ...] | None = None
     cpus_observed: tuple[int, ...] | None = None
     kernel: str | None = None
-    kernel_evidence: dict[str, Any] | None = None
-    engine: dict[str, Any] | None = None
+    kernel_evidence: KernelEvidence | dict[str, Any] | None = None  # harness.contracts.engine
+    engine: EngineDetails | dict[str, Any] | None = None
     backend_version: str | None = None
     device: str = "cpu"
     load_s: float | None = None
@@ -119,8 +119,11 @@ class Machine(Contract):
 
 
 @dataclass(frozen=True)
-class RunRecord(Contract):
-    """One configuration run: one line of results/runs/*.jsonl (docs/records.md)."""
+class RunRecord(Versioned):
+    """One configuration run: one line of results/runs/*.jsonl (docs/records.md); from_json reads every
+    version in READABLE_VERSIONS, older ones through MIGRATIONS."""
+
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     record_id: str
     status: str
@@ -140,24 +143,6 @@ class RunRecord(Contract):
     def __post_init__(self):
         if self.status not in STATUSES:
             raise RecordError(f"status: unknown value {_describe(self.status)}; valid: {', '.join(STATUSES)}")
-
-    @classmethod
-    def from_json(cls, data, path: str = ""):
-        """Read a record of any readable schema version (older ones through MIGRATIONS)."""
-        if not isinstance(data, dict):
-            raise RecordError(f"expected a JSON object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
-        if version > SCHEMA_VERSION:
-            raise FutureVersion(f"schema_version {version} was written by a newer harness "
-                                f"(this one reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade the harness")
-        if version not in READABLE_VERSIONS:
-            raise RecordError(f"schema_version {version} is not a version this harness knows "
-                              f"(reads {', '.join(map(str, READABLE_VERSIONS))})")
-        for v in range(version, SCHEMA_VERSION):
-            data = MIGRATIONS[v](data)
-        return _from_mapping(cls, data, path)
 
     @staticmethod
     def peek_id(data) -> str | None:
@@ -248,3 +233,5 @@ def _update_to_2(data: dict) -> dict:
 
 
 MIGRATIONS = {1: _update_to_2}
+RunRecord.MIGRATIONS = MIGRATIONS
+READABLE_VERSIONS = RunRecord.readable_versions()

@@ -8,6 +8,7 @@ from typing import Any
 
 from .codec import Contract, RecordError, _describe
 from .config import BenchConfig
+from .engine import EngineDetails, KernelEvidence
 
 STATUSES = ("ok", "error", "timeout", "oom", "parity_failed", "unsupported", "skipped")
 
@@ -60,7 +61,7 @@ class Parity(Contract):
 @dataclass(frozen=True)
 class KernelInfo(Contract):
     kernel: str = "dense"
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: KernelEvidence | dict[str, Any] = field(default_factory=dict)  # a mapping: a shape not known here
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class EngineReport(Contract):
     threads: int | None = None
     device: str = "cpu"
     backend_version: str | None = None
-    engine: dict[str, Any] = field(default_factory=dict)
+    engine: EngineDetails | dict[str, Any] = field(default_factory=dict)  # a mapping: an engine not known here
 
 
 @dataclass(frozen=True)
