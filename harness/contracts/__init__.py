@@ -25,7 +25,8 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       Poisson server scenario) is read but no longer written.
 """
 
-from .codec import Contract, FutureVersion, RecordError, stable_hash
+from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
+from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
 from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
 from .engine import (
                      CsrEvidence,
@@ -43,6 +44,8 @@ from .engine import (
                      SklearnEngine,
                      TorchEngine,
 )
+from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
+from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -63,15 +66,16 @@ from .worker import (
                      LoadgenResult,
                      LoadgenTrial,
                      Parity,
-                     Quality,
                      ServerResult,
                      WorkerJob,
                      WorkerResult,
 )
 
 __all__ = [
+    "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings",
+    "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
-    "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
+    "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",

@@ -13,6 +13,7 @@ to the next member (a plain `dict` last keeps any shape readable).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -51,6 +52,8 @@ def _decode(tp, value, path: str):
                 errors.append(exc)
         raise errors[0]
     if dataclasses.is_dataclass(tp):
+        if issubclass(tp, Versioned):  # a persisted format inside another document: migrated like a file of it
+            return tp.from_json(value, path)
         return _from_mapping(tp, value, path)
     if tp is bool:
         if not isinstance(value, bool):
@@ -88,7 +91,7 @@ def _from_mapping(cls, data, path: str, exact: bool = False):
     """`cls` from a mapping; keys that are not fields are ignored, unless `exact` (a member of a union)."""
     if not isinstance(data, dict):
         raise RecordError(f"{path}: expected a mapping, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     if exact:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls) if f.init})
         if unknown:
@@ -105,6 +108,20 @@ def _from_mapping(cls, data, path: str, exact: bool = False):
         return cls(**kwargs)
     except RecordError as exc:
         raise RecordError(f"{path}: {exc}" if path else str(exc)) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _settle(obj, *names: str) -> None:
+    """In __post_init__: a mapping given for one of these union fields becomes the typed shape it matches, as
+    from_json would make it, so a record built in code equals the same record read back."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, dict):
+            object.__setattr__(obj, name, _decode(_hints(type(obj))[name], value, name))
 
 
 def _encode(value):
@@ -150,6 +167,39 @@ class FutureVersion(RecordError):
     """A line written by a newer harness."""
 
 
+def readable_versions(current: int, migrations: dict) -> tuple[int, ...]:
+    """The versions a format with these migrations reads: from the oldest migrated one to `current`."""
+    return tuple(range(min(migrations, default=current), current + 1))
+
+
+def document_version(data, unversioned: int | None = None) -> int:
+    """The schema_version of a mapping (`unversioned` when it has none and that is allowed)."""
+    if not isinstance(data, dict):
+        raise RecordError(f"expected a JSON object, got {type(data).__name__}")
+    if "schema_version" not in data and unversioned is not None:
+        return unversioned
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
+    return version
+
+
+def upgrade(data, version: int, current: int, migrations: dict) -> dict:
+    """A version-`version` document brought to version `current` through `migrations` ({v: v -> v + 1}), each
+    step stamping its schema_version; FutureVersion for a newer document, RecordError for an unknown older one.
+    (Versioned.from_json uses it; a format validated elsewhere, such as a pydantic recipe, calls it directly.)"""
+    readable = readable_versions(current, migrations)
+    names = ", ".join(map(str, readable))
+    if version > current:
+        raise FutureVersion(f"schema_version {version} was written by a newer harness (this one reads {names}); "
+                            "upgrade the harness")
+    if version not in readable:
+        raise RecordError(f"schema_version {version} is not a version this harness knows (reads {names})")
+    for v in range(version, current):
+        data = {**migrations[v](data), "schema_version": v + 1}
+    return data
+
+
 class Versioned(Contract):
     """A persisted format: a contract with a `schema_version` field, read in any readable version.
 
@@ -169,38 +219,26 @@ class Versioned(Contract):
 
     @classmethod
     def readable_versions(cls) -> tuple[int, ...]:
-        return tuple(range(min(cls.MIGRATIONS, default=cls.SCHEMA_VERSION), cls.SCHEMA_VERSION + 1))
+        return readable_versions(cls.SCHEMA_VERSION, cls.MIGRATIONS)
 
     @classmethod
     def version_of(cls, data) -> int:
         """The schema version of a stored document (any version, also newer ones)."""
-        if not isinstance(data, dict):
-            raise RecordError(f"expected a JSON object, got {type(data).__name__}")
-        if "schema_version" not in data and cls.UNVERSIONED is not None:
-            return cls.UNVERSIONED
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
-        return version
+        return document_version(data, cls.UNVERSIONED)
 
     @classmethod
     def upgrade(cls, data) -> dict:
         """The document in the current version, through MIGRATIONS; FutureVersion for a newer one."""
-        version = cls.version_of(data)
-        readable = ", ".join(map(str, cls.readable_versions()))
-        if version > cls.SCHEMA_VERSION:
-            raise FutureVersion(f"schema_version {version} was written by a newer harness (this one reads "
-                                f"{readable}); upgrade the harness")
-        if version not in cls.readable_versions():
-            raise RecordError(f"schema_version {version} is not a version this harness knows (reads {readable})")
-        for v in range(version, cls.SCHEMA_VERSION):
-            data = {**cls.MIGRATIONS[v](data), "schema_version": v + 1}
-        return data
+        return upgrade(data, cls.version_of(data), cls.SCHEMA_VERSION, cls.MIGRATIONS)
 
     @classmethod
     def from_json(cls, data, path: str = ""):
         """Read a document of any readable version (older ones through MIGRATIONS)."""
-        return _from_mapping(cls, cls.upgrade(data), path)
+        try:
+            data = cls.upgrade(data)
+        except RecordError as exc:
+            raise type(exc)(f"{path}: {exc}" if path else str(exc)) from None
+        return _from_mapping(cls, data, path)
 
 
 def stable_hash(obj) -> str:

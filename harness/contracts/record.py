@@ -12,10 +12,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, RecordError, Versioned, _describe
+from .codec import Contract, RecordError, Versioned, _describe, _settle
 from .config import BenchConfig
 from .engine import EngineDetails, KernelEvidence
-from .worker import STATUSES, LoadgenResult, Parity, Quality, ServerResult
+from .quality import Quality
+from .worker import STATUSES, LoadgenResult, Parity, ServerResult
 
 SCHEMA_VERSION = 2
 
@@ -51,6 +52,9 @@ class Effective(Contract):
     warmup_iters: int | None = None
     stop_reason: str | None = None
     quantization: dict[str, Any] | None = None  # int8: how the model was quantized (from the export stage)
+
+    def __post_init__(self):
+        _settle(self, "kernel_evidence", "engine")
 
 
 @dataclass(frozen=True)
