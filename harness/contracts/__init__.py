@@ -44,6 +44,8 @@ from .engine import (
                      SklearnEngine,
                      TorchEngine,
 )
+from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
+from .nightly import AsvCache, AsvResult, AsvSummary
 from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
 from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings
 from .record import (
@@ -73,6 +75,8 @@ from .worker import (
 
 __all__ = [
     "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings",
+    "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
+    "AsvCache", "AsvResult", "AsvSummary",
     "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
     "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
