@@ -61,7 +61,10 @@ class Backend:
             if key not in known:
                 valid = ", ".join(known) or "none"
                 raise RecordError(f"{where}.{key}: not a setting of backend {cls.name!r}; valid: {valid}")
-        return cls.Settings.from_json(dict(values), where)
+        try:
+            return cls.Settings.from_json(dict(values))
+        except RecordError as exc:  # "<field>: ..." -> "<where>.<field>: ..."
+            raise RecordError(f"{where}.{exc}") from None
 
     def eval_batch_size(self, timed_batch: int) -> int:
         """Batch size of the evaluation pass (outside the timed region): larger than the timed one where the engine

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, OrtEngine, OrtGraphOps
+from harness.contracts import Contract, EngineReport, OrtEngine, OrtGraphOps, check_options, option
 
 from .base import Backend, BackendUnavailable
 
 
 @dataclass(frozen=True)
 class OrtSettings(Contract):
-    spinning: bool = True  # intra-op threads spin while waiting (False: they sleep)
+    spinning: bool = option(True, "let ONNX Runtime's intra-op threads spin while waiting (otherwise they sleep)",
+                            flag="--no-spinning")
+
+    def __post_init__(self):
+        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class OrtBackend(Backend):

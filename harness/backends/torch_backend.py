@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, DenseEvidence, EngineReport, KernelInfo, RecordError, TorchEngine
+from harness.contracts import Contract, DenseEvidence, EngineReport, KernelInfo, TorchEngine, check_options, option
 from harness.quantization.quantize import KEEP_FP32
 
 from .base import Backend, BackendUnavailable
@@ -12,11 +12,12 @@ from .base import Backend, BackendUnavailable
 
 @dataclass(frozen=True)
 class TorchSettings(Contract):
-    sparse_threshold: float | None = None  # --kernel sparse: minimum layer sparsity to swap a Linear to CSR
+    sparse_threshold: float | None = option(None, "torch --kernel sparse: the lowest weight sparsity of a Linear layer "
+                                            "that runs as CSR", flag="--sparse-threshold", metavar="F", minimum=0,
+                                            maximum=1, default_text="the measured crossover")
 
     def __post_init__(self):
-        if self.sparse_threshold is not None and not 0.0 <= self.sparse_threshold <= 1.0:
-            raise RecordError(f"sparse_threshold: expected a fraction in [0, 1], got {self.sparse_threshold!r}")
+        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class TorchBackend(Backend):

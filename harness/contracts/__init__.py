@@ -46,6 +46,7 @@ from .engine import (
 )
 from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
 from .nightly import AsvCache, AsvResult, AsvSummary
+from .options import Option, check_options, option, options
 from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
 from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings
 from .record import (
@@ -77,6 +78,7 @@ __all__ = [
     "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings",
     "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
     "AsvCache", "AsvResult", "AsvSummary",
+    "Option", "check_options", "option", "options",
     "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
     "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",

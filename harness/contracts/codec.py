@@ -93,9 +93,10 @@ def _from_mapping(cls, data, path: str, exact: bool = False):
         raise RecordError(f"{path}: expected a mapping, got {_describe(data)}")
     hints = _hints(cls)
     if exact:
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls) if f.init})
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+        unknown = [k for k in data if k not in names]
         if unknown:
-            raise RecordError(f"{path or cls.__name__}: {cls.__name__} has no field {unknown[0]!r}")
+            raise RecordError(f"{path or cls.__name__}: unknown key {unknown[0]!r}; valid: {', '.join(names)}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if not f.init:
@@ -106,8 +107,10 @@ def _from_mapping(cls, data, path: str, exact: bool = False):
             raise RecordError(f"{path or cls.__name__}: missing field {f.name!r}")
     try:
         return cls(**kwargs)
-    except RecordError as exc:
-        raise RecordError(f"{path}: {exc}" if path else str(exc)) from None
+    except RecordError as exc:  # a check in __post_init__; its message may name the full path already
+        text = str(exc)
+        named = not path or text.startswith((f"{path}.", f"{path}:", f"{path} "))
+        raise RecordError(text if named else f"{path}: {text}") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -143,8 +146,9 @@ class Contract:
         return _encode(self)
 
     @classmethod
-    def from_json(cls, data, path: str = ""):
-        return _from_mapping(cls, data, path)
+    def from_json(cls, data, path: str = "", exact: bool = False):
+        """`exact`: a key that is not a field is an error (input a person wrote), not ignored (a newer writer's)."""
+        return _from_mapping(cls, data, path, exact)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
