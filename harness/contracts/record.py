@@ -3,7 +3,9 @@
 SCHEMA_VERSION history is in the docstring of harness/contracts/__init__.py. Within version 2, records
 gained the optional metrics.loadgen (server and offline scenarios under MLPerf LoadGen) and stopped writing
 metrics.server and settings.server_requests/server_steps (the Poisson loop LoadGen replaced); records
-without metrics.loadgen read it as null, and old records keep metrics.server.
+without metrics.loadgen read it as null, and old records keep metrics.server. The two retired settings
+(RETIRED_SETTINGS) are not part of Settings any more: a version-1 record's are dropped by its migration, a
+version-2 record's are ignored on reading (the line on disk keeps them, and its config_hash stays as written).
 """
 
 from __future__ import annotations
@@ -208,6 +210,7 @@ _V1_BACKEND_KNOBS = {
     "torch": ("sparse_threshold",),
 }
 _V1_KNOB_DEFAULTS = {"spinning": True, "streams": 1, "openvino_sparse_rate": None, "sparse_threshold": None}
+RETIRED_SETTINGS = ("server_requests", "server_steps")  # the hand-written Poisson server loop's, before LoadGen
 
 
 def _update_to_2(data: dict) -> dict:
@@ -220,6 +223,8 @@ def _update_to_2(data: dict) -> dict:
             settings = dict(settings)
             own = _V1_BACKEND_KNOBS.get(config.get("backend"), ())
             knobs = {k: settings.pop(k) for k in list(settings) if k in _V1_KNOB_DEFAULTS}
+            for retired in RETIRED_SETTINGS:
+                settings.pop(retired, None)
             config["backend_settings"] = {k: v for k, v in knobs.items() if k in own and v != _V1_KNOB_DEFAULTS[k]}
             config["settings"] = settings
         data["config"] = config
