@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import re
 import typing
 from pathlib import Path
 from typing import Annotated, Literal
@@ -227,8 +228,8 @@ def split_settings(values: dict, backends, where: str | None = None, flags: dict
 def _named(message: str, flags: dict) -> str:
     """A Settings message ("settings.min_iters: ...") naming the flags that set the fields it names, where flags did."""
     for path, flag in flags.items():
-        if "." in path:
-            message = message.replace(path, flag)
+        if "." in path:  # a whole field path: settings.loadgen is not the start of settings.loadgen_min_queries
+            message = re.sub(rf"(?<![\w.]){re.escape(path)}(?![\w.])", flag, message)
     return message
 
 
