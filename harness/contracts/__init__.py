@@ -75,6 +75,7 @@ from .worker import (
                      LoadgenTrial,
                      Parity,
                      ServerResult,
+                     ServerTrial,
                      WorkerJob,
                      WorkerResult,
 )
@@ -82,7 +83,7 @@ from .worker import (
 __all__ = [
     "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings",
     "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
-    "AsvCache", "AsvResult", "AsvSummary",
+    "AsvCache", "AsvResult", "AsvSummary", "ServerTrial",
     "Option", "check_options", "option", "options",
     "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",

@@ -83,6 +83,19 @@ class EngineReport(Contract):
 
 
 @dataclass(frozen=True)
+class ServerTrial(Contract):
+    """Legacy, read only: one arrival rate of the hand-written server scenario, with the latency quantile it kept
+    (p99, or p90 for trials of fewer than 300 requests)."""
+
+    rate_per_s: float
+    met: bool | None = None
+    n: int | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class ServerResult(Contract):
     """Legacy, read only: the hand-written Poisson server scenario of harness versions before LoadGen (the
     highest arrival rate whose latency quantile met the SLA). Old records keep it in metrics.server; nothing
@@ -91,7 +104,7 @@ class ServerResult(Contract):
     sla_ms: float | None = None
     max_rate_per_s: float | None = None
     quantile: float | None = None
-    trials: tuple[dict[str, Any], ...] = ()
+    trials: tuple[ServerTrial, ...] = ()
     note: str | None = None
 
 
