@@ -31,6 +31,7 @@ from harness.contracts import (
     TorchEngine,
     TreeArtifactMeta,
     Versioned,
+    describe_evidence,
 )
 from harness.contracts.record import RETIRED_SETTINGS
 from harness.foundation.paths import REPO_ROOT
@@ -167,6 +168,8 @@ def test_engine_reports_and_evidence_decode_to_their_shapes_and_others_stay_mapp
            "mkl": True, "swapped_weight_fraction": 0.9}
     assert KernelInfo("sparse-csr", csr).evidence == CsrEvidence(**csr)
     assert KernelInfo("dense", {}).evidence == {}
+    assert describe_evidence(CsrEvidence(**csr)) == "2 layers swapped to CSR, 1 dense, threshold 0.8"
+    assert describe_evidence({"reason": "why"}) == "why" and describe_evidence(None) == ""
 
 
 def test_quality_details_by_source():

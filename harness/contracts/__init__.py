@@ -48,6 +48,7 @@ from .engine import (
                      OrtGraphOps,
                      SklearnEngine,
                      TorchEngine,
+                     describe_evidence,
 )
 from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
 from .nightly import AsvCache, AsvResult, AsvSummary
@@ -88,6 +89,7 @@ __all__ = [
     "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
     "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
+    "describe_evidence",
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",

@@ -148,6 +148,10 @@ class CsrEvidence(Contract):
     max_dense_sparsity: float | None = None
     reason: str | None = None  # when no layer was swapped
 
+    def describe(self) -> str:
+        return self.reason or (f"{self.swapped_layers} layers swapped to CSR, {self.dense_layers} dense, "
+                               f"threshold {self.threshold:g}")
+
 
 @dataclass(frozen=True)
 class OpenVinoSparseEvidence(Contract):
@@ -164,6 +168,10 @@ class OpenVinoSparseEvidence(Contract):
     sparse_nodes: tuple[str, ...] = ()  # the first 20
     reason: str | None = None  # when it did not engage
 
+    def describe(self) -> str:
+        return self.reason or (f"{self.sparse_weight_nodes} of {self.fully_connected_nodes} FullyConnected nodes "
+                               "on sparse weights")
+
 
 @dataclass(frozen=True)
 class DeepSparseEvidence(Contract):
@@ -177,6 +185,9 @@ class DeepSparseEvidence(Contract):
     prunable_weight_sparsity: float | None = None
     model_zero_fraction: float | None = None
 
+    def describe(self) -> str:
+        return self.engine or self.note
+
 
 @dataclass(frozen=True)
 class DenseEvidence(Contract):
@@ -184,5 +195,17 @@ class DenseEvidence(Contract):
 
     reason: str
 
+    def describe(self) -> str:
+        return self.reason
+
 
 KernelEvidence = CsrEvidence | OpenVinoSparseEvidence | DeepSparseEvidence | DenseEvidence
+
+
+def describe_evidence(evidence) -> str:
+    """Which kernel ran and why, in one line, for any evidence a record holds (a mapping: its reason)."""
+    if evidence is None:
+        return ""
+    if isinstance(evidence, dict):
+        return str(evidence.get("reason") or "")
+    return evidence.describe()
