@@ -38,7 +38,7 @@ def test_each_engine_runs_int8_and_reports_it_back(backend, precision, counter):
     elif counter == "matmul_precisions":  # OpenVINO's compiled graph: int8 FullyConnected nodes
         assert engine.matmul_precisions["int8"] >= 12 and engine.matmul_precisions["float"] <= 4
     else:  # torch: 2 layers x 6 Linear, the classifier and pooler left fp32
-        assert engine[counter] == 12
+        assert engine.int8_dynamic_linear_layers == 12
     assert r.precision == ("int8-dynamic" if backend == "torch" or precision == "int8-dynamic" else "int8")
     if backend != "torch":
         q = r.effective.quantization

@@ -73,7 +73,7 @@ class OrtBackend(Backend):
 
     def effective_settings(self):
         opts = self.session.get_session_options()
-        int8 = bool(self.op_counts and self.op_counts.get("int8_matmuls"))
+        int8 = bool(self.op_counts and self.op_counts.int8_matmuls)
         return EngineReport(
             precision=self.config.precision if int8 else "fp32",
             threads=opts.intra_op_num_threads,
