@@ -33,14 +33,10 @@ above except dense, data and seed (the first stage's apply), and may hold its ow
 and bad values raise ConfigError with one line naming the file, the field path, the value and the valid
 choices, e.g. `recipe.yaml: schedule.kind: unknown value 'cubicc'; valid: oneshot, cubic`.
 
-RECIPE_SCHEMA_VERSION history (recipe files, and the `recipe` a variant's manifest records):
-  1 - method, structure (required), sparsity, scope, schedule, finetune, distillation, second_order,
-      structured, dense, data, seed, description.
-  2 - adds the movement, layers and then sections; structure may be left out (unstructured). Every
-      version-1 recipe means the same in version 2, so the migration (_update_to_2) changes nothing but the
-      version. Recipes carried no schema_version until version 2 was current; one without it is read as 2.
-The version is checked and migrated before validation (harness.contracts.codec.upgrade, as every persisted
-format); to_dict() writes it, hash() leaves it out (the same recipe hashes the same in either version).
+RECIPE_SCHEMA_VERSION history (recipe files and the `recipe` of a variant's manifest; a recipe without
+schema_version is version 2; the version is migrated before validation, harness.contracts.codec.upgrade):
+  1 - structure required; no movement, layers or then sections.
+  2 - adds movement, layers and then; structure defaults to unstructured. A version-1 recipe means the same.
 """
 
 from __future__ import annotations
