@@ -84,7 +84,7 @@ def run_cost(args) -> int:
         paths, verdict = write_seed_example(records, args.out, query)
         print(verdict.lines[1])
     else:
-        paths = write_cost_report(records, args.out, query)
+        paths = write_cost_report(records, args.out, query, echo=print)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

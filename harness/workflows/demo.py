@@ -181,10 +181,11 @@ def write_reports(records: list, root=None) -> dict:
     reports = Path(root or "results") / "reports"
     notes = machine_note(records)
     query = CostQuery(sla_ms=DEMO_SLA_MS, qps=DEMO_QPS, region=DEMO_REGION)
-    cost = write_cost_report(records, reports / "demo", query, preface=notes or None,
+    print("\nthe answer (CPU or GPU, per model):")
+    cost = write_cost_report(records, reports / "demo", query, preface=notes or None, echo=print,
                              title=f"Demo cost report (SLA p99 <= {DEMO_SLA_MS:g} ms, {DEMO_QPS:g} requests/s, {DEMO_REGION})")
     seed, verdict = write_seed_example(records, reports / "seed", query, notes=notes)
-    print(f"\ncost report: {cost['markdown']} (also .html, .png, .csv)")
+    print(f"cost report: {cost['markdown']} (also .html, .png, .csv)")
     print(f"seed comparison ({SEED.model_label} on CPU vs {SEED.gpu}): {seed['markdown']}")
     for line in notes + list(verdict.lines[:2]):
         print(f"- {line}")

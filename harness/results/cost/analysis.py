@@ -27,8 +27,8 @@ from harness.pricing.catalog import InstanceType
 
 from .arithmetic import BreakEven, break_even_qps, pareto_front
 from .catalog import CostCatalog
-from .quality import Baselines, QualityGate
-from .query import CostQuery
+from .quality import Baselines
+from .query import CostQuery, QueryTerms
 from .rows import (
     MEASURED,
     CostRow,
@@ -48,14 +48,14 @@ from .rows import (
 class BreakEvenRow:
     model: str
     purchase_option: str
-    scope: str  # "cheapest GPU" or "vs <gpu instance>"
+    scope: str  # "cheapest GPU" or "vs <GPU model>" (e.g. "vs 1x NVIDIA L4 22 GiB")
     cpu: CostRow
     gpu: CostRow
     break_even: BreakEven
 
 
 @dataclass(frozen=True)
-class CostAnalysis:
+class CostAnalysis(QueryTerms):
     query: CostQuery
     rows: tuple[CostRow, ...]  # best configuration per group, cheapest first
     candidates: tuple[CostRow, ...]  # every evaluated configuration
@@ -65,30 +65,6 @@ class CostAnalysis:
     break_even: tuple[BreakEvenRow, ...]
     price_layers: tuple = field(default=())
     no_gpu_figure: tuple[str, ...] = ()  # one line per model that can have no GPU figure, and why
-
-    @property
-    def sla_ms(self) -> float:
-        return self.query.sla_ms
-
-    @property
-    def qps(self) -> float:
-        return self.query.qps
-
-    @property
-    def region(self) -> str:
-        return self.query.region
-
-    @property
-    def purchase_options(self) -> tuple[str, ...]:
-        return self.query.purchase_options
-
-    @property
-    def gate(self) -> QualityGate:
-        return self.query.gate
-
-    @property
-    def within_qps(self) -> float:
-        return self.query.search_qps
 
     def cheapest(self, model: str, option: str, device: str | None = None, *, at_target: bool = False) -> CostRow | None:
         """The cheapest eligible row of a model and purchase option (on one device when given), or None: per item,
@@ -252,13 +228,13 @@ def _not_measured(best: list[CostRow], keep, models, terms: Terms) -> tuple[list
         hint = "" if entry.is_gpu else f" (use --project-to {name} for a labelled estimate)"
         line = f"{name}: not measured: no record declares this instance type{hint}"
         lines.append(line)
-        rows += [not_measured_row(model, entry, opt, line, terms) for model in row_models for opt in terms.options]
+        rows += [not_measured_row(model, entry, opt, line, terms) for model in row_models for opt in terms.purchase_options]
     return lines, rows
 
 
 def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakEvenRow]:
-    """Per model and purchase option: the cheapest eligible CPU row against the cheapest eligible GPU row and each
-    other GPU type's cheapest eligible row."""
+    """Per model and purchase option: the cheapest eligible CPU row against the cheapest eligible GPU row and against
+    the cheapest eligible row of each other GPU model, cheapest at the target rate (as the answer chooses)."""
     out = []
     for model in sorted({r.model for r in rows}):
         for opt in options:
@@ -267,14 +243,14 @@ def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakE
             gpus = [r for r in priced if r.device == "gpu"]
             if not cpus or not gpus:
                 continue
-            key = _cheapest_key
-            cpu = min(cpus, key=key)
-            cheapest = min(gpus, key=key)
+            cpu = min(cpus, key=_monthly_key)
+            cheapest = min(gpus, key=_monthly_key)
             pairs = [("cheapest GPU", cheapest)]
-            for inst in sorted({g.instance for g in gpus} - {cheapest.instance}):
-                pairs.append((f"vs {inst}", min((g for g in gpus if g.instance == inst), key=key)))
+            for gpu_model in sorted({g.vcpu_or_gpu for g in gpus} - {cheapest.vcpu_or_gpu}):
+                pairs.append((f"vs {gpu_model}", min((g for g in gpus if g.vcpu_or_gpu == gpu_model), key=_monthly_key)))
             for scope, gpu in pairs:
-                be = break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour, within_qps)
+                be = break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour,
+                                    within_qps)
                 out.append(BreakEvenRow(model, opt, scope, cpu, gpu, be))
     return out
 

@@ -74,3 +74,33 @@ class CostQuery:
 
 
 DEFAULT_QUERY = CostQuery()
+
+
+class QueryTerms:
+    """Mixin for records that carry a `query`: its terms read as the record's own (analysis.sla_ms, terms.gate)."""
+
+    query: CostQuery
+
+    @property
+    def sla_ms(self) -> float:
+        return self.query.sla_ms
+
+    @property
+    def qps(self) -> float:
+        return self.query.qps
+
+    @property
+    def region(self) -> str:
+        return self.query.region
+
+    @property
+    def purchase_options(self) -> tuple[str, ...]:
+        return self.query.purchase_options
+
+    @property
+    def gate(self) -> QualityGate:
+        return self.query.gate
+
+    @property
+    def within_qps(self) -> float:
+        return self.query.search_qps

@@ -24,40 +24,20 @@ from harness.pricing.catalog import InstanceType, isa_classes, isa_mismatch
 from .arithmetic import fleet_size, is_positive, usd_per_million, usd_per_month
 from .capacity import LATENCY_FALLBACK, capacity_under_sla, is_server
 from .catalog import CostCatalog
-from .quality import NONE, UNKNOWN, Baselines, QualityGate, assess, assess_reference
-from .query import CostQuery
+from .quality import NONE, UNKNOWN, Baselines, assess, assess_reference
+from .query import CostQuery, QueryTerms
 
 MEASURED, REFERENCE, ESTIMATE, NOT_MEASURED = "measured", "reference", "estimate", "not measured"
 
 
 @dataclass(frozen=True)
-class Terms:
+class Terms(QueryTerms):
     """What every row of one analysis is judged and priced against."""
 
     query: CostQuery
     book: object  # a harness.pricing.PriceBook (or anything with .get(instance, region, option))
     catalog: CostCatalog
     baselines: Baselines = Baselines(())
-
-    @property
-    def sla_ms(self) -> float:
-        return self.query.sla_ms
-
-    @property
-    def qps(self) -> float:
-        return self.query.qps
-
-    @property
-    def region(self) -> str:
-        return self.query.region
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        return self.query.purchase_options
-
-    @property
-    def gate(self) -> QualityGate:
-        return self.query.gate
 
 
 @dataclass(frozen=True)
@@ -248,7 +228,7 @@ def measured_rows(record: RunRecord, terms: Terms) -> list[CostRow] | str:
         **isa,
     )
     return [with_money(CostRow(**base, **price_fields(terms, instance, opt), purchase_option=opt), terms.qps)
-            for opt in terms.options]
+            for opt in terms.purchase_options]
 
 
 def _isa_fields(record: RunRecord, entry: InstanceType | None, terms: Terms) -> dict:
@@ -275,7 +255,7 @@ def reference_rows(model: str, seq_len: int | None, gflop: float | None, terms: 
             backend = "TensorRT" if "TensorRT" in p.source else "MLPerf (NVIDIA)"
             quality = assess_reference(p.precision, terms.gate).row_fields()
             citation = f"{p.grade} reference: {p.source}" if p.grade == "published" else f"{p.label}; base figure: {p.source}"
-            for opt in terms.options:
+            for opt in terms.purchase_options:
                 row = CostRow(
                     model=model, variant="dense", backend=backend, engine_version=None, precision=p.precision,
                     instance=inst.name, region=terms.region, purchase_option=opt, **price_fields(terms, inst.name, opt),

@@ -5,6 +5,8 @@ The Markdown and HTML renderers lay these out, each escaping them its own way; n
 
 from __future__ import annotations
 
+from harness.pricing import current_date
+
 from ..cost.analysis import CostAnalysis
 from ..cost.quality import BASELINE, OK, OVER_BUDGET, UNKNOWN
 from ..cost.quality import REFERENCE as REFERENCE_SOURCE
@@ -53,7 +55,7 @@ def kind_label(r: CostRow) -> str:
 def latency_label(r: CostRow, sla_ms: float) -> str:
     """'9.6 ms p99 <= 100' / '251 ms p50 > 100' / 'avg 2 ms (published)': what was compared with the SLA."""
     if r.sla_latency_ms is None:
-        return {True: "met", False: "NOT met", None: "unknown"}[r.sla_met]
+        return _sla(r.sla_met)
     pct = r.sla_percentile or "p99"
     sign = "<=" if r.sla_met else (">" if r.sla_met is False else "?")
     return f"{pct} {_num(r.sla_latency_ms, 3)} ms {sign} {sla_ms:g}"
@@ -61,8 +63,6 @@ def latency_label(r: CostRow, sla_ms: float) -> str:
 
 def price_age_line(analysis: CostAnalysis, today=None) -> str:
     """'prices: bundled aws-2026-12-05.json, as of 2026-12-05 (3 days old)'."""
-    from harness.pricing import current_date
-
     today = today or current_date()
     if not analysis.price_layers:
         return "prices: passed in"
@@ -84,7 +84,7 @@ def quality_label(r: CostRow) -> str:
         return "baseline (drop 0)"
     if r.quality_status != UNKNOWN:
         if r.quality_source == REFERENCE_SOURCE and r.quality_status == OK:
-            return "assumed drop 0" if not r.precision == "int8" else "assumed <= 1 pt"
+            return "assumed <= 1 pt" if r.precision == "int8" else "assumed drop 0"
         drop = f", {r.accuracy_drop:.2g} pt" if r.accuracy_drop is not None else ""
         return r.quality_status + drop
     reason = r.quality_note.split(":", 1)[0] if ":" in r.quality_note else ""
@@ -116,9 +116,10 @@ def display_rows(analysis: CostAnalysis) -> list[dict]:
 
 
 def row_kinds(analysis: CostAnalysis) -> list[str]:
-    """Each main-table row's CSS classes: its kind (measured, reference, estimate, not-measured), and
+    """Each full-table row's CSS classes: its kind (measured, reference, derived, estimate, not-measured), and
     "ineligible" when it may not be chosen."""
-    return [r.measured_or_reference.replace(" ", "-") + ("" if r.eligible else " ineligible") for r in analysis.rows]
+    return [r.measured_or_reference.replace(" ", "-") + (" derived" if r.reference_grade == "derived" else "")
+            + ("" if r.eligible else " ineligible") for r in analysis.rows]
 
 
 def source_lines(analysis: CostAnalysis) -> list[str]:

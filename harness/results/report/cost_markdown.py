@@ -8,18 +8,8 @@ from harness.foundation.tables import escape_markdown, format_markdown_table
 
 from ..cost.analysis import CostAnalysis
 from ..cost.answer import ModelAnswer
+from . import cost_content as content
 from .cost_answer import answer_rows, answer_sentences
-from .cost_content import (
-    NO_BREAK_EVEN,
-    break_even_lines,
-    display_rows,
-    issue_sections,
-    method_lines,
-    pareto_lines,
-    price_age_line,
-    source_lines,
-    summary_line,
-)
 from .cost_plots import ANSWER_CHART_CAPTION
 
 
@@ -29,8 +19,8 @@ def _bullets(lines: list[str]) -> list[str]:
 
 def render_markdown(analysis: CostAnalysis, answers: list[ModelAnswer], title: str = "Cost report",
                     preface: list[str] | None = None, chart_file: str | None = None) -> str:
-    parts = [f"# {escape_markdown(title)}", "", escape_markdown(f"{summary_line(analysis)} {price_age_line(analysis)}."),
-             ""]
+    terms = f"{content.summary_line(analysis)} {content.price_age_line(analysis)}."
+    parts = [f"# {escape_markdown(title)}", "", escape_markdown(terms), ""]
     table = answer_rows(analysis, answers)
     if table:
         parts += [format_markdown_table(table), ""]
@@ -39,15 +29,16 @@ def render_markdown(analysis: CostAnalysis, answers: list[ModelAnswer], title: s
     parts += _bullets(answer_sentences(analysis, answers)) + [""]
     if preface:
         parts += ["## Verdict", ""] + _bullets(preface) + [""]
-    parts += ["## All options (cheapest first; every column in cost.csv)", "", format_markdown_table(display_rows(analysis)),
-              ""]
-    parts += ["## Break-even: cheapest eligible CPU vs GPU", ""] + _bullets(break_even_lines(analysis) or [NO_BREAK_EVEN]) + [""]
-    pareto = pareto_lines(analysis)
+    parts += ["## All options (cheapest first; every column in cost.csv)", "",
+              format_markdown_table(content.display_rows(analysis)), ""]
+    break_even = content.break_even_lines(analysis) or [content.NO_BREAK_EVEN]
+    parts += ["## Break-even: cheapest eligible CPU vs GPU", ""] + _bullets(break_even) + [""]
+    pareto = content.pareto_lines(analysis)
     if pareto:
         parts += ["## Pareto front: accuracy vs $ per 1M", ""] + _bullets(pareto) + [""]
-    for heading, lines in issue_sections(analysis).items():
+    for heading, lines in content.issue_sections(analysis).items():
         if lines:
             parts += [f"## {escape_markdown(heading)}", ""] + _bullets(lines) + [""]
-    parts += ["## Method", ""] + _bullets(method_lines(analysis)) + [""]
-    parts += ["## Sources", ""] + _bullets(source_lines(analysis)) + [""]
+    parts += ["## Method", ""] + _bullets(content.method_lines(analysis)) + [""]
+    parts += ["## Sources", ""] + _bullets(content.source_lines(analysis)) + [""]
     return "\n".join(parts)

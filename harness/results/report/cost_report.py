@@ -24,6 +24,7 @@ from ..cost.analysis import CostAnalysis, analyze
 from ..cost.answer import answers
 from ..cost.catalog import CostCatalog, load_catalog
 from ..cost.query import CostQuery
+from .cost_answer import answer_sentences
 from .cost_csv import render_csv
 from .cost_html import render_html
 from .cost_markdown import render_markdown
@@ -74,9 +75,12 @@ def cost_analysis(records: list[RunRecord], query: CostQuery, *, book=None,
 
 
 def write_analysis(analysis: CostAnalysis, out_dir, title: str = "Cost report", preface: list[str] | None = None,
-                   catalog: CostCatalog | None = None) -> dict[str, Path]:
+                   catalog: CostCatalog | None = None, echo=None) -> dict[str, Path]:
+    """Write the report's files; echo (print, say): also give it the answer, one sentence per model."""
     out = Path(out_dir)
     found = answers(analysis, catalog)
+    for line in answer_sentences(analysis, found) if echo else ():
+        echo(f"- {line}")
     chart = answer_chart_png(analysis)
     paths = {"markdown": out / "cost.md", "html": out / "cost.html", "csv": out / "cost.csv"}
     if chart is not None:
@@ -92,10 +96,10 @@ def write_analysis(analysis: CostAnalysis, out_dir, title: str = "Cost report", 
 
 
 def write_cost_report(records: list[RunRecord], out_dir, query: CostQuery, *, book=None, quotes=None,
-                      title: str = "Cost report", preface: list[str] | None = None) -> dict[str, Path]:
+                      title: str = "Cost report", preface: list[str] | None = None, echo=None) -> dict[str, Path]:
     """Analyse records against prices and write DIR/cost.md, DIR/cost.html, DIR/cost.png and DIR/cost.csv."""
     analysis, catalog = cost_analysis(records, query, book=book, quotes=quotes)
-    return write_analysis(analysis, out_dir, title=title, preface=preface, catalog=catalog)
+    return write_analysis(analysis, out_dir, title=title, preface=preface, catalog=catalog, echo=echo)
 
 
 def seed_example(records: list[RunRecord], query: CostQuery | None = None, *, book=None) -> tuple[CostAnalysis, SeedVerdict]:
