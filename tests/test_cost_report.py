@@ -20,6 +20,7 @@ from harness.results.cost.arithmetic import pareto_front
 from harness.results.cost.query import CostQuery
 from harness.results.report.cost_answer import ANSWER_COLUMNS, answer_rows, answer_sentences
 from harness.results.report.cost_csv import COST_CSV_SCHEMA_VERSION, CSV_COLUMNS, read_cost_csv
+from harness.results.report.cost_plots import chart_options
 from harness.results.report.cost_report import cost_analysis, write_cost_report, write_seed_example
 from tests.helpers.browser import headless
 from tests.helpers.records import record
@@ -215,6 +216,8 @@ def test_a_report_over_random_init_zoo_records_answers_cpu_against_gpu_for_every
     assert {found[m].gpu.reference_grade for m in ("distilbert", "minilm")} == {"derived"}
     assert found["minilm"].gpu.citation.startswith("derived: scaled by GFLOPs from bert-base (22.3 -> 2.87 GFLOP)")
     assert found["resnet50"].gpu.instance == "g6.xlarge"  # the L4's MLPerf server figure: p99 under 15 ms
+    styles = {(r.model, r.device, style) for r, _, style in chart_options(analysis)}
+    assert {("minilm", "gpu", "derived"), ("bert-base", "gpu", "published"), ("minilm", "cpu", "measured")} <= styles
     sentences = answer_sentences(analysis, list(found.values()))
     assert all(re.match(r"^[\w-]+: (CPU costs [\d.]+x less than|An? \w+ \([\w.]+\) costs)", s) for s in sentences), sentences
 
@@ -235,6 +238,9 @@ def test_no_cpu_option_meets_the_sla_says_by_how_much_and_what_would():
         "projection, not measured: at the measured thread scaling (measured 1 -> 2 threads: 1.88x) about 5 cores would "
         "bring p99 under 100 ms; the smallest c7a type with that many is c7a.2xlarge (8 cores): confirm with a fleet run "
         "on it (harness fleet plan MATRIX --instance-types c7a.2xlarge)")
+    # the chart: the T4 fleet, and the closest CPU row greyed, priced as if it met the SLA (ceil(50 / 6) = 9 x 0.10264 x 730)
+    assert [(r.record_id, round(value, 2), style) for r, value, style in chart_options(analysis)] == [
+        (None, 383.98, "published"), ("t2", 674.34, "miss")]
     (sentence,) = answer_sentences(analysis, [a])
     assert sentence.startswith("bert-base: a T4 (g4dn.xlarge) at $383.98 (1 x) a month at 50 req/s; no CPU option: no CPU "
                                "row within the SLA is of known quality")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from harness.pricing.catalog import InstanceType, all_instances, close_matches, matching_instance, unknown_type
+from harness.pricing.catalog import InstanceType, all_instances, matching_instance, unknown_type
 from harness.pricing.gpu_reference import GpuFamily, ReferencePoint, derive, families, family_of, published_points
 
 
@@ -41,9 +41,6 @@ class CostCatalog:
         if entry is None:
             raise unknown_type(name, [i.name for i in self.instances], field_name)
         return entry
-
-    def close_matches(self, name: str, n: int = 5) -> list[str]:
-        return close_matches(name, [i.name for i in self.instances], n)
 
     def gpu_instances(self) -> tuple[InstanceType, ...]:
         return tuple(i for i in self.instances if i.is_gpu)
