@@ -108,7 +108,7 @@ def model_sentence(analysis: CostAnalysis, a: ModelAnswer) -> str:
                  f"({a.cpu.instance_isa}): isa mismatch, so the CPU figure is for another CPU than the one priced{match}.")
     if a.miss is not None:
         m = a.miss
-        text += (f" The closest CPU row, {describe(m.row)}, misses p99 <= {analysis.sla_ms:g} ms by {m.over_ms:.3g} ms "
+        text += (f" The closest CPU row, {describe(m.row)}, misses the {analysis.sla_ms:g} ms SLA by {m.over_ms:.3g} ms "
                  f"({m.row.sla_percentile} {m.latency_ms:.3g} ms)")
         text += (": what would meet it: " + "; ".join(m.fixes) + ".") if m.fixes else "."
     return text
