@@ -190,7 +190,8 @@ def document_version(data, unversioned: int | None = None) -> int:
 
 def upgrade(data, version: int, current: int, migrations: dict) -> dict:
     """A version-`version` document brought to version `current` through `migrations` ({v: v -> v + 1}), each
-    step stamping its schema_version; FutureVersion for a newer document, RecordError for an unknown older one.
+    step stamping its schema_version on a mapping that carries one; FutureVersion for a newer document,
+    RecordError for an unknown older one.
     (Versioned.from_json uses it; a format validated elsewhere, such as a pydantic recipe, calls it directly.)"""
     readable = readable_versions(current, migrations)
     names = ", ".join(map(str, readable))
@@ -200,7 +201,9 @@ def upgrade(data, version: int, current: int, migrations: dict) -> dict:
     if version not in readable:
         raise RecordError(f"schema_version {version} is not a version this harness knows (reads {names})")
     for v in range(version, current):
-        data = {**migrations[v](data), "schema_version": v + 1}
+        data = migrations[v](data)
+        if isinstance(data, dict) and "schema_version" in data:
+            data = {**data, "schema_version": v + 1}
     return data
 
 
