@@ -81,7 +81,7 @@ def test_snapshot_rejects_unknown_version_and_bad_rows(tmp_path):
         load_snapshot(p)
     data["schema_version"] = "two"
     p.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match=r"^aws-x.json: schema_version 'two' is not readable; valid choices: 1, 2$"):
+    with pytest.raises(ConfigError, match=r"^aws-x.json: schema_version: expected an integer, got 'two'$"):
         load_snapshot(p)
     data["schema_version"] = 2
     data["rows"][3]["usd_per_hour"] = 0
@@ -387,7 +387,7 @@ def test_user_csv_v1_fixture_reads_through_the_migration_and_writes_as_v2(tmp_pa
      r"^bad.csv line 1: schema_version 7 was written by a newer harness \(this one reads 1, 2\); upgrade the harness$"),
     ("schema_version,instance,region,purchase_option,usd_per_hour,source,source_date,grade,notes\n"
      "2,c7a.large,us-east-2,on-demand,0.1,x,2026-11-01,,\n0,c7a.large,us-east-1,on-demand,0.1,x,2026-11-01,,\n",
-     r"^bad.csv line 3: field schema_version: schema_version 0 is not readable; valid choices: 1, 2$"),
+     r"^bad.csv line 3: field schema_version: schema_version 0 is not a version this harness knows \(reads 1, 2\)$"),
     ("# schema_version: 1\ninstance,region,purchase_option,usd_per_hour,source,as_of\n"
      "c7a.large,us-east-2,on-demand,0.1,x,2026-11-01\nc7a.large,us-east-2,on-demand,0.2,y,2026-11-01\n",
      r"^bad.csv line 4: duplicate c7a.large/us-east-2/on-demand \(also bad.csv line 3\)$"),

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.contracts import BenchConfig
+from harness.contracts import BenchConfig, OpenVinoEngine, OrtEngine
 from harness.measure.bench import measure, run_configs
 from harness.results.store import load_records
 
@@ -39,8 +39,9 @@ def test_three_backends_agree_with_torch(model, quick_settings):
 def test_openvino_defaults_to_fp32_and_reads_it_back(quick_settings):
     r = measure(cfg("openvino", quick_settings), calibrate=False)
     engine = r.effective.engine
-    assert engine["requested"]["INFERENCE_PRECISION_HINT"] == "f32"
-    assert "float32" in engine["inference_precision_hint"] or engine["inference_precision_hint"] == "f32"
+    assert isinstance(engine, OpenVinoEngine), engine
+    assert engine.requested["INFERENCE_PRECISION_HINT"] == "f32"
+    assert "float32" in engine.inference_precision_hint or engine.inference_precision_hint == "f32"
     assert r.effective.precision == "fp32"
 
 
@@ -65,8 +66,9 @@ def test_affinity_is_applied_and_observed(quick_settings):
     two = measure(cfg("onnxruntime", quick_settings, threads=2), calibrate=False)
     assert len(two.effective.cpus) == 2
     assert two.effective.cpus_observed and set(two.effective.cpus_observed) <= set(two.effective.cpus)
-    assert two.effective.engine["intra_op_num_threads"] == 2
-    assert two.effective.engine["intra_op_thread_affinities"] is not None
+    assert isinstance(two.effective.engine, OrtEngine), two.effective.engine
+    assert two.effective.engine.intra_op_num_threads == 2
+    assert two.effective.engine.intra_op_thread_affinities is not None
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -166,7 +168,7 @@ def test_cuda_backend_is_unsupported_without_a_gpu(quick_settings):
     r = measure(cfg("torch-cuda", quick_settings), calibrate=False)
     if torch.cuda.is_available():
         assert r.status == "ok" and r.effective.device.startswith("cuda")
-        assert r.effective.engine["timer"] == "cuda-events"
+        assert r.effective.engine.timer == "cuda-events"
     else:
         assert r.status == "unsupported" and "no CUDA device" in r.reason
 

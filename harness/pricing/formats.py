@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from harness.contracts import Contract, RecordError
+from harness.contracts.codec import upgrade
 from harness.foundation.errors import ConfigError
 
 from .quotes import PriceQuote
@@ -39,30 +40,15 @@ PRICES_CSV_V1_OPTIONAL = ("grade", "notes", "schema_version")
 
 
 def migrate(data, version, current: int, migrations: Mapping[int, Callable], where: str):
-    """`data` of schema `version` brought to `current` through migrations[v] for v = version .. current-1; a version
-    that is not an integer, newer than `current`, or has no migration path is one ConfigError line naming `where`."""
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ConfigError(f"{where}: schema_version {version!r} is not readable; valid choices: "
-                          + ", ".join(map(str, readable(current, migrations))))
-    if version > current:
-        raise ConfigError(f"{where}: schema_version {version} was written by a newer harness (this one reads "
-                          f"{', '.join(map(str, readable(current, migrations)))}); upgrade the harness")
-    if version not in readable(current, migrations):
-        raise ConfigError(f"{where}: schema_version {version} is not readable; valid choices: "
-                          + ", ".join(map(str, readable(current, migrations))))
-    for v in range(version, current):
-        data = migrations[v](data)
-    return data
-
-
-def readable(current: int, migrations: Mapping[int, Callable]) -> tuple[int, ...]:
-    """The versions with an unbroken migration path to `current`, oldest first."""
-    out = [current]
-    v = current - 1
-    while v in migrations:
-        out.insert(0, v)
-        v -= 1
-    return tuple(out)
+    """`data` of schema `version` brought to `current` through migrations[v] for v = version .. current-1
+    (harness.contracts.codec.upgrade, as every persisted format); a version that is not an integer, newer than
+    `current`, or has no migration path is one ConfigError line naming `where`."""
+    try:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecordError(f"schema_version: expected an integer, got {version!r}")
+        return upgrade(data, version, current, migrations)
+    except RecordError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def decode(cls, data: dict, where: str):

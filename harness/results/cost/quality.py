@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness.contracts import Quality, RunRecord
+from harness.contracts import ManifestDetails, Quality, RunRecord
 
 BASELINE, ENGINE, MANIFEST, TEACHER, REFERENCE, NONE = "baseline", "engine", "manifest", "teacher", "reference", "none"
 OK, OVER_BUDGET, UNKNOWN = "ok", "budget exceeded", "unknown"
@@ -193,11 +193,10 @@ def assess(record: RunRecord, baselines: Baselines, gate: QualityGate) -> RowQua
 
 
 def manifest_dense_accuracy(q: Quality) -> float | None:
-    """The dense model's accuracy from the same manifest: details['dense']['accuracy'] (the pruner writes
+    """The dense model's accuracy from the same manifest: details.dense.accuracy (the pruner writes
     quality: {dense: ..., pruned: ...}), or None."""
-    dense = q.details.get("dense") if isinstance(q.details, dict) else None
-    value = dense.get("accuracy") if isinstance(dense, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    dense = q.details.dense if isinstance(q.details, ManifestDetails) else None
+    return dense.accuracy if dense is not None else None
 
 
 def _manifest(q: Quality, gate: QualityGate, common: dict) -> RowQuality:
