@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 
-from harness.contracts import EngineReport, KernelInfo
+from harness.contracts import EngineReport, KernelInfo, manifest_from_json
 
 from .base import Backend, BackendUnavailable
 
@@ -164,10 +164,10 @@ class DeepSparseBackend(Backend):
             "note": ("DeepSparse chooses sparse kernels by itself for weights it finds sparse (both kernel "
                      "settings run the same engine); it does not report per-layer choices"),
         }
-        manifest = self.artifact.variant_manifest or {}
-        realised = manifest.get("realised_sparsity")
-        if isinstance(realised, dict) and realised.get("overall") is not None:
-            evidence["prunable_weight_sparsity"] = realised["overall"]
+        if self.artifact.variant_manifest:
+            realised = manifest_from_json(self.artifact.variant_manifest, "variant manifest").realised_sparsity
+            if realised.overall is not None:
+                evidence["prunable_weight_sparsity"] = realised.overall
         params, nonzero = self.artifact.params, self.artifact.nonzero_params
         if params and nonzero is not None:
             evidence["model_zero_fraction"] = round(1.0 - nonzero / params, 6)

@@ -8,7 +8,7 @@ from harness.foundation.errors import ConfigError
 from harness.foundation.validation import short
 
 from . import add_command
-from .checks import MAX_REPEATS, check_input_dir, check_inputs, check_results_root, integer, real
+from .checks import MAX_REPEATS, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer, real
 
 OFFLINE_BATCHES = (1, 8, 32)
 # matrix keys (and settings) -> the flags that set them, so validation messages name what the user typed
@@ -134,12 +134,14 @@ def add_force_threads_argument(p) -> None:
 
 
 def check_before_measuring(configs, args, flags: dict | None = None) -> None:
-    """Before any work: the results directory can be written and every configuration fits this machine."""
+    """Before any work: the results directory can be written, every file the configurations read is sound, and
+    every configuration fits this machine."""
     from harness.measure.machine_fit import check_machine_fit
 
     check_results_root(getattr(args, "results", None))
     for variant in sorted({c.variant for c in configs if c.variant}):
         check_input_dir(variant, (flags or {}).get("variants", "variants"))
+    check_config_inputs(configs)
     check_machine_fit(configs, force_threads=getattr(args, "force_threads", False), flags=flags)
 
 
@@ -166,10 +168,10 @@ def task_from_args(args) -> dict | None:
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')} needs --task (sst2, text-classification or teacher)")
         return None
+    from harness.tasks import resolve_data_dir
+
     task = {"name": args.task}
     if args.data is not None:
-        from harness.tasks import resolve_data_dir
-
         task["data"] = resolve_data_dir(args.data)
     elif args.task == "sst2" and resolve_data_dir(None):
         task["data"] = resolve_data_dir(None)

@@ -5,9 +5,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 from . import add_command
-from .checks import check_input_dir, check_inputs, check_out_dirs, check_path_text, check_results_root, real
+from .checks import (
+    check_input_dir,
+    check_inputs,
+    check_out_dirs,
+    check_path_text,
+    check_replaceable_output,
+    check_report_out,
+    check_results_root,
+    real,
+)
 
 PLAN_EXAMPLE = ("harness fleet plan matrices/demo.yaml --instance-types c7a.large,c7i.xlarge,c7g.xlarge --shards 4 "
                 "--results s3://bench-results/nightly --out fleet/")
@@ -97,12 +107,13 @@ def _worker_parser(kinds):
 
 
 def run_plan(args) -> int:
+    from harness.foundation.fsutil import atomic_write_dir
     from harness.measure.matrix import load_matrix
-    from harness.workflows.fleet.plan import write_plan
+    from harness.workflows.fleet.plan import PLAN_FILE, write_plan
     from harness.workflows.fleet.spec import FleetSpec, default_name, parse_instance_types
 
     matrix = load_matrix(args.matrix)
-    check_out_dirs(out=args.out)
+    check_replaceable_output(args.out, "--out", what="a fleet plan directory", owned=PLAN_FILE)
     if matrix.instance_type:
         print("harness: note: the matrix's instance_type is replaced by each job's instance type", file=sys.stderr)
         matrix = dataclasses.replace(matrix, instance_type=None)
@@ -112,7 +123,10 @@ def run_plan(args) -> int:
         job_role_arn=args.job_role_arn, retries=args.retries, timeout_s=int(args.timeout_min * 60) or None,
         namespace=args.namespace, service_account=args.service_account,
     )
-    paths = write_plan(spec, args.out)
+    written = {}  # the plan is written beside --out and renamed into place: an earlier plan is replaced whole
+    atomic_write_dir(args.out, lambda tmp: written.update({k: Path(args.out) / v.relative_to(tmp)
+                                                           for k, v in write_plan(spec, tmp).items()}))
+    paths = written
     print(f"planned {len(spec.instance_types)} instance type(s) x {spec.shards} shard(s) = "
           f"{len(spec.instance_types) * spec.shards} machine(s), results to {spec.results}")
     for label, path in paths.items():
@@ -152,7 +166,8 @@ def run_collect(args) -> int:
     from harness.workflows.fleet.collect import collect
 
     validate_region(args.region, "--region")
-    check_out_dirs(out=args.out, into=args.into)
+    check_report_out(args.out)
+    check_out_dirs(into=args.into)
     check_inputs(plan=args.plan, prices=args.prices)
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import add_command
-from .checks import check_inputs, check_out_dirs, check_path_text, real
+from .checks import check_inputs, check_path_text, check_report_out, check_results_to_read, real
 
 
 def register(sub):
@@ -62,7 +62,8 @@ def run_cost(args) -> int:
     instances = parse_instance_list(args.instances, "--instances")
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     options = ("on-demand", "spot") if args.purchase_option == "both" else (args.purchase_option,)
-    check_out_dirs(out=args.out)
+    check_report_out(args.out)
+    check_results_to_read(args.results)
     check_inputs(prices=args.prices)
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)

@@ -22,7 +22,7 @@ def register(sub):
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole matrix N times, interleaved")
     add_force_threads_argument(p)
     p.add_argument("--results", default=None, help="results directory (default results/)")
-    p.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
+    p.add_argument("--dry-run", action="store_true", help="check the matrix as a run would (files, threads, memory) and list its configurations")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_task_arguments(p)  # overrides the matrix's own task:
     p.set_defaults(func=run)
@@ -39,13 +39,13 @@ def run(args) -> int:
     if task:
         matrix = validate_matrix(matrix.to_mapping() | {"task": task}, None, TASK_FLAGS)
     configs = shard(expand(matrix), parse_shard(args.shard))
+    where = Path(args.matrix).name
+    named = ("threads", "batch_sizes", "variants", "settings.memory_limit_mb")
+    check_before_measuring(configs, args, {k: f"{where}: {k}" for k in named})  # a dry run lists what would run
     if args.dry_run:
         hidden = ("settings", "backend_settings", "task")
         print_table([{k: v for k, v in c.to_json().items() if k not in hidden} for c in configs])
         return 0
-    where = Path(args.matrix).name
-    named = ("threads", "batch_sizes", "variants", "settings.memory_limit_mb")
-    check_before_measuring(configs, args, {k: f"{where}: {k}" for k in named})
     records = run_configs(configs, root=args.results, force=args.force, repeats=args.repeat, progress=not args.quiet)
     print_summary(records)
     return 0

@@ -9,6 +9,8 @@ numpy<2) and every reader of results import this module and nothing heavier to s
   WorkerResult  one JSON document out (raw samples + what the engine really used)
   RunRecord     one line of results/runs/*.jsonl, made of RecordConfig, Effective, Metrics (LatencyStats,
                 Parity, Quality, ...), Machine
+  VariantManifest, TreeVariantManifest   manifest.json of a variant directory (manifest.py: its versions
+                and migrations; architecture.py: the architecture section's)
 
 Every class has to_json() and from_json(); records also read every older schema version through the
 explicit migrations in record.MIGRATIONS (as pyperf's _json_load and asv's update_to_N do). A value of the wrong
@@ -27,6 +29,8 @@ SCHEMA_VERSION history (RunRecord JSON lines):
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash
 from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .architecture import Architecture
+from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -57,5 +61,5 @@ __all__ = [
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
-    "WorkerResult", "stable_hash",
+    "WorkerResult", "stable_hash", "Architecture", "TreeVariantManifest", "VariantManifest", "manifest_from_json",
 ]

@@ -156,3 +156,25 @@ def _non_default(obj, skip=()) -> dict:
         if default is dataclasses.MISSING or value != default:
             out[f.name] = _encode(value)
     return out
+
+
+def check_version(data: dict, where: str, current: int, readable: tuple[int, ...], what: str) -> int:
+    """The schema_version of a versioned document or section (`where` prefixes the field name): FutureVersion when
+    newer than `current`, RecordError when not one of `readable`."""
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RecordError(f"{where}schema_version: expected an integer, got {_describe(version)}")
+    if version > current:
+        raise FutureVersion(f"{where}schema_version {version} was written by a newer harness (this one reads {what} "
+                            f"versions {', '.join(map(str, readable))}); upgrade the harness")
+    if version not in readable:
+        raise RecordError(f"{where}schema_version {version} is not supported; valid choices: "
+                          f"{', '.join(map(str, readable))}")
+    return version
+
+
+def migrate(data: dict, version: int, current: int, migrations: dict) -> dict:
+    """A version-`version` document brought to `current`: migrations[v] turns version v into v + 1."""
+    for v in range(version, current):
+        data = migrations[v](data)
+    return data
