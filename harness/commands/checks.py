@@ -157,14 +157,19 @@ def check_config_inputs(configs) -> None:
     (config, weight file integrity, weights against the config, its tokenizer when a text task tokenizes with
     it), a variant (manifest, the model it was made from, architecture, weight file integrity, weights against
     the model) and a task's data (encoding, columns, rows, labels). Each problem is one line."""
+    from harness.foundation.errors import ConfigError
     from harness.models.checkpoint import check_checkpoint
     from harness.models.registry import MODELS, family_for
     from harness.tasks.eval_data import check_task_data
+    from harness.variants.identify import check_variant_dir
 
     seen: set = set()
     for c in configs:
         text_task = c.task is not None and c.task.name != "teacher"
         family = family_for(c.model, c.checkpoint)
+        if c.checkpoint and family.framework != "torch":
+            raise ConfigError(f"--checkpoint: {family.name} is a {family.framework} model with no Hugging Face "
+                              f"checkpoint; give a pruned one as --variant DIR")
         if c.checkpoint and (c.model, c.checkpoint, text_task) not in seen:
             seen.add((c.model, c.checkpoint, text_task))
             check_checkpoint(c.checkpoint, family if c.model in MODELS else None, text_task=text_task)
@@ -175,17 +180,3 @@ def check_config_inputs(configs) -> None:
             seen.add((c.model, c.checkpoint, c.task))
             check_task_data(c.task, family)
 
-
-def check_variant_dir(path, model: str | None = None) -> None:
-    """A variant directory of either kind (a pruned torch model or a pruned tree), checked as loading it would,
-    without reading its weights' data; with `model`, one made from another model is refused."""
-    from harness.foundation.errors import HarnessError
-    from harness.variants.neural import check_variant
-    from harness.variants.trees import is_tree_variant, read_tree_manifest
-
-    if is_tree_variant(path):
-        _, manifest = read_tree_manifest(path)
-        if model is not None and manifest.model != model:
-            raise HarnessError(f"tree variant {str(path)!r} was made for {manifest.model!r}, not {model!r}")
-        return
-    check_variant(path, model)

@@ -63,11 +63,12 @@ def check_before_training(model: str, args, data: str) -> None:
     from harness.workflows.finetune import DESCRIPTION_FILE
 
     family = family_for(model, args.checkpoint)
+    if family.kind != "text":
+        raise ConfigError(f"finetune: {family.name} is an {family.kind} model; fine-tuning takes a text task (SST-2)")
     longest = family.max_seq_len()
     if args.seq is not None and longest is not None and args.seq > longest:
         raise ConfigError(f"--seq: {args.seq} is longer than model {family.name!r} accepts ({longest} positions)")
     check_replaceable_output(args.out, "--out", what="a checkpoint finetune wrote", owned=DESCRIPTION_FILE)
     if args.checkpoint:
         check_checkpoint(args.checkpoint, family if model in MODELS else None, text_task=True)
-    if family.kind == "text":
-        check_sst2_dir(data)
+    check_sst2_dir(data)

@@ -117,9 +117,9 @@ def run(args) -> int:
         model = checkpoint_family(args.checkpoint).name
     recipe = recipe_from_args(args)
     data = resolve_data_dir(args.data)
-    check_before_pruning(model, args, data)
     if not args.start_from:
         check_kept_layers(model, recipe, args.checkpoint, args.recipe or "command line")
+    check_before_pruning(model, args, data)
     path, _ = make_variant(
         model, recipe, out_dir=args.out, data_dir=data, checkpoint=args.checkpoint,
         progress=not args.no_progress, source=args.recipe or "command line", start_from=args.start_from,

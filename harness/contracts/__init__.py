@@ -23,8 +23,9 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       declares); manifest quality moves from metrics.quality to metrics.manifest_quality, and
       metrics.quality holds only quality measured on the engine that was timed. Later in version 2 (all
       optional, so every version-2 line reads): config.task, effective.quantization (int8), metrics.loadgen
-      (MLPerf LoadGen server/offline runs and the capacity search); metrics.server (the hand-written
-      Poisson server scenario) is read but no longer written.
+      (MLPerf LoadGen server/offline runs and the capacity search), machine.cpu_stepping and machine.id_scheme
+      (2: the id hashes the CPU's family, model, stepping and ISA flags; absent reads as 1, the older id);
+      metrics.server (the hand-written Poisson server scenario) is read but no longer written.
 """
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash

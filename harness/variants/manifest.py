@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from harness.contracts import RecordError
-from harness.contracts.manifest import manifest_from_json
 from harness.foundation.errors import HarnessError
 
 MANIFEST_FILE = "manifest.json"
@@ -48,15 +47,6 @@ def read_checked_manifest(path, *, what: str, cls, payload: str):
     if not (p / payload).is_file():
         raise HarnessError(f"{what} directory {str(p)!r} has no {payload}")
     return stored, typed
-
-
-def read_any_manifest(path):
-    """The typed manifest of a variant directory of either kind (neural or tree)."""
-    p = Path(path)
-    try:
-        return manifest_from_json(read_stored_manifest(p))
-    except RecordError as exc:
-        raise HarnessError(f"{p / MANIFEST_FILE}: {exc}") from None
 
 
 def manifest_kind(path) -> str | None:

@@ -11,6 +11,7 @@ entry point in a subprocess and judged:
     PYTHONPATH=$PWD .venv/bin/python -m tests.helpers.reliability_probe            # every case (a few minutes)
     PYTHONPATH=$PWD .venv/bin/python -m tests.helpers.reliability_probe -k byo     # the cases whose name has "byo"
     PYTHONPATH=$PWD .venv/bin/python -m tests.helpers.reliability_probe --json probe.json
+    PYTHONPATH=$PWD .venv/bin/python -m tests.helpers.reliability_probe --repo /tmp/old-tree   # "before": another tree
 
 The files each case needs (a fine-tuned checkpoint, a plain save_pretrained directory, damaged copies, data
 that is not UTF-8, variants made from another model, a store with a NaN statistic) are made once under a
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
+TARGET = {"repo": REPO}  # the tree whose harness the cases run (--repo), this one by default
 QUICK = ["--min-duration", "0.05", "--min-iters", "5", "--warmup", "1", "--quiet"]
 FINETUNE = ["--steps", "5", "--max-train", "64", "--batch-size", "8"]
 
@@ -45,9 +47,13 @@ class Case:
     keep: list[str] = field(default_factory=list)  # files that must survive ("keep" cases)
 
 
+def _env(extra=None) -> dict:
+    return {**os.environ, "PYTHONPATH": str(TARGET["repo"]), **(extra or {})}
+
+
 def cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, **(env or {})}, timeout=timeout)
+                          cwd=TARGET["repo"], env=_env(env), timeout=timeout)
 
 
 def stored_lines(results: Path) -> int:
@@ -90,31 +96,28 @@ def _copy_data(src: Path, dst: Path) -> Path:
     return dst
 
 
-def make_files(root: Path, data: Path) -> dict[str, str]:
-    """Everything the cases refer to, by name."""
+def checkpoint_files(root: Path) -> dict[str, Path]:
+    """Checkpoint directories: a plain save_pretrained one (model and tokenizer, as a user brings one), the same
+    without its tokenizer, a 1,000-token model saved with a 30,522-token tokenizer, config only, weights of another
+    shape than the config says, and a truncated weight file."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
     from harness.models.tokenizers import package_tokenizer
 
-    f: dict[str, Path] = {"data": data, "root": root}
+    f: dict[str, Path] = {}
     tok = package_tokenizer()
     small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                  max_position_embeddings=128, num_labels=2)
     torch.manual_seed(0)
-    # a plain save_pretrained directory, model and tokenizer, as a user brings one
-    plain = root / "plain"
+    plain = f["plain"] = root / "plain"
     BertForSequenceClassification(BertConfig(vocab_size=len(tok), **small)).save_pretrained(plain)
     tok.save_pretrained(plain)
-    f["plain"] = plain
-    # the same model saved without its tokenizer
     f["no_tok"] = root / "no-tokenizer"
     shutil.copytree(plain, f["no_tok"], ignore=shutil.ignore_patterns("tokenizer*", "vocab*", "special*"))
-    # a model of 1,000 tokens saved with a tokenizer of 30,522
     f["small_vocab"] = root / "small-vocab"
     BertForSequenceClassification(BertConfig(vocab_size=1000, **small)).save_pretrained(f["small_vocab"])
     tok.save_pretrained(f["small_vocab"])
-    # config only; weights of another shape; a truncated weight file
     f["config_only"] = root / "config-only"
     f["config_only"].mkdir()
     shutil.copyfile(plain / "config.json", f["config_only"] / "config.json")
@@ -126,6 +129,54 @@ def make_files(root: Path, data: Path) -> dict[str, str]:
     f["truncated_ckpt"] = root / "truncated-checkpoint"
     shutil.copytree(plain, f["truncated_ckpt"])
     _truncate(f["truncated_ckpt"] / "model.safetensors")
+    return f
+
+
+def damaged_variants(good: Path, other: Path, root: Path) -> dict[str, Path]:
+    """Copies of the variant `good` with one thing wrong each; `other` is a variant of another model."""
+    f = {"v_truncated": root / "truncated", "v_bad_json": root / "bad-json", "v_bad_arch": root / "bad-architecture",
+         "v_bad_field": root / "bad-field", "v_other_weights": root / "other-weights"}
+    for path in f.values():
+        shutil.copytree(good, path)
+    _truncate(f["v_truncated"] / "model.safetensors")
+    (f["v_bad_json"] / "manifest.json").write_text('{"kind": "harness-variant", "schema_version": 2, ')
+    m = json.loads((good / "manifest.json").read_text())
+    arch = {"schema_version": 1, "structure": "heads", "layers": {"nope": {"units": 4, "keep": [0]}}}
+    (f["v_bad_arch"] / "manifest.json").write_text(json.dumps({**m, "architecture": arch}))
+    (f["v_bad_field"] / "manifest.json").write_text(json.dumps({**m, "realised_sparsity": "half"}))
+    shutil.copyfile(other / "model.safetensors", f["v_other_weights"] / "model.safetensors")
+    return f
+
+
+def make_small_files(root: Path) -> dict[str, str]:
+    """The files of make_files in seconds, for property tests: checkpoints, variants saved without pruning (the
+    dense weights and a minimal manifest), and an SST-2 directory of a few rows, with a copy that is not UTF-8."""
+    from harness.models.registry import model_family
+    from harness.variants.neural import save_variant
+
+    f = checkpoint_files(root)
+    manifest = {"method": "magnitude", "structure": "unstructured", "target_sparsity": 0.0,
+                "realised_sparsity": {"overall": 0.0, "per_layer": {}}}
+    for name, model in (("v", "bert-tiny"), ("v_distil", "distilbert-tiny")):
+        f[name] = save_variant(model_family(model).build(seed=0), model, manifest, root / "variants" / name)
+    f |= damaged_variants(f["v"], f["v_distil"], root / "variants")
+    f["data"] = root / "sst2"
+    f["data"].mkdir()
+    rows = "".join(f"{'a fine film' if i % 2 else 'a dull film'}\t{i % 2}\n" for i in range(8))
+    for name in ("train.tsv", "dev.tsv"):
+        (f["data"] / name).write_text("sentence\tlabel\n" + rows)
+    f["latin1_dev"] = _copy_data(f["data"], root / "latin1-dev")
+    with open(f["latin1_dev"] / "dev.tsv", "ab") as fh:
+        fh.write(b"caf\xe9 au lait\t1\n")
+    return {k: str(v) for k, v in f.items()}
+
+
+def make_files(root: Path, data: Path) -> dict[str, str]:
+    """Everything the cases refer to, by name (the variants pruned for real; the data a copy of SST-2)."""
+    from harness.pruning.pruner import make_variant
+    from harness.pruning.recipes import Recipe
+
+    f: dict[str, Path] = {"data": data, "root": root, **checkpoint_files(root)}
     # data: dev.tsv / train.tsv not UTF-8, dev.tsv without a label column, one row short of a cell
     f["latin1_dev"] = _copy_data(data, root / "latin1-dev")
     with open(f["latin1_dev"] / "dev.tsv", "ab") as fh:
@@ -143,29 +194,10 @@ def make_files(root: Path, data: Path) -> dict[str, str]:
     f["bad_csv"].write_bytes(b"text,label\nd\xe9j\xe0 vu,1\n")
     # variants: one of bert-tiny, damaged copies, and one of distilbert-tiny
     variants = root / "variants"
+    recipe = Recipe().with_overrides({"method": "magnitude", "sparsity": 0.5}, source="probe")
     for name, model in (("v", "bert-tiny"), ("v_distil", "distilbert-tiny")):
-        out = cli("prune", model, "--method", "magnitude", "--sparsity", "0.5", "--out", variants / name, "--no-progress")
-        assert out.returncode == 0, out.stderr[-2000:]
-        f[name] = variants / name
-    f["v_truncated"] = variants / "truncated"
-    shutil.copytree(f["v"], f["v_truncated"])
-    _truncate(f["v_truncated"] / "model.safetensors")
-    f["v_bad_json"] = variants / "bad-json"
-    shutil.copytree(f["v"], f["v_bad_json"])
-    (f["v_bad_json"] / "manifest.json").write_text('{"kind": "harness-variant", "schema_version": 2, ')
-    f["v_bad_arch"] = variants / "bad-architecture"
-    shutil.copytree(f["v"], f["v_bad_arch"])
-    m = json.loads((f["v"] / "manifest.json").read_text())
-    m["architecture"] = {"schema_version": 1, "structure": "heads", "layers": {"nope": {"units": 4, "keep": [0]}}}
-    (f["v_bad_arch"] / "manifest.json").write_text(json.dumps(m))
-    f["v_bad_field"] = variants / "bad-field"
-    shutil.copytree(f["v"], f["v_bad_field"])
-    m = json.loads((f["v"] / "manifest.json").read_text())
-    m["realised_sparsity"] = "half"
-    (f["v_bad_field"] / "manifest.json").write_text(json.dumps(m))
-    f["v_other_weights"] = variants / "other-weights"
-    shutil.copytree(f["v"], f["v_other_weights"])
-    shutil.copyfile(f["v_distil"] / "model.safetensors", f["v_other_weights"] / "model.safetensors")
+        f[name], _ = make_variant(model, recipe, out_dir=variants / name, progress=False, source="probe")
+    f |= damaged_variants(f["v"], f["v_distil"], variants)
     # a store with a NaN statistic
     f["nan_store"] = root / "nan-store"
     (f["nan_store"] / "runs").mkdir(parents=True)
@@ -205,6 +237,11 @@ def _no_run_line(out, results):
 
 def _warns_nan(out, results):
     return None if "nan" in (out.stdout + out.stderr).lower() or "not finite" in out.stderr else "NaN shown as '-' silently"
+
+
+def _dry_run_marks_misfits(out, results):
+    marked = "runs_here" in out.stdout and "do not fit this machine" in out.stderr
+    return None if marked else "lists threads this machine cannot run as if they would run"
 
 
 def _distinct_machine_ids(out, results):
@@ -257,7 +294,7 @@ def cases(f: dict[str, str], root: Path) -> list[Case]:
                                                    "--out", mine["prune"]], "keep", keep=[mine["prune"] + "/thesis.tex"]),
         Case("out report cost into a user's directory", ["report", "cost", "--out", mine["report"], "--results",
                                                          f["nan_store"]], "keep", keep=[mine["report"] + "/thesis.tex"]),
-        Case("out fleet plan into a user's directory", ["fleet", "plan", str(REPO / "matrices" / "quick.yaml"),
+        Case("out fleet plan into a user's directory", ["fleet", "plan", str(TARGET["repo"] / "matrices" / "quick.yaml"),
                                                         "--instance-types", "c7a.large", "--shards", "2", "--results",
                                                         "s3://b/p", "--out", mine["fleet"]], "keep",
              keep=[mine["fleet"] + "/thesis.tex"]),
@@ -319,7 +356,8 @@ def cases(f: dict[str, str], root: Path) -> list[Case]:
                                       "--max-variants", "2", "--batch", "1", "--backend", "sklearn", "--quiet",
                                       "--results", root / "trees-results"], "work"),
         Case("results with a NaN p50", ["results", "--results", f["nan_store"]], "work", check=_warns_nan),
-        Case("run --dry-run of 32,768 configurations", ["run", f["matrix_big"], "--dry-run"], "refuse"),
+        Case("run --dry-run of 16,384 configurations", ["run", f["matrix_big"], "--dry-run"], "work",
+             check=_dry_run_marks_misfits),
         Case("machine id tells Milan from Genoa", ["-c", MACHINE_IDS], "work", check=_distinct_machine_ids),
     ]
 
@@ -327,8 +365,8 @@ def cases(f: dict[str, str], root: Path) -> list[Case]:
 def run_case(case: Case, results: Path) -> subprocess.CompletedProcess:
     env = {"HARNESS_RESULTS_DIR": str(results), "HARNESS_RESCUE_DIR": str(results / "rescued")}
     if case.argv[0] == "-c":
-        return subprocess.run([sys.executable, *case.argv], capture_output=True, text=True, cwd=REPO,
-                              env={**os.environ, **env}, timeout=600)
+        return subprocess.run([sys.executable, *case.argv], capture_output=True, text=True, cwd=TARGET["repo"],
+                              env=_env(env), timeout=600)
     return cli(*case.argv, env=env)
 
 
@@ -336,7 +374,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", default=None, help="only cases whose name contains this")
     parser.add_argument("--json", default=None, help="write the outcomes here")
+    parser.add_argument("--repo", default=None, help="run the cases against the harness of this tree (default: this one)")
     args = parser.parse_args(argv)
+    if args.repo:
+        TARGET["repo"] = Path(args.repo).resolve()
     data = Path(os.environ.get("HARNESS_DATA_DIR") or REPO.parent / "shared" / "data" / "sst2")
     with tempfile.TemporaryDirectory(prefix="harness-probe-") as tmp:
         root = Path(tmp)
