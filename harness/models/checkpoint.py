@@ -23,6 +23,7 @@ from .bert import BertBase
 from .distilbert import DistilBert
 from .resnet import ResNet50
 from .roberta import Roberta
+from .tokenizers import check_vocabulary
 
 ARCHITECTURES = {"bert": BertBase, "distilbert": DistilBert, "roberta": Roberta, "resnet": ResNet50}
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer_config.json")
@@ -116,16 +117,6 @@ class CheckpointFamily:
     def info(self) -> dict:
         return super().info() | {"checkpoint": self.directory, "model_type": self.model_type,
                                  "num_labels": self.num_labels}
-
-
-def check_vocabulary(tokenizer, vocab_size: int, where: str) -> None:
-    """Every id `tokenizer` can emit indexes the model's embedding of `vocab_size` rows; one line otherwise."""
-    size = len(tokenizer)
-    if size > vocab_size:
-        raise HarnessError(
-            f"tokenizer ids exceed the model's vocabulary of {vocab_size:,}: the tokenizer in {where!r} has {size:,} "
-            f"tokens; save the tokenizer the model was trained with (tokenizer.save_pretrained) or a model whose "
-            f"vocab_size covers it")
 
 
 def weight_shapes(directory, *, allow_pickle: bool = False, what: str = "checkpoint") -> dict:
