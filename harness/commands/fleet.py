@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
 from . import add_command
 from .checks import (
@@ -107,7 +106,6 @@ def _worker_parser(kinds):
 
 
 def run_plan(args) -> int:
-    from harness.foundation.fsutil import atomic_write_dir
     from harness.measure.matrix import load_matrix
     from harness.workflows.fleet.plan import PLAN_FILE, write_plan
     from harness.workflows.fleet.spec import FleetSpec, default_name, parse_instance_types
@@ -123,10 +121,7 @@ def run_plan(args) -> int:
         job_role_arn=args.job_role_arn, retries=args.retries, timeout_s=int(args.timeout_min * 60) or None,
         namespace=args.namespace, service_account=args.service_account,
     )
-    written = {}  # the plan is written beside --out and renamed into place: an earlier plan is replaced whole
-    atomic_write_dir(args.out, lambda tmp: written.update({k: Path(args.out) / v.relative_to(tmp)
-                                                           for k, v in write_plan(spec, tmp).items()}))
-    paths = written
+    paths = write_plan(spec, args.out)  # written beside --out and renamed into place: an earlier plan goes whole
     print(f"planned {len(spec.instance_types)} instance type(s) x {spec.shards} shard(s) = "
           f"{len(spec.instance_types) * spec.shards} machine(s), results to {spec.results}")
     for label, path in paths.items():

@@ -76,7 +76,6 @@ def check_before_work(args) -> None:
     from harness.contracts import BenchConfig
     from harness.measure.machine_fit import check_machine_fit
     from harness.models.registry import model_family
-
     from harness.variants.trees import is_tree_variants_dir
 
     check_out_dirs(out=args.out)  # a reports directory shared with other reports: trees adds its own files only

@@ -2,9 +2,13 @@
 
 The architecture comes from config.json's `model_type` (bert, distilbert, roberta, resnet); labels
 (num_labels, id2label) and the longest input from the same config; text inputs are tokenised with the
-tokenizer saved in the directory when there is one. Nothing is downloaded.
+tokenizer saved in the directory (a text task on a directory without one is refused, never given another).
+Nothing is downloaded. check_checkpoint finds, before any work and without reading the weights' data, what
+loading would: a weight file that does not cover itself, tensors that do not fit the config, a tokenizer whose
+ids exceed the vocabulary.
 
     family = checkpoint_family("runs/minilm-sst2")       # name defaults to the directory's name
+    check_checkpoint("runs/minilm-sst2", text_task=True)  # one HarnessError line, or nothing
     model = family.build()                                 # the checkpoint's weights, in eval mode
 """
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.foundation.errors import ConfigError
+from harness.foundation.fsutil import atomic_write_dir
 
 from . import batch, kubernetes
 from .spec import FleetSpec, slug, validate
@@ -39,27 +40,33 @@ class BatchJob:
 
 
 def write_plan(spec: FleetSpec, out_dir) -> dict[str, Path]:
-    """Write every file for every instance type; returns {label: path}."""
+    """Write every file for every instance type; returns {label: path}. The plan is written beside `out_dir` and
+    renamed into place: an earlier plan there is replaced whole, never mixed with this one."""
     validate(spec)
     out = Path(out_dir)
-    (out / "batch").mkdir(parents=True, exist_ok=True)
-    (out / "kubernetes").mkdir(parents=True, exist_ok=True)
-    index = {"schema_version": PLAN_SCHEMA_VERSION, "name": spec.name, "shards": spec.shards, "results": spec.results,
-             "matrix": spec.matrix.to_mapping(), "instance_types": {}}
     paths: dict[str, Path] = {}
-    for instance in spec.instance_types:
-        files = {
-            "job_definition": Path("batch") / f"{slug(instance)}.job-definition.json",
-            "submit_job": Path("batch") / f"{slug(instance)}.submit-job.json",
-            "kubernetes": Path("kubernetes") / f"{slug(instance)}.yaml",
-        }
-        _write_json(out / files["job_definition"], batch.job_definition(spec, instance))
-        _write_json(out / files["submit_job"], batch.submit_job(spec, instance))
-        (out / files["kubernetes"]).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)), encoding="utf-8")
-        index["instance_types"][instance] = {k: str(v) for k, v in files.items()}
-        paths.update({f"{instance} {k}": out / v for k, v in files.items()})
-    _write_json(out / PLAN_FILE, index)
-    paths["plan"] = out / PLAN_FILE
+
+    def fill(tmp: Path) -> None:
+        (tmp / "batch").mkdir()
+        (tmp / "kubernetes").mkdir()
+        index = {"schema_version": PLAN_SCHEMA_VERSION, "name": spec.name, "shards": spec.shards,
+                 "results": spec.results, "matrix": spec.matrix.to_mapping(), "instance_types": {}}
+        for instance in spec.instance_types:
+            files = {
+                "job_definition": Path("batch") / f"{slug(instance)}.job-definition.json",
+                "submit_job": Path("batch") / f"{slug(instance)}.submit-job.json",
+                "kubernetes": Path("kubernetes") / f"{slug(instance)}.yaml",
+            }
+            _write_json(tmp / files["job_definition"], batch.job_definition(spec, instance))
+            _write_json(tmp / files["submit_job"], batch.submit_job(spec, instance))
+            (tmp / files["kubernetes"]).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)),
+                                                   encoding="utf-8")
+            index["instance_types"][instance] = {k: str(v) for k, v in files.items()}
+            paths.update({f"{instance} {k}": out / v for k, v in files.items()})
+        _write_json(tmp / PLAN_FILE, index)
+        paths["plan"] = out / PLAN_FILE
+
+    atomic_write_dir(out, fill)
     return paths
 
 
