@@ -45,15 +45,16 @@ def run(argv, capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("source", ["finetune", "save_pretrained"])
 def test_bring_your_own_flow_end_to_end(source, files, tmp_path, results_dir, capsys):
     """finetune (or a plain save_pretrained directory) -> bench --task -> prune --checkpoint -> bench --variant,
-    with accuracy measured on the engine at every step."""
+    with accuracy measured on the engine at every step (on the first 128 rows of each SST-2 split)."""
     from transformers import AutoConfig, AutoTokenizer
 
     from harness.results.store import load_records
     from harness.variants.neural import read_manifest
 
+    data = files["data_slice"]
     if source == "finetune":
         ckpt = tmp_path / "ckpt"
-        code, err = run(["finetune", "bert-tiny", "--data", DATA, *FINETUNE, "--out", ckpt], capsys)
+        code, err = run(["finetune", "bert-tiny", "--data", data, *FINETUNE, "--out", ckpt], capsys)
         assert code == 0, err
         described = json.loads((ckpt / "harness-finetune.json").read_text())
         # bert-tiny has 1,000 embedding rows; the tokenizer it trained with (MiniLM's) 30,522: the model grew to fit
@@ -61,14 +62,14 @@ def test_bring_your_own_flow_end_to_end(source, files, tmp_path, results_dir, ca
     else:
         ckpt = Path(files["plain"])
     assert AutoConfig.from_pretrained(ckpt).vocab_size >= len(AutoTokenizer.from_pretrained(ckpt)) == 30522
-    task = ["--task", "sst2", "--data", DATA, "--eval-limit", "40"]
+    task = ["--task", "sst2", "--data", data, "--eval-limit", "40"]
     bench = ["bench", "--checkpoint", ckpt, "--backend", "onnxruntime", *QUICK, *task]
     assert run(bench, capsys)[0] == 0
     variant = tmp_path / "v50"
     recipe = tmp_path / "recipe.yaml"  # SST-2 tokenized with the checkpoint's tokenizer: a slice of it is enough
     recipe.write_text("method: magnitude\nsparsity: 0.5\ndata: {max_train: 32, max_eval: 64}\n")
     prune = ["prune", "--checkpoint", ckpt, "--recipe", recipe, "--no-progress", "--out", variant]
-    code, err = run(prune + (["--data", DATA] if source == "finetune" else []), capsys)
+    code, err = run(prune + (["--data", data] if source == "finetune" else []), capsys)
     assert code == 0, err
     manifest = read_manifest(variant)
     assert manifest.checkpoint == str(ckpt) and manifest.model == ckpt.name and manifest.realised_sparsity.overall == 0.5
@@ -163,10 +164,12 @@ OUTS = [
     (["trees", "--dataset", "wine", "--no-bench", "--out", "{root}/reports", "--variants", "{mine}"],
      "--variants: '{mine}' exists and is not a directory of tree variants"),
     (["trees", "--dataset", "wine", "--no-bench", "--out", "{parent}"], "--variants: '{parent}/trees-wine-variants'"),
+    (["sweep", "--model", "bert-tiny", "--sparsities", "0,0.5", "--variants-dir", "{parent}", "--prepare-only"],
+     "--variants-dir: '{parent}/bert-tiny-magnitude-global-0500' exists and is not a variant directory"),
 ]
 
 
-@pytest.mark.parametrize("argv, message", OUTS, ids=[a[0] + (f" {a[1]}" if a[0] in ("report", "fleet") else "")
+@pytest.mark.parametrize("argv, message", OUTS, ids=[a[0] + (f" {a[1]}" if a[0] in ("report", "fleet") else "") + (" default" if a[-1] == "{parent}" else "")
                                                     for a, _ in OUTS])
 def test_an_out_that_holds_a_users_files_is_refused_before_work(argv, message, files, tmp_path, capsys, monkeypatch):
     forbid_work(monkeypatch)
@@ -174,6 +177,8 @@ def test_an_out_that_holds_a_users_files_is_refused_before_work(argv, message, f
     parent = tmp_path / "reports"
     (parent / "trees-wine-variants").mkdir(parents=True)
     (parent / "trees-wine-variants" / "notes.txt").write_text("mine\n")
+    (parent / "bert-tiny-magnitude-global-0500").mkdir()  # where a sweep would put its variant at 50%
+    (parent / "bert-tiny-magnitude-global-0500" / "notes.txt").write_text("mine\n")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     names = {**files, "mine": str(mine), "parent": str(parent), "root": str(tmp_path)}
     code, err = run([a.format(**names) for a in argv], capsys)

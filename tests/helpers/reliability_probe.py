@@ -89,10 +89,15 @@ def judge(case: Case, out: subprocess.CompletedProcess, results: Path) -> tuple[
 
 # -- the files the cases use ---------------------------------------------------------------------------------
 
-def _copy_data(src: Path, dst: Path) -> Path:
+def _copy_data(src: Path, dst: Path, rows: int | None = None) -> Path:
+    """A copy of an SST-2 directory, or of its header and first `rows` rows of each split."""
     dst.mkdir(parents=True)
     for name in ("train.tsv", "dev.tsv"):
-        shutil.copyfile(src / name, dst / name)
+        if rows is None:
+            shutil.copyfile(src / name, dst / name)
+        else:
+            with open(src / name, "rb") as fh:
+                (dst / name).write_bytes(b"".join(line for _, line in zip(range(rows + 1), fh)))
     return dst
 
 
@@ -148,18 +153,23 @@ def damaged_variants(good: Path, other: Path, root: Path) -> dict[str, Path]:
     return f
 
 
-def make_small_files(root: Path) -> dict[str, str]:
-    """The files of make_files in seconds, for property tests: checkpoints, variants saved without pruning (the
-    dense weights and a minimal manifest), and an SST-2 directory of a few rows, with a copy that is not UTF-8."""
+def variant_files(root: Path) -> dict[str, Path]:
+    """A variant of bert-tiny and one of distilbert-tiny (the seeded dense weights with a one-shot magnitude
+    manifest: what is checked is the directory, not the pruning), and damaged copies of the first."""
     from harness.models.registry import model_family
     from harness.variants.neural import save_variant
 
-    f = checkpoint_files(root)
     manifest = {"method": "magnitude", "structure": "unstructured", "target_sparsity": 0.0,
                 "realised_sparsity": {"overall": 0.0, "per_layer": {}}}
-    for name, model in (("v", "bert-tiny"), ("v_distil", "distilbert-tiny")):
-        f[name] = save_variant(model_family(model).build(seed=0), model, manifest, root / "variants" / name)
-    f |= damaged_variants(f["v"], f["v_distil"], root / "variants")
+    f = {name: save_variant(model_family(model).build(seed=0), model, manifest, root / name)
+         for name, model in (("v", "bert-tiny"), ("v_distil", "distilbert-tiny"))}
+    return f | damaged_variants(f["v"], f["v_distil"], root)
+
+
+def make_small_files(root: Path) -> dict[str, str]:
+    """The files of make_files in seconds, for property tests: checkpoints, variants and an SST-2 directory of a
+    few rows, with a copy that is not UTF-8."""
+    f = checkpoint_files(root) | variant_files(root / "variants")
     f["data"] = root / "sst2"
     f["data"].mkdir()
     rows = "".join(f"{'a fine film' if i % 2 else 'a dull film'}\t{i % 2}\n" for i in range(8))
@@ -172,11 +182,10 @@ def make_small_files(root: Path) -> dict[str, str]:
 
 
 def make_files(root: Path, data: Path) -> dict[str, str]:
-    """Everything the cases refer to, by name (the variants pruned for real; the data a copy of SST-2)."""
-    from harness.pruning.pruner import make_variant
-    from harness.pruning.recipes import Recipe
-
+    """Everything the cases refer to, by name (the data damaged copies of SST-2; `data_slice` its first 128 rows
+    of each split, for a flow that trains and evaluates in seconds)."""
     f: dict[str, Path] = {"data": data, "root": root, **checkpoint_files(root)}
+    f["data_slice"] = _copy_data(data, root / "sst2-slice", rows=128)
     # data: dev.tsv / train.tsv not UTF-8, dev.tsv without a label column, one row short of a cell
     f["latin1_dev"] = _copy_data(data, root / "latin1-dev")
     with open(f["latin1_dev"] / "dev.tsv", "ab") as fh:
@@ -192,12 +201,7 @@ def make_files(root: Path, data: Path) -> dict[str, str]:
         fh.write("just a sentence without a label\n")
     f["bad_csv"] = root / "reviews.csv"
     f["bad_csv"].write_bytes(b"text,label\nd\xe9j\xe0 vu,1\n")
-    # variants: one of bert-tiny, damaged copies, and one of distilbert-tiny
-    variants = root / "variants"
-    recipe = Recipe().with_overrides({"method": "magnitude", "sparsity": 0.5}, source="probe")
-    for name, model in (("v", "bert-tiny"), ("v_distil", "distilbert-tiny")):
-        f[name], _ = make_variant(model, recipe, out_dir=variants / name, progress=False, source="probe")
-    f |= damaged_variants(f["v"], f["v_distil"], variants)
+    f |= variant_files(root / "variants")
     # a store with a NaN statistic
     f["nan_store"] = root / "nan-store"
     (f["nan_store"] / "runs").mkdir(parents=True)
