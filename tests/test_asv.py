@@ -172,7 +172,7 @@ def test_a_missing_backend_is_skipped_without_running(ghost_openvino, tmp_path):
     suite = suites.make_suite(name="t", models=("bert-tiny",), variants=("dense",), backends=("openvino",), threads=(1, 2),
                               batch_sizes=(1,))
     cache = measure.measure_suite(suite, root=tmp_path, commit="abc", echo=False)
-    assert [e["status"] for e in cache["results"].values()] == ["unavailable", "unavailable"]
+    assert [r.summary.status for r in cache.results] == ["unavailable", "unavailable"]
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing recorded
     with pytest.raises(NotImplementedError, match="openvino"):
         measure.asv_value(cache, ("bert-tiny", "dense", "openvino", 2, 1), "p50_ms")

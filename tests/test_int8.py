@@ -33,12 +33,12 @@ def test_each_engine_runs_int8_and_reports_it_back(backend, precision, counter):
     assert r.metrics.parity.ok and r.metrics.parity.tolerance > 1e-3  # the int8 tolerance, not fp32's
     engine = r.effective.engine
     if counter == "optimized_graph_ops":  # ONNX Runtime's optimised graph: every encoder MatMul quantized
-        assert engine[counter]["int8_matmuls"] >= 12
-        assert engine[counter]["fp32_matmuls"] <= 4  # classifier, pooler (and attention matmuls for dynamic)
+        assert engine.optimized_graph_ops.int8_matmuls >= 12
+        assert engine.optimized_graph_ops.fp32_matmuls <= 4  # classifier, pooler (and attention matmuls for dynamic)
     elif counter == "matmul_precisions":  # OpenVINO's compiled graph: int8 FullyConnected nodes
-        assert engine[counter]["int8"] >= 12 and engine[counter]["float"] <= 4
+        assert engine.matmul_precisions["int8"] >= 12 and engine.matmul_precisions["float"] <= 4
     else:  # torch: 2 layers x 6 Linear, the classifier and pooler left fp32
-        assert engine[counter] == 12
+        assert engine.int8_dynamic_linear_layers == 12
     assert r.precision == ("int8-dynamic" if backend == "torch" or precision == "int8-dynamic" else "int8")
     if backend != "torch":
         q = r.effective.quantization
@@ -130,4 +130,4 @@ def test_deepsparse_runs_the_rewritten_int8_graph():
     assert r.status == "ok", r.reason
     assert r.metrics.parity.ok and r.precision == "int8"
     assert r.effective.quantization["format"] == "matmulinteger"
-    assert 0 < r.effective.engine["fraction_of_supported_ops"] <= 1
+    assert 0 < r.effective.engine.fraction_of_supported_ops <= 1

@@ -156,7 +156,7 @@ def test_accuracy_on_every_engine_has_a_known_answer(ckpts, tmp_path, results_di
         assert q.accuracy == pytest.approx(20 / 30) and q.top1_agreement == 1.0, r.config.backend
         assert q.accuracy_ci95 == pytest.approx((wilson.low, wilson.high))
         assert q.data_sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
-        assert q.eval_s > 0 and q.details["label_names"] == ["neg", "neu", "pos"]
+        assert q.eval_s > 0 and q.details.label_names == ("neg", "neu", "pos")
         assert r.metrics.manifest_quality is None
 
 

@@ -58,7 +58,7 @@ def test_bring_your_own_flow_end_to_end(source, files, tmp_path, results_dir, ca
         assert code == 0, err
         described = json.loads((ckpt / "harness-finetune.json").read_text())
         # bert-tiny has 1,000 embedding rows; the tokenizer it trained with (MiniLM's) 30,522: the model grew to fit
-        assert described["vocabulary_resized"] == {"from": 1000, "to": 30522}
+        assert described["vocabulary_resized"] == {"rows_before": 1000, "rows_after": 30522}
     else:
         ckpt = Path(files["plain"])
     assert AutoConfig.from_pretrained(ckpt).vocab_size >= len(AutoTokenizer.from_pretrained(ckpt)) == 30522

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.contracts import BenchConfig
+from harness.contracts import BenchConfig, OpenVinoEngine, OrtEngine
 from harness.measure.bench import measure, run_configs
 from harness.results.store import load_records
 
@@ -39,8 +39,9 @@ def test_three_backends_agree_with_torch(model, quick_settings):
 def test_openvino_defaults_to_fp32_and_reads_it_back(quick_settings):
     r = measure(cfg("openvino", quick_settings), calibrate=False)
     engine = r.effective.engine
-    assert engine["requested"]["INFERENCE_PRECISION_HINT"] == "f32"
-    assert "float32" in engine["inference_precision_hint"] or engine["inference_precision_hint"] == "f32"
+    assert isinstance(engine, OpenVinoEngine), engine
+    assert engine.requested["INFERENCE_PRECISION_HINT"] == "f32"
+    assert "float32" in engine.inference_precision_hint or engine.inference_precision_hint == "f32"
     assert r.effective.precision == "fp32"
 
 
@@ -65,8 +66,9 @@ def test_affinity_is_applied_and_observed(quick_settings):
     two = measure(cfg("onnxruntime", quick_settings, threads=2), calibrate=False)
     assert len(two.effective.cpus) == 2
     assert two.effective.cpus_observed and set(two.effective.cpus_observed) <= set(two.effective.cpus)
-    assert two.effective.engine["intra_op_num_threads"] == 2
-    assert two.effective.engine["intra_op_thread_affinities"] is not None
+    assert isinstance(two.effective.engine, OrtEngine), two.effective.engine
+    assert two.effective.engine.intra_op_num_threads == 2
+    assert two.effective.engine.intra_op_thread_affinities is not None
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -166,7 +168,7 @@ def test_cuda_backend_is_unsupported_without_a_gpu(quick_settings):
     r = measure(cfg("torch-cuda", quick_settings), calibrate=False)
     if torch.cuda.is_available():
         assert r.status == "ok" and r.effective.device.startswith("cuda")
-        assert r.effective.engine["timer"] == "cuda-events"
+        assert r.effective.engine.timer == "cuda-events"
     else:
         assert r.status == "unsupported" and "no CUDA device" in r.reason
 
@@ -212,6 +214,7 @@ def test_a_too_high_target_is_invalid_and_not_used_for_cost(fault_backends, resu
     from harness.pricing import load_price_book
     from harness.results.cost.analysis import analyze
     from harness.results.cost.catalog import load_catalog
+    from harness.results.cost.query import CostQuery
 
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
     settings = loadgen_settings(target_qps=1500.0)  # three times what a 2 ms engine serves
@@ -221,8 +224,8 @@ def test_a_too_high_target_is_invalid_and_not_used_for_cost(fault_backends, resu
     run = r.metrics.loadgen.run
     assert (run.result, run.perf_constraints_met, run.target_qps) == ("INVALID", False, 1500.0)
     assert r.metrics.loadgen.capacity_qps == 0.0
-    a = analyze([r], 20.0, 100.0, "us-east-2", load_price_book(snapshot_dir=None), load_catalog(["bert-tiny"]),
-                gpu_reference=False, allow_unknown_quality=True)
+    query = CostQuery(sla_ms=20.0, qps=100.0, gpu_reference=False, allow_unknown_quality=True)
+    a = analyze([r], query, load_price_book(snapshot_dir=None), load_catalog(["bert-tiny"]))
     [row] = a.rows
     assert row.sla_met is False and row.usd_per_million is None and row.usd_per_month_at_target is None
     assert "INVALID runs are not used" in row.capacity_basis
@@ -232,6 +235,7 @@ def test_each_batching_setting_is_a_record_and_the_report_names_the_winner(fault
     from harness.pricing import load_price_book
     from harness.results.cost.analysis import analyze
     from harness.results.cost.catalog import load_catalog
+    from harness.results.cost.query import CostQuery
 
     # 2 ms per call plus 0.5 ms per row: alone 2.5 ms a query (400/s at most); 8 merged, 6 ms (1333/s)
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", "2")
@@ -244,8 +248,8 @@ def test_each_batching_setting_is_a_record_and_the_report_names_the_winner(fault
     assert batched.metrics.loadgen.max_batch == 8 and batched.metrics.loadgen.max_wait_ms == 2.0
     assert alone.metrics.loadgen.capacity_qps < 400 < batched.metrics.loadgen.capacity_qps
     assert set(batched.metrics.loadgen.run.batches) - {"1"}  # merged calls happened
-    a = analyze([alone, batched], 20.0, 100.0, "us-east-2", load_price_book(snapshot_dir=None),
-                load_catalog(["bert-tiny"]), gpu_reference=False, allow_unknown_quality=True)
+    query = CostQuery(sla_ms=20.0, qps=100.0, gpu_reference=False, allow_unknown_quality=True)
+    a = analyze([alone, batched], query, load_price_book(snapshot_dir=None), load_catalog(["bert-tiny"]))
     [row] = a.rows  # one configuration group; the cheaper batching setting wins
     assert row.record_id == batched.record_id
     assert "batching up to 8 queries within 2 ms" in row.capacity_basis

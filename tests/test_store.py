@@ -52,6 +52,22 @@ def test_corrupt_middle_line_names_file_and_line(tmp_path):
     assert str(bad[0]).startswith(str(path / "x.jsonl") + ":2: corrupt line")
 
 
+def test_the_repositorys_own_records_of_every_version_still_read():
+    """results/runs/ holds lines written by earlier harness versions (schema 1 and 2): all of them read."""
+    from harness.contracts import READABLE_VERSIONS
+    from harness.foundation.paths import REPO_ROOT
+
+    root = REPO_ROOT / "results"
+    written = [json.loads(line) for path in sorted(runs_dir(root).glob("*.jsonl"))
+               for line in path.read_text().splitlines() if line.strip()]
+    bad: list[BadLine] = []
+    records = list(iter_records(root, bad))
+    assert bad == [] and len(records) == len(written) > 0
+    assert {d["schema_version"] for d in written} == set(READABLE_VERSIONS)  # a fixture of each version
+    assert [r.record_id for r in records] == [d["record_id"] for d in written]
+    assert {r.schema_version for r in records} == {READABLE_VERSIONS[-1]}
+
+
 def test_newer_schema_version_is_refused_readably(tmp_path):
     append_record(rec(0).replace(schema_version=99), tmp_path)
     bad = []

@@ -21,7 +21,7 @@ MANIFEST = {
     "method": "magnitude", "structure": "unstructured", "target_sparsity": 0.5,
     "realised_sparsity": {"overall": 0.5, "per_layer": {}}, "recipe": {}, "recipe_hash": "0" * 16,
     "seeds": {"model": 0}, "data": None, "wall_time_s": 0.1, "peak_rss_bytes": 1,
-    "quality": {"dense": {}, "pruned": {}}, "architecture": None,
+    "quality": {}, "architecture": None,
 }
 
 
@@ -124,7 +124,7 @@ def test_version_1_manifest_layout_loads(tmp_path):
         "schema_version": 1, "kind": "harness-variant", "model": "bert-tiny", "method": "magnitude",
         "structure": "unstructured", "target_sparsity": 0.0, "realised_sparsity": {"overall": 0.0, "per_layer": {}},
         "recipe": {}, "recipe_hash": "", "seeds": {}, "data": None, "wall_time_s": 0.0, "peak_rss_bytes": 0,
-        "quality": {"dense": {}, "pruned": {}}, "architecture": None, "created_at": "2026-11-24T00:00:00+00:00",
+        "quality": {}, "architecture": None, "created_at": "2026-11-24T00:00:00+00:00",
         "harness_version": "0.1.0"}))
     v = load_variant(d)
     assert v.manifest.target_sparsity == 0.0 and v.manifest.schema_version == VARIANT_SCHEMA_VERSION
@@ -133,10 +133,11 @@ def test_version_1_manifest_layout_loads(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     ({"schema_version": 99}, "schema_version 99 was written by a newer harness"),
-    ({"schema_version": 0}, "schema_version 0 is not supported; valid choices: 1, 2"),
+    ({"schema_version": 0}, "schema_version 0 is not a version this harness knows (reads 1, 2)"),
     ({"kind": "something"}, "kind: expected 'harness-variant', got 'something'"),
     ({"realised_sparsity": "half"}, "realised_sparsity: expected a mapping, got 'half'"),
-    ({"quality": {"pruned": {"accuracy": "high"}}}, "quality.pruned.accuracy: expected a number, got 'high'"),
+    ({"quality": {"pruned": {"n": 64, "accuracy": "high"}}}, "quality.pruned.accuracy: expected a number, got 'high'"),
+    ({"quality": {"pruned": {"accuracy": 0.9}}}, "quality.pruned: missing field 'n'"),
     ({"model": "gpt-9"}, "model 'gpt-9' is not a known model family"),
     ({"model": "distilbert-tiny"}, "weights do not fit model distilbert-tiny"),
 ])
@@ -155,9 +156,9 @@ def test_missing_directory(tmp_path):
         load_variant(tmp_path / "nope")
 
 
-# -- manifests of every version (tests/fixtures/manifests), typed and migrated -------------------------------
+# -- manifests of every version (tests/fixtures/formats, also read by tests/test_contracts.py), typed and migrated -------------------------------
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "manifests")
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "formats")
 
 
 def fixture(name: str) -> dict:
@@ -166,9 +167,9 @@ def fixture(name: str) -> dict:
 
 
 def test_a_version_1_manifest_reads_through_its_migrations():
-    from harness.contracts import VariantManifest
+    from harness.contracts import ModelQuality, VariantManifest
 
-    m = VariantManifest.from_json(fixture("variant-v1.json"))
+    m = VariantManifest.from_json(fixture("variant-manifest-v1.json"))
     assert (m.schema_version, m.model, m.structure, m.scope) == (2, "bert-tiny", "heads", "global")
     assert (m.regime, m.stages, m.source, m.base, m.checkpoint) == (None, (), None, None, None)  # added in version 2
     assert m.realised_sparsity.overall == 0.5 and m.realised_sparsity.unit == "head"
@@ -180,13 +181,14 @@ def test_a_version_1_manifest_reads_through_its_migrations():
     assert step.layers["bert.encoder.layer.0"].keep == (1, 2) and step.layers["bert.encoder.layer.1"].units == 4
     q = m.as_quality()
     assert (q.source, q.top1_agreement, q.kl_dense_pruned, q.examples, q.accuracy) == ("manifest", 0.8125, 0.0123, 256, None)
-    assert q.details["dense"] == {"top1_agreement": 1.0, "n": 256}
+    assert q.details.dense == m.quality.dense == ModelQuality(n=256, top1_agreement=1.0)  # one type for one evaluation
+    assert q.details.n == 256 and q.details.kl_dense_pruned == 0.0123
 
 
 def test_a_version_2_manifest_reads_its_chain_and_steps():
     from harness.contracts import VariantManifest
 
-    m = VariantManifest.from_json(fixture("variant-v2.json"))
+    m = VariantManifest.from_json(fixture("variant-manifest-v2.json"))
     assert [s.structure for s in m.architecture.steps] == ["layers", "heads"]
     assert m.architecture.steps[0].layers["bert.encoder.layer"].keep == (0,) and m.architecture.steps[0].select == "alternate"
     assert [s.structure for s in m.stages] == ["layers", "heads"] and m.stages[1].history[0].realised == 0.5
@@ -196,8 +198,8 @@ def test_a_version_2_manifest_reads_its_chain_and_steps():
 
     again = compose_architectures(m.architecture)  # what a variant pruned from this one stores: version 2 again
     assert again["schema_version"] == 2 and [s["layers"] for s in again["steps"]] == \
-        [s["layers"] for s in fixture("variant-v2.json")["architecture"]["steps"]]
-    based = VariantManifest.from_json({**fixture("variant-v2.json"), "model": "mine",
+        [s["layers"] for s in fixture("variant-manifest-v2.json")["architecture"]["steps"]]
+    based = VariantManifest.from_json({**fixture("variant-manifest-v2.json"), "model": "mine",
                                        "base": {"checkpoint": "ckpt/mine", "checkpoint_id": "abc"}})
     assert based.checkpoint == "ckpt/mine"
 
@@ -205,7 +207,7 @@ def test_a_version_2_manifest_reads_its_chain_and_steps():
 def test_a_version_1_tree_manifest_reads_typed():
     from harness.contracts import TreeVariantManifest, manifest_from_json
 
-    m = manifest_from_json(fixture("tree-v1.json"))
+    m = manifest_from_json(fixture("tree-variant-manifest-v1.json"))
     assert isinstance(m, TreeVariantManifest)
     assert (m.model, m.alpha_index, m.leaves, m.full_nodes, m.split.n_test, m.split.stratified) == ("tree-wine", 3, 5, 17, 45, True)
     assert m.realised_sparsity.overall == pytest.approx(8 / 17) and m.metrics["cv_folds"] == 5
@@ -213,7 +215,7 @@ def test_a_version_1_tree_manifest_reads_typed():
     assert (q.accuracy, q.source, q.details["cv_accuracy"]) == (0.9111, "manifest", 0.92)
 
 
-@pytest.mark.parametrize("name", ["variant-v1.json", "variant-v2.json"])
+@pytest.mark.parametrize("name", ["variant-manifest-v1.json", "variant-manifest-v2.json"])
 def test_older_manifests_load_replay_their_architecture_and_keep_their_id(tmp_path, name):
     """A directory with a manifest of each version and weights of the shapes its architecture gives: it loads
     strictly, gives the sliced model's outputs, and its id hashes the manifest as stored (migrating on read changes
@@ -239,7 +241,7 @@ def test_older_manifests_load_replay_their_architecture_and_keep_their_id(tmp_pa
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"schema_version": 3}, "architecture.schema_version 3 was written by a newer harness"),
+    ({"schema_version": 3}, "architecture: schema_version 3 was written by a newer harness"),
     ({"schema_version": 1, "structure": "rows", "layers": {}}, "architecture: structure: unknown value 'rows'; valid choices: heads"),
     ({"schema_version": 2, "steps": []}, "architecture: steps: expected a non-empty list"),
     ({"schema_version": 1, "structure": "heads", "layers": {"bert.encoder.layer.0": {"units": 4, "keep": [2, 1]}}},
@@ -251,7 +253,7 @@ def test_a_malformed_architecture_is_one_line_naming_the_field(change, message):
     from harness.contracts import RecordError, VariantManifest
 
     with pytest.raises(RecordError) as info:
-        VariantManifest.from_json({**fixture("variant-v1.json"), "architecture": change})
+        VariantManifest.from_json({**fixture("variant-manifest-v1.json"), "architecture": change})
     assert message in str(info.value) and "\n" not in str(info.value)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
+from harness.contracts import Artifact, BenchConfig, Contract, DenseEvidence, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
@@ -61,7 +61,10 @@ class Backend:
             if key not in known:
                 valid = ", ".join(known) or "none"
                 raise RecordError(f"{where}.{key}: not a setting of backend {cls.name!r}; valid: {valid}")
-        return cls.Settings.from_json(dict(values), where)
+        try:
+            return cls.Settings.from_json(dict(values))
+        except RecordError as exc:  # "<field>: ..." -> "<where>.<field>: ..."
+            raise RecordError(f"{where}.{exc}") from None
 
     def eval_batch_size(self, timed_batch: int) -> int:
         """Batch size of the evaluation pass (outside the timed region): larger than the timed one where the engine
@@ -111,7 +114,7 @@ class Backend:
 
     def kernel_info(self) -> KernelInfo:
         """Which kernel ran for the pruned layers, with evidence."""
-        return KernelInfo("dense", {"reason": "dense kernels; zeros are multiplied like any value"})
+        return KernelInfo("dense", DenseEvidence("dense kernels; zeros are multiplied like any value"))
 
     def close(self) -> None:
         pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport
+from harness.contracts import Contract, EngineReport, GemmEngine
 
 from .base import Backend
 
@@ -83,4 +83,4 @@ class GemmCalibration(Backend):
 
     def effective_settings(self):
         return EngineReport(precision=self.config.precision, threads=self.threads,
-                            engine={"flops_per_call": self.flops, "gemm_engine": self.engine})
+                            engine=GemmEngine(flops_per_call=self.flops, gemm_engine=self.engine))

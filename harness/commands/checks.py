@@ -124,7 +124,7 @@ def check_out_dirs(**paths) -> None:
             check_output_dir(path, "--" + name.replace("_", "-"))
 
 
-REPORT_FILES = ("cost.md", "cost.html", "cost.csv", "fleet-cost.md", "fleet-cost.csv")
+REPORT_FILES = ("cost.md", "cost.html", "cost.csv", "cost.png", "fleet-cost.md", "fleet-cost.csv")
 
 
 def check_report_out(path, flag: str = "--out") -> None:

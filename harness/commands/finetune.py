@@ -46,10 +46,10 @@ def run(args) -> int:
     check_before_training(model, args, data)
     path, d = finetune(model, data, args.out, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                        max_train=args.max_train, seq_len=args.seq, seed=args.seed, checkpoint=args.checkpoint)
-    before, after = d["quality"]["before"], d["quality"]["after"]
+    before, after = d.quality.before, d.quality.after
     print(f"checkpoint: {path}")
-    print(f"  dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} ({after['n']} examples), "
-          f"{args.steps} steps in {d['wall_time_s']:.0f} s")
+    print(f"  dev accuracy {before.accuracy:.4f} -> {after.accuracy:.4f} ({after.n} examples), "
+          f"{args.steps} steps in {d.wall_time_s:.0f} s")
     return 0
 
 

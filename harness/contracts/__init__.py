@@ -1,20 +1,24 @@
-"""Typed contracts: the frozen records that cross process and module boundaries.
+"""Typed contracts: the frozen records that cross process and module boundaries, and every persisted format.
 
-Standard library only (codec.py, config.py, worker.py, record.py; import everything from here). The parent, every worker (the DeepSparse worker runs another interpreter with
-numpy<2) and every reader of results import this module and nothing heavier to speak the same language:
+Standard library only (import everything from here). The parent, every worker (the DeepSparse worker runs
+another interpreter with numpy<2) and every reader of results import this package and nothing heavier to
+speak the same language:
 
-  BenchConfig   one configuration to measure (what the user asked for) + Settings (how long, how hard)
-  Artifact      what the export stage prepared for a worker (ONNX file, inputs, reference, sizes)
-  WorkerJob     one JSON document in (config + artifact + backend entry point)
-  WorkerResult  one JSON document out (raw samples + what the engine really used)
-  RunRecord     one line of results/runs/*.jsonl, made of RecordConfig, Effective, Metrics (LatencyStats,
-                Parity, Quality, ...), Machine
-  VariantManifest, TreeVariantManifest   manifest.json of a variant directory (manifest.py: its versions
-                and migrations; architecture.py: the architecture section's)
+  codec.py     Contract (to_json/from_json, field paths in errors), Versioned (schema_version + MIGRATIONS)
+  options.py   Option: a settings field's help, flag, unit and bounds (the command line's flags come from it)
+  config.py    BenchConfig (one configuration to measure) + Settings (how long, how hard) + TaskSpec
+  worker.py    Artifact, WorkerJob (one JSON document in), WorkerResult (one out), LoadGen results
+  engine.py    what each engine reports about itself, and the evidence of which kernel ran
+  quality.py   Quality and its details, ModelQuality, EvalSetMeta
+  manifest.py  VariantManifest, TreeVariantManifest: manifest.json of a variant directory
+  architecture.py  Architecture: a manifest's architecture section (its own versions)
+  record.py    RunRecord: one line of results/runs/*.jsonl (RecordConfig, Effective, Metrics, Machine)
+  fleet.py, nightly.py, training.py, caches.py   the other files the harness writes and reads back
 
-Every class has to_json() and from_json(); records also read every older schema version through the
-explicit migrations in record.MIGRATIONS (as pyperf's _json_load and asv's update_to_N do). A value of the wrong
-shape is a RecordError naming the field path, never an AttributeError in a reader far away.
+Every class has to_json() and from_json(); persisted formats also read every older schema version through
+explicit migrations (record.MIGRATIONS and each Versioned class's MIGRATIONS, as pyperf's _json_load and
+asv's update_to_N do). A value of the wrong shape is a RecordError naming the field path, never an
+AttributeError in a reader far away. docs/records.md lists every format and its versions.
 
 SCHEMA_VERSION history (RunRecord JSON lines):
   1 - first version: config (with measurement and engine knobs in one settings mapping), effective,
@@ -26,11 +30,36 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       (MLPerf LoadGen server/offline runs and the capacity search), machine.cpu_stepping and machine.id_scheme
       (2: the id hashes the CPU's family, model, stepping and ISA flags; absent reads as 1, the older id);
       metrics.server (the hand-written Poisson server scenario) is read but no longer written.
+      effective.engine, effective.kernel_evidence and the quality details read as typed sections
+      (harness.contracts.engine, .quality) with the same JSON.
 """
 
-from .codec import Contract, FutureVersion, RecordError, stable_hash
+from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
+from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
 from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
 from .architecture import Architecture
+from .engine import (
+                     CsrEvidence,
+                     CudaEngine,
+                     DeepSparseEngine,
+                     DeepSparseEvidence,
+                     DenseEvidence,
+                     EngineDetails,
+                     GemmEngine,
+                     KernelEvidence,
+                     OpenVinoEngine,
+                     OpenVinoSparseEvidence,
+                     OrtEngine,
+                     OrtGraphOps,
+                     SklearnEngine,
+                     TorchEngine,
+                     describe_evidence,
+)
+from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
+from .nightly import AsvCache, AsvResult, AsvSummary
+from .options import Option, check_options, option, options
+from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
+from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings, VocabularyResize
 from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .record import (
                      MIGRATIONS,
@@ -52,13 +81,21 @@ from .worker import (
                      LoadgenResult,
                      LoadgenTrial,
                      Parity,
-                     Quality,
                      ServerResult,
+                     ServerTrial,
                      WorkerJob,
                      WorkerResult,
 )
 
 __all__ = [
+    "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings", "VocabularyResize",
+    "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
+    "AsvCache", "AsvResult", "AsvSummary", "ServerTrial",
+    "Option", "check_options", "option", "options",
+    "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
+    "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
+    "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
+    "describe_evidence",
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",

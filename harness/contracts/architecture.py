@@ -1,21 +1,22 @@
 """The `architecture` section of a variant manifest, typed: which units of the dense model a structurally pruned
 variant keeps, step by step (harness.variants.architecture replays it on a freshly built dense model).
 
-ARCHITECTURE_SCHEMA_VERSION history:
+Architecture.SCHEMA_VERSION history:
   1 - one step: {schema_version: 1, structure, layers: {group name: {units, keep}}, ...counts}
   2 - several steps in the order they were made (layers, then heads): {schema_version: 2, steps: [step, ...]},
       each step a version-1 architecture. The typed form is always version 2 (a version-1 section becomes
-      one step, through ARCHITECTURE_MIGRATIONS); writers still store a single step as version 1.
+      one step, through Architecture.MIGRATIONS); writers still store a single step as version 1.
+
+The section is a Versioned format inside the manifest (harness.contracts.codec): a manifest of any version
+reads its architecture through these migrations, whatever version the architecture itself is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import Contract, RecordError, _describe, _from_mapping, check_version, migrate
+from .codec import Contract, RecordError, Versioned, _describe, _from_mapping
 
-ARCHITECTURE_SCHEMA_VERSION = 2
-READABLE_ARCHITECTURE_VERSIONS = (1, 2)
 STRUCTURES = ("heads", "neurons", "channels", "layers")  # what an architecture step can remove
 
 
@@ -61,30 +62,27 @@ class ArchitectureStep(Contract):
             raise RecordError(f"schema_version: a step is a version-1 architecture, got {_describe(self.schema_version)}")
 
 
-def _architecture_1_to_2(data: dict) -> dict:
-    return {"schema_version": 2, "steps": [data]}
-
-
-ARCHITECTURE_MIGRATIONS = {1: _architecture_1_to_2}
+def _one_step(data: dict) -> dict:
+    """Version 1 -> 2: the single step becomes the first of a list."""
+    return {"schema_version": 1, "steps": [data]}
 
 
 @dataclass(frozen=True)
-class Architecture(Contract):
+class Architecture(Versioned):
     """Which units of the dense model a structurally pruned variant keeps, step by step (version 2)."""
 
+    SCHEMA_VERSION = 2
+    MIGRATIONS = {1: _one_step}
+
     steps: tuple[ArchitectureStep, ...]
-    schema_version: int = ARCHITECTURE_SCHEMA_VERSION
+    schema_version: int = 2
 
     def __post_init__(self):
         if not self.steps:
             raise RecordError("steps: expected a non-empty list of version-1 steps")
 
     @classmethod
-    def from_json(cls, data, path: str = "architecture"):
-        if not isinstance(data, dict):
-            raise RecordError(f"{path}: expected a mapping, got {_describe(data)}")
-        version = check_version(data, f"{path}.", ARCHITECTURE_SCHEMA_VERSION, READABLE_ARCHITECTURE_VERSIONS, "architecture")
-        if version == 1:
-            _from_mapping(ArchitectureStep, data, path)  # a problem names the field where the file has it
-        data = migrate(dict(data), version, ARCHITECTURE_SCHEMA_VERSION, ARCHITECTURE_MIGRATIONS)
-        return _from_mapping(cls, data, path)
+    def from_json(cls, data, path: str = ""):
+        if isinstance(data, dict) and data.get("schema_version") == 1:
+            _from_mapping(ArchitectureStep, data, path)  # a problem of a version-1 section named where the file has it
+        return super().from_json(data, path)

@@ -5,13 +5,15 @@
 
 Two kinds share the file name and the reader (harness.variants.manifest): a compressed torch model
 (kind "harness-variant", VariantManifest) and a pruned decision tree (kind "harness-tree-variant",
-TreeVariantManifest); `manifest_from_json` picks the class by `kind`. A manifest of a newer version than this
-harness reads is FutureVersion; one of an unknown kind or version is RecordError, each naming the field.
+TreeVariantManifest); `manifest_from_json` picks the class by `kind`. Both are Versioned formats
+(harness.contracts.codec): older versions read through each class's MIGRATIONS, like every persisted format
+of the harness. A manifest of a newer version than this harness reads is FutureVersion; one of an unknown kind
+or version is RecordError, each naming the field.
 Fields this harness does not know (a manifest written by a newer minor version, or by hand) are ignored.
 A variant's id hashes the manifest as stored, never the typed form, so reading an old manifest through its
 migrations never changes the id of a variant.
 
-MANIFEST_SCHEMA_VERSION history (kind "harness-variant"):
+VariantManifest.SCHEMA_VERSION history (kind "harness-variant"):
   1 - first version: schema_version, kind, model, method, structure, target_sparsity, realised_sparsity
       {overall, per_layer}, recipe, recipe_hash, seeds, data, wall_time_s, peak_rss_bytes, quality {dense,
       pruned}, architecture, created_at, harness_version. harness prune also records scope, history [{step,
@@ -23,11 +25,15 @@ MANIFEST_SCHEMA_VERSION history (kind "harness-variant"):
       chain) and source (a variant pruned again with --from) when present, realised_sparsity.weights_vs_dense,
       quality.start (with --from); architecture may be version 2 (several structural steps); base
       {checkpoint, checkpoint_id} when the variant was made from a local checkpoint (its `model` is then the
-      checkpoint's name). Every addition is optional, so the migration from 1 only sets the version.
+      checkpoint's name). Every addition is optional, so the migration from 1 changes nothing but the version.
+
+The quality figures (quality.dense, .pruned, .start) are ModelQuality, the type fine-tuned checkpoints and run
+records use for one evaluation of a torch model; a run record's metrics.manifest_quality carries the pruned
+figures with the dense one beside them (ManifestDetails), made by VariantManifest.as_quality.
 
 The `architecture` section has versions of its own, read through its own migrations: contracts/architecture.py.
 
-TREE_MANIFEST_SCHEMA_VERSION history (kind "harness-tree-variant"):
+TreeVariantManifest.SCHEMA_VERSION history (kind "harness-tree-variant"):
   1 - first version: schema_version, kind, model, dataset, task, metric, seed, split, alpha, alpha_index,
       path_length, path_entries, chosen, leaves, depth, nodes, full_nodes, realised_sparsity {overall:
       fraction of the full tree's nodes pruned away}, mean_decisions_per_item, metrics {train, test, cv,
@@ -40,35 +46,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .architecture import Architecture
-from .codec import Contract, RecordError, _describe, _from_mapping, check_version, migrate
-from .worker import Quality
+from .codec import Contract, RecordError, Versioned, _describe
+from .quality import ManifestDetails, ModelQuality, Quality
 
 VARIANT_KIND = "harness-variant"
 TREE_VARIANT_KIND = "harness-tree-variant"
-MANIFEST_SCHEMA_VERSION = 2
-READABLE_MANIFEST_VERSIONS = (1, 2)
-TREE_MANIFEST_SCHEMA_VERSION = 1
-READABLE_TREE_MANIFEST_VERSIONS = (1,)
 
 
 # -- the compressed torch model's manifest ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class QualityFigures(Contract):
-    """Quality of one model on the task's evaluation split, measured in torch when the variant was made
-    (harness.pruning.training.evaluate): accuracy with real labels, top-1 agreement and KL with the dense teacher."""
-
-    n: int | None = None
-    accuracy: float | None = None
-    top1_agreement: float | None = None
-    kl_dense_pruned: float | None = None
-
-
-@dataclass(frozen=True)
 class ManifestQuality(Contract):
-    dense: QualityFigures | None = None
-    pruned: QualityFigures | None = None
-    start: QualityFigures | None = None  # the variant pruned again (--from), before this pruning
+    """Quality measured in torch when the variant was made (harness.pruning.training.evaluate)."""
+
+    dense: ModelQuality | None = None
+    pruned: ModelQuality | None = None
+    start: ModelQuality | None = None  # the variant pruned again (--from), before this pruning
 
 
 @dataclass(frozen=True)
@@ -118,16 +111,17 @@ class Base(Contract):
     checkpoint_id: str | None = None
 
 
-def _manifest_1_to_2(data: dict) -> dict:
-    return {**data, "schema_version": 2}  # version 2 only added optional fields
-
-
-MANIFEST_MIGRATIONS = {1: _manifest_1_to_2}
+def _optional_additions(data: dict) -> dict:
+    """Version 1 -> 2: version 2 only added optional fields."""
+    return data
 
 
 @dataclass(frozen=True)
-class VariantManifest(Contract):
+class VariantManifest(Versioned):
     """manifest.json of a compressed torch model (see the module docstring for its versions)."""
+
+    SCHEMA_VERSION = 2
+    MIGRATIONS = {1: _optional_additions}
 
     model: str
     kind: str = VARIANT_KIND
@@ -143,7 +137,7 @@ class VariantManifest(Contract):
     data: str | None = None
     history: tuple[HistoryStep, ...] = ()
     train_steps: int | None = None
-    architecture: Architecture | None = None
+    architecture: Architecture | None = None  # its own versions and migrations (architecture.py)
     stages: tuple[StageSummary, ...] = ()
     source: Source | None = None
     base: Base | None = None
@@ -154,29 +148,12 @@ class VariantManifest(Contract):
     timings_s: dict[str, float] = field(default_factory=dict)
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = MANIFEST_SCHEMA_VERSION
+    schema_version: int = 2
 
     def __post_init__(self):
-        if self.kind != VARIANT_KIND:
-            raise RecordError(f"kind: expected {VARIANT_KIND!r}, got {_describe(self.kind)}")
+        _kind(self.kind, VARIANT_KIND)
         if not self.model:
             raise RecordError("model: expected a model name, got an empty string")
-
-    @classmethod
-    def from_json(cls, data, path: str = ""):
-        """Read a manifest of any readable version (older ones, and their architecture, through migrations)."""
-        where = f"{path}." if path else ""
-        if not isinstance(data, dict):
-            raise RecordError(f"{path or 'manifest'}: expected a JSON object, got {_describe(data)}")
-        if data.get("kind") != VARIANT_KIND:
-            raise RecordError(f"{where}kind: expected {VARIANT_KIND!r}, got {_describe(data.get('kind'))}")
-        version = check_version(data, where, MANIFEST_SCHEMA_VERSION, READABLE_MANIFEST_VERSIONS, "manifest")
-        data = migrate(dict(data), version, MANIFEST_SCHEMA_VERSION, MANIFEST_MIGRATIONS)
-        if data.get("architecture") is not None:
-            architecture = Architecture.from_json(data["architecture"], f"{where}architecture")
-            data = {k: v for k, v in data.items() if k != "architecture"}
-            return _from_mapping(cls, data, path).replace(architecture=architecture)
-        return _from_mapping(cls, data, path)
 
     @property
     def checkpoint(self) -> str | None:
@@ -184,13 +161,13 @@ class VariantManifest(Contract):
         return self.base.checkpoint if self.base else None
 
     def as_quality(self) -> Quality | None:
-        """What the manifest says of the pruned model's quality, as a run record's metrics.manifest_quality."""
+        """What the manifest says of the pruned model's quality, as a run record's metrics.manifest_quality: the
+        pruned figures, with the same manifest's dense figure beside them (the baseline of the drop)."""
         pruned = self.quality.pruned
         if pruned is None:
             return None
-        details = {k: v for k, v in pruned.to_json().items() if v is not None}
-        if self.quality.dense is not None:  # the same manifest's dense figure: the baseline of the drop
-            details["dense"] = {k: v for k, v in self.quality.dense.to_json().items() if v is not None}
+        details = ManifestDetails(n=pruned.n, top1_agreement=pruned.top1_agreement, accuracy=pruned.accuracy,
+                                  kl_dense_pruned=pruned.kl_dense_pruned, dense=self.quality.dense)
         return Quality(accuracy=pruned.accuracy, top1_agreement=pruned.top1_agreement,
                        kl_dense_pruned=pruned.kl_dense_pruned, examples=pruned.n, source="manifest", details=details)
 
@@ -207,8 +184,10 @@ class TreeSplit(Contract):
 
 
 @dataclass(frozen=True)
-class TreeVariantManifest(Contract):
+class TreeVariantManifest(Versioned):
     """manifest.json of a pruned decision tree (see the module docstring for its versions)."""
+
+    SCHEMA_VERSION = 1
 
     model: str
     kind: str = TREE_VARIANT_KIND
@@ -236,21 +215,10 @@ class TreeVariantManifest(Contract):
     sklearn_version: str | None = None
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = TREE_MANIFEST_SCHEMA_VERSION
+    schema_version: int = 1
 
     def __post_init__(self):
-        if self.kind != TREE_VARIANT_KIND:
-            raise RecordError(f"kind: expected {TREE_VARIANT_KIND!r}, got {_describe(self.kind)}")
-
-    @classmethod
-    def from_json(cls, data, path: str = ""):
-        where = f"{path}." if path else ""
-        if not isinstance(data, dict):
-            raise RecordError(f"{path or 'manifest'}: expected a JSON object, got {_describe(data)}")
-        if data.get("kind") != TREE_VARIANT_KIND:
-            raise RecordError(f"{where}kind: expected {TREE_VARIANT_KIND!r}, got {_describe(data.get('kind'))}")
-        check_version(data, where, TREE_MANIFEST_SCHEMA_VERSION, READABLE_TREE_MANIFEST_VERSIONS, "tree manifest")
-        return _from_mapping(cls, data, path)  # one version so far: no migrations yet
+        _kind(self.kind, TREE_VARIANT_KIND)
 
     @property
     def checkpoint(self) -> str | None:
@@ -261,6 +229,11 @@ class TreeVariantManifest(Contract):
             return None
         accuracy = self.quality.get("accuracy")
         return Quality(accuracy=accuracy, source="manifest", details=dict(self.quality))
+
+
+def _kind(kind, expected: str) -> None:
+    if kind != expected:
+        raise RecordError(f"kind: expected {expected!r}, got {_describe(kind)}")
 
 
 KINDS = {VARIANT_KIND: VariantManifest, TREE_VARIANT_KIND: TreeVariantManifest}

@@ -3,7 +3,9 @@
 SCHEMA_VERSION history is in the docstring of harness/contracts/__init__.py. Within version 2, records
 gained the optional metrics.loadgen (server and offline scenarios under MLPerf LoadGen) and stopped writing
 metrics.server and settings.server_requests/server_steps (the Poisson loop LoadGen replaced); records
-without metrics.loadgen read it as null, and old records keep metrics.server.
+without metrics.loadgen read it as null, and old records keep metrics.server. The two retired settings
+(RETIRED_SETTINGS) are not part of Settings any more: a version-1 record's are dropped by its migration, a
+version-2 record's are ignored on reading (the line on disk keeps them, and its config_hash stays as written).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, FutureVersion, RecordError, _describe, _from_mapping
+from .codec import Contract, RecordError, Versioned, _describe, _settle
 from .config import BenchConfig
-from .worker import STATUSES, LoadgenResult, Parity, Quality, ServerResult
+from .engine import EngineDetails, KernelEvidence
+from .quality import Quality
+from .worker import STATUSES, LoadgenResult, Parity, ServerResult
 
 SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,17 @@ class Effective(Contract):
     cpus: tuple[int, ...] | None = None
     cpus_observed: tuple[int, ...] | None = None
     kernel: str | None = None
-    kernel_evidence: dict[str, Any] | None = None
-    engine: dict[str, Any] | None = None
+    kernel_evidence: KernelEvidence | dict[str, Any] | None = None  # harness.contracts.engine
+    engine: EngineDetails | dict[str, Any] | None = None
     backend_version: str | None = None
     device: str = "cpu"
     load_s: float | None = None
     warmup_iters: int | None = None
     stop_reason: str | None = None
     quantization: dict[str, Any] | None = None  # int8: how the model was quantized (from the export stage)
+
+    def __post_init__(self):
+        _settle(self, "kernel_evidence", "engine")
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,11 @@ class Machine(Contract):
 
 
 @dataclass(frozen=True)
-class RunRecord(Contract):
-    """One configuration run: one line of results/runs/*.jsonl (docs/records.md)."""
+class RunRecord(Versioned):
+    """One configuration run: one line of results/runs/*.jsonl (docs/records.md); from_json reads every
+    version in READABLE_VERSIONS, older ones through MIGRATIONS."""
+
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     record_id: str
     status: str
@@ -147,24 +156,6 @@ class RunRecord(Contract):
     def __post_init__(self):
         if self.status not in STATUSES:
             raise RecordError(f"status: unknown value {_describe(self.status)}; valid: {', '.join(STATUSES)}")
-
-    @classmethod
-    def from_json(cls, data, path: str = ""):
-        """Read a record of any readable schema version (older ones through MIGRATIONS)."""
-        if not isinstance(data, dict):
-            raise RecordError(f"expected a JSON object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
-        if version > SCHEMA_VERSION:
-            raise FutureVersion(f"schema_version {version} was written by a newer harness "
-                                f"(this one reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade the harness")
-        if version not in READABLE_VERSIONS:
-            raise RecordError(f"schema_version {version} is not a version this harness knows "
-                              f"(reads {', '.join(map(str, READABLE_VERSIONS))})")
-        for v in range(version, SCHEMA_VERSION):
-            data = MIGRATIONS[v](data)
-        return _from_mapping(cls, data, path)
 
     @staticmethod
     def peek_id(data) -> str | None:
@@ -226,6 +217,7 @@ _V1_BACKEND_KNOBS = {
     "torch": ("sparse_threshold",),
 }
 _V1_KNOB_DEFAULTS = {"spinning": True, "streams": 1, "openvino_sparse_rate": None, "sparse_threshold": None}
+RETIRED_SETTINGS = ("server_requests", "server_steps")  # the hand-written Poisson server loop's, before LoadGen
 
 
 def _update_to_2(data: dict) -> dict:
@@ -238,6 +230,8 @@ def _update_to_2(data: dict) -> dict:
             settings = dict(settings)
             own = _V1_BACKEND_KNOBS.get(config.get("backend"), ())
             knobs = {k: settings.pop(k) for k in list(settings) if k in _V1_KNOB_DEFAULTS}
+            for retired in RETIRED_SETTINGS:
+                settings.pop(retired, None)
             config["backend_settings"] = {k: v for k, v in knobs.items() if k in own and v != _V1_KNOB_DEFAULTS[k]}
             config["settings"] = settings
         data["config"] = config
@@ -255,3 +249,5 @@ def _update_to_2(data: dict) -> dict:
 
 
 MIGRATIONS = {1: _update_to_2}
+RunRecord.MIGRATIONS = MIGRATIONS
+READABLE_VERSIONS = RunRecord.readable_versions()

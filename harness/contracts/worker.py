@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, RecordError, _describe
+from .codec import Contract, RecordError, _describe, _settle
 from .config import BenchConfig
+from .engine import EngineDetails, KernelEvidence
+from .quality import EvalSetMeta, Quality
 
 STATUSES = ("ok", "error", "timeout", "oom", "parity_failed", "unsupported", "skipped")
 
@@ -34,7 +36,7 @@ class Artifact(Contract):
     flops_nonzero_per_inference: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts (tree nodes, depth, ...)
     eval_path: str | None = None  # npz: the evaluation set (inputs, labels, the dense fp32 model's top-1)
-    eval_meta: dict[str, Any] | None = None  # what the evaluation set is (task, split, examples, data sha256)
+    eval_meta: EvalSetMeta | None = None  # what the evaluation set is (task, split, examples, data sha256)
     quantization: dict[str, Any] | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
     schema_version: int = 1
 
@@ -60,7 +62,10 @@ class Parity(Contract):
 @dataclass(frozen=True)
 class KernelInfo(Contract):
     kernel: str = "dense"
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: KernelEvidence | dict[str, Any] = field(default_factory=dict)  # a mapping: a shape not known here
+
+    def __post_init__(self):
+        _settle(self, "evidence")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,23 @@ class EngineReport(Contract):
     threads: int | None = None
     device: str = "cpu"
     backend_version: str | None = None
-    engine: dict[str, Any] = field(default_factory=dict)
+    engine: EngineDetails | dict[str, Any] = field(default_factory=dict)  # a mapping: an engine not known here
+
+    def __post_init__(self):
+        _settle(self, "engine")
+
+
+@dataclass(frozen=True)
+class ServerTrial(Contract):
+    """Legacy, read only: one arrival rate of the hand-written server scenario, with the latency quantile it kept
+    (p99, or p90 for trials of fewer than 300 requests)."""
+
+    rate_per_s: float
+    met: bool | None = None
+    n: int | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,7 @@ class ServerResult(Contract):
     sla_ms: float | None = None
     max_rate_per_s: float | None = None
     quantile: float | None = None
-    trials: tuple[dict[str, Any], ...] = ()
+    trials: tuple[ServerTrial, ...] = ()
     note: str | None = None
 
 
@@ -177,24 +198,6 @@ class LoadgenResult(Contract):
         if self.search is not None:
             return self.search.capacity_qps
         return self.run.target_qps if self.run is not None and self.run.valid else 0.0
-
-
-@dataclass(frozen=True)
-class Quality(Contract):
-    """Task quality of one model: accuracy against labels, or agreement with the dense fp32 model."""
-
-    accuracy: float | None = None
-    top1_agreement: float | None = None
-    kl_dense_pruned: float | None = None
-    task: str | None = None
-    split: str | None = None
-    examples: int | None = None
-    accuracy_ci95: tuple[float, ...] | None = None  # Wilson score interval
-    agreement_ci95: tuple[float, ...] | None = None
-    data_sha256: str | None = None
-    source: str | None = None  # "engine" (measured where timed), "manifest", "teacher"
-    eval_s: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

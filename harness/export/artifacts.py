@@ -13,16 +13,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.contracts import Artifact, BenchConfig, VariantManifest
+from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
 from harness.models.checkpoint import checkpoint_id
 
 from .build import build_model
-
-ARTIFACT_SCHEMA_VERSION = 1
-
 
 def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format: str | None = None) -> Artifact:
     """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`; an int8 model in
@@ -46,13 +43,14 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
     shape = f"b{config.batch_size}-s{config.seq_len}"
     paths = {"io": directory / f"io-{shape}.npz", "onnx": directory / "model.onnx",
              "meta": directory / f"meta-{shape}.json", "manifest": directory / "variant-manifest.json"}
-    if not paths["io"].exists() or not paths["meta"].exists() or (needs_onnx and not paths["onnx"].exists()):
-        _build(config, family, paths, needs_onnx=needs_onnx, static=static)
-    meta = json.loads(paths["meta"].read_text())
+    meta = _read_meta(paths["meta"])
+    if not paths["io"].exists() or meta is None or (needs_onnx and not paths["onnx"].exists()):
+        _build(config, family, paths, needs_onnx=needs_onnx, static=static, rebuild_meta=meta is None)
+        meta = ArtifactMeta.from_json(json.loads(paths["meta"].read_text()), str(paths["meta"]))
     manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
     eval_path, eval_meta = _eval_set(config, family, directory)
     onnx_path = str(paths["onnx"]) if needs_onnx else None
-    size = paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"]
+    size = paths["onnx"].stat().st_size if needs_onnx else meta.weights_bytes
     ir_path, quantization = None, None
     if int8_format:
         from harness.quantization.int8 import quantized_model
@@ -65,13 +63,21 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
         dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
         onnx_path=onnx_path, openvino_ir_path=ir_path, quantization=quantization, variant_id=variant_id,
         variant_manifest=manifest, artifact_bytes=size,
-        weights_bytes=meta["weights_bytes"], params=meta["params"], nonzero_params=meta["nonzero_params"],
-        flops_per_inference=meta["flops_per_inference"],
-        flops_nonzero_per_inference=meta["flops_nonzero_per_inference"], eval_path=eval_path, eval_meta=eval_meta,
+        weights_bytes=meta.weights_bytes, params=meta.params, nonzero_params=meta.nonzero_params,
+        flops_per_inference=meta.flops_per_inference,
+        flops_nonzero_per_inference=meta.flops_nonzero_per_inference, eval_path=eval_path, eval_meta=eval_meta,
     )
 
 
-def _eval_set(config: BenchConfig, family, directory: Path) -> tuple[str | None, dict | None]:
+def _read_meta(path: Path) -> ArtifactMeta | None:
+    """The cached meta file, or None when it is missing or no longer reads (then it is counted again)."""
+    try:
+        return ArtifactMeta.from_json(json.loads(path.read_text()), str(path))
+    except (OSError, ValueError):  # missing, not JSON, or a RecordError: not trusted
+        return None
+
+
+def _eval_set(config: BenchConfig, family, directory: Path) -> tuple[str | None, EvalSetMeta | None]:
     """The evaluation set of config.task, with the dense fp32 model of the same family (or checkpoint) as the
     reference for top-1 agreement."""
     if config.task is None:
@@ -83,7 +89,7 @@ def _eval_set(config: BenchConfig, family, directory: Path) -> tuple[str | None,
     return prepare_eval_set(config, family, directory, dense, dense_id)
 
 
-def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool) -> None:
+def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool, rebuild_meta: bool) -> None:
     import numpy as np
     import torch
 
@@ -105,16 +111,15 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
             np.savez(tmp, **arrays)
     if needs_onnx and not paths["onnx"].exists():
         export_onnx(wrapper, family, args, paths["onnx"], dynamic=not static)
-    if not paths["meta"].exists():
-        meta = {
-            "schema_version": ARTIFACT_SCHEMA_VERSION,
-            "flops_per_inference": family.flops(model, 1, config.seq_len),
-            "flops_nonzero_per_inference": family.flops(model, 1, config.seq_len, nonzero=True),
-            "weights_bytes": sum(p.numel() * p.element_size() for p in model.state_dict().values()),
-            "params": sum(p.numel() for p in model.parameters()),
-            "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
-        }
-        atomic_write_text(paths["meta"], json.dumps(meta))
+    if rebuild_meta:
+        meta = ArtifactMeta(
+            flops_per_inference=family.flops(model, 1, config.seq_len),
+            flops_nonzero_per_inference=family.flops(model, 1, config.seq_len, nonzero=True),
+            weights_bytes=sum(p.numel() * p.element_size() for p in model.state_dict().values()),
+            params=sum(p.numel() for p in model.parameters()),
+            nonzero_params=sum(int(torch.count_nonzero(p)) for p in model.parameters()),
+        )
+        atomic_write_text(paths["meta"], json.dumps(meta.to_json()))
 
 
 def chain(manifest: dict | None, quantization: dict) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.contracts import BenchConfig, TaskSpec, stable_hash
+from harness.contracts import BenchConfig, EvalSetMeta, TaskSpec, stable_hash
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 
@@ -34,14 +34,14 @@ def eval_key(task: TaskSpec, family, config: BenchConfig, dense_id: str) -> dict
             "kind": family.kind, "version": 1}
 
 
-def prepare_eval_set(config: BenchConfig, family, directory: Path, dense_model, dense_id: str) -> tuple[str, dict]:
+def prepare_eval_set(config: BenchConfig, family, directory: Path, dense_model, dense_id: str) -> tuple[str, EvalSetMeta]:
     """(path of the npz, its description) for config.task; the dense model is asked for lazily (a callable)."""
     task = config.task
     key = stable_hash(eval_key(task, family, config, dense_id))
     path, meta_path = directory / f"eval-{key}.npz", directory / f"eval-{key}.json"
     if not path.is_file() or not meta_path.is_file():
         _build(task, family, config, dense_model, path, meta_path)
-    return str(path), json.loads(meta_path.read_text())
+    return str(path), EvalSetMeta.from_json(json.loads(meta_path.read_text()), str(meta_path))
 
 
 def _inputs(task: TaskSpec, family, config: BenchConfig):
@@ -93,4 +93,4 @@ def _build(task: TaskSpec, family, config: BenchConfig, dense_model, path: Path,
     arrays["dense"] = dense_pred
     with atomic_output(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
-    atomic_write_text(meta_path, json.dumps(meta | {"seq_len": config.seq_len}))
+    atomic_write_text(meta_path, json.dumps(EvalSetMeta.from_json(meta | {"seq_len": config.seq_len}).to_json()))

@@ -21,6 +21,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from harness.contracts import GemmPeaks
+
 from .fsutil import atomic_write_text
 from .paths import REPO_ROOT
 
@@ -164,21 +166,20 @@ def gemm_peak_gflops(threads: int, precision: str = "fp32", *, run=None) -> floa
     cycle and to let tests replace it).
     """
     fp = _static_fingerprint()
-    path = cache_dir() / f"gemm-peak-v2-{fp['id']}.json"  # v2: fastest of torch and ONNX Runtime GEMMs
-    table = {}
+    path = cache_dir() / f"gemm-peak-v{GemmPeaks.SCHEMA_VERSION}-{fp['id']}.json"  # harness.contracts.caches
+    table = GemmPeaks(machine_id=fp["id"])
     if path.exists():
         try:
-            table = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            table = {}
+            table = GemmPeaks.from_json(json.loads(path.read_text()), str(path))
+        except (OSError, ValueError):  # damaged or of another version: measured again
+            pass
     key = f"{precision}:{threads}"
-    if key in table.get("peaks", {}):
-        return table["peaks"][key]
+    if key in table.peaks:
+        return table.peaks[key]
     if run is None:
         return None
     gflops = run(threads, precision)
     if gflops is None:
         return None
-    table = {"schema_version": 2, "machine_id": fp["id"], "peaks": {**table.get("peaks", {}), key: gflops}}
-    atomic_write_text(path, json.dumps(table, indent=1))
+    atomic_write_text(path, json.dumps(table.with_peak(key, gflops).to_json(), indent=1))
     return gflops

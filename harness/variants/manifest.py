@@ -40,6 +40,10 @@ def read_checked_manifest(path, *, what: str, cls, payload: str):
     Every problem is one HarnessError line naming the file and the field."""
     p = Path(path)
     stored = read_stored_manifest(p, what=what)
+    expected = getattr(cls, "kind", None)
+    if isinstance(expected, str) and stored.get("kind") != expected:
+        raise HarnessError(f"{p / MANIFEST_FILE}: kind: expected {expected!r}, got {stored.get('kind')!r}: "
+                           f"not a {what} directory")
     try:
         typed = cls.from_json(stored)
     except RecordError as exc:

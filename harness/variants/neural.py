@@ -17,15 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.manifest import MANIFEST_SCHEMA_VERSION, READABLE_MANIFEST_VERSIONS, VARIANT_KIND, VariantManifest
+from harness.contracts.manifest import VARIANT_KIND, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
 
 from .manifest import MANIFEST_FILE, manifest_kind, read_checked_manifest
 
-VARIANT_SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
-READABLE_VARIANT_VERSIONS = READABLE_MANIFEST_VERSIONS
+VARIANT_SCHEMA_VERSION = VariantManifest.SCHEMA_VERSION
 WEIGHTS_FILE = "model.safetensors"
 
 

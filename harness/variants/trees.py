@@ -12,20 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.contracts.manifest import (
-    READABLE_TREE_MANIFEST_VERSIONS,
-    TREE_MANIFEST_SCHEMA_VERSION,
-    TREE_VARIANT_KIND,
-    TreeVariantManifest,
-)
+from harness.contracts.manifest import TREE_VARIANT_KIND, TreeVariantManifest
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
 from harness.models.tree_data import arrays_hash, estimator_from_arrays, load_tree_file, save_npz, tree_arrays
 
 from .manifest import MANIFEST_FILE, manifest_kind, read_checked_manifest
 
-TREE_VARIANT_SCHEMA_VERSION = TREE_MANIFEST_SCHEMA_VERSION
-READABLE_TREE_VARIANT_VERSIONS = READABLE_TREE_MANIFEST_VERSIONS
+TREE_VARIANT_SCHEMA_VERSION = TreeVariantManifest.SCHEMA_VERSION
 TREE_FILE = "tree.npz"
 # manifest keys left out of the variant id: the same tree written twice keeps its id
 _VOLATILE_KEYS = ("created_at", "harness_version")

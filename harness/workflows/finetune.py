@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from harness import __version__
+from harness.contracts import FinetuneDescription, FinetuneQuality, FinetuneSettings, ModelQuality, VocabularyResize
 from harness.foundation.errors import ConfigError
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
 
-FINETUNE_SCHEMA_VERSION = 1
 DESCRIPTION_FILE = "harness-finetune.json"
 
 
@@ -45,7 +45,7 @@ def with_vocabulary(family, vocab_size: int):
 
 def finetune(model_name: str, data_dir: str, out_dir, *, steps: int = 300, lr: float = 5e-5, batch_size: int = 32,
              max_train: int | None = None, seq_len: int | None = None, seed: int = 0, checkpoint: str | None = None,
-             progress: bool = True) -> tuple[Path, dict]:
+             progress: bool = True) -> tuple[Path, FinetuneDescription]:
     """Fine-tune and save; returns (checkpoint directory, description with dev accuracy before and after)."""
     from harness.models.registry import family_for
     from harness.pruning.pruner import default_cache_dir
@@ -61,7 +61,7 @@ def finetune(model_name: str, data_dir: str, out_dir, *, steps: int = 300, lr: f
     model = family.build(checkpoint=checkpoint, seed=seed)
     resized = None
     if clamp is not None and len(tokenizer) > clamp:
-        resized = {"from": clamp, "to": len(tokenizer)}
+        resized = VocabularyResize(rows_before=clamp, rows_after=len(tokenizer))
         torch.manual_seed(seed)
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         family = with_vocabulary(family, len(tokenizer))
@@ -71,21 +71,19 @@ def finetune(model_name: str, data_dir: str, out_dir, *, steps: int = 300, lr: f
     model = finetune_dense(family, model, task, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
                            cache_dir=default_cache_dir())
     after = evaluate(model, task)
-    description = {
-        "schema_version": FINETUNE_SCHEMA_VERSION, "kind": "harness-finetune", "base": family.name,
-        "base_checkpoint": checkpoint, "data": task.data_id, "train_data": task.train_data_id,
-        "settings": {"steps": steps, "lr": lr, "batch_size": batch_size, "max_train": max_train,
-                     "seq_len": seq_len, "seed": seed},
-        "quality": {"before": before, "after": after, "split": "dev"},
-        "wall_time_s": round(time.perf_counter() - started, 3), "harness_version": __version__,
-    }
-    if resized:
-        description["vocabulary_resized"] = resized
+    description = FinetuneDescription(
+        base=family.name, base_checkpoint=checkpoint, data=task.data_id, train_data=task.train_data_id,
+        settings=FinetuneSettings(steps=steps, lr=lr, batch_size=batch_size, max_train=max_train, seq_len=seq_len,
+                                  seed=seed),
+        quality=FinetuneQuality(before=ModelQuality.from_json(before, "before"),
+                                after=ModelQuality.from_json(after, "after"), split="dev"),
+        wall_time_s=round(time.perf_counter() - started, 3), harness_version=__version__, vocabulary_resized=resized,
+    )
 
     def fill(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / DESCRIPTION_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        (tmp / DESCRIPTION_FILE).write_text(json.dumps(description.to_json(), indent=2) + "\n")
 
     check_replaceable_output(out_dir, "--out", what="a checkpoint finetune wrote", owned=DESCRIPTION_FILE)
     return atomic_write_dir(out_dir, fill), description
