@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.contracts import (
+    Architecture,
     ArtifactMeta,
     AsvCache,
     CsrEvidence,
@@ -30,6 +31,8 @@ from harness.contracts import (
     Submissions,
     TorchEngine,
     TreeArtifactMeta,
+    TreeVariantManifest,
+    VariantManifest,
     Versioned,
     describe_evidence,
 )
@@ -52,6 +55,11 @@ FIXTURE_VERSIONS = {
     "gemm-peaks-v2.json": (GemmPeaks, 2),
     "dense-finetune-v1.json": (DenseFinetuneEntry, 1),
     "harness-finetune-v1.json": (FinetuneDescription, 1),
+    "variant-manifest-v1.json": (VariantManifest, 1),
+    "variant-manifest-v2.json": (VariantManifest, 2),
+    "tree-variant-manifest-v1.json": (TreeVariantManifest, 1),
+    "architecture-v1.json": (Architecture, 1),
+    "architecture-v2.json": (Architecture, 2),
 }
 
 
@@ -83,7 +91,7 @@ def test_every_version_of_every_format_has_a_fixture():
     """A format that gains a version must add a fixture of the old one (and its migration) here."""
     have = {(cls, version) for cls, version in FIXTURE_VERSIONS.values()} | set(NOT_JSON)
     formats = set(_formats())
-    assert {RunRecord, FleetPlan, Submissions, AsvCache, EvalSetMeta, GemmPeaks} <= formats
+    assert {RunRecord, FleetPlan, Submissions, AsvCache, EvalSetMeta, GemmPeaks, VariantManifest, Architecture} <= formats
     for cls in formats:
         for version in cls.readable_versions():
             assert (cls, version) in have, f"{cls.__name__} version {version} has no fixture in {FIXTURES}"

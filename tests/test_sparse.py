@@ -116,10 +116,10 @@ def test_magnitude_variant_hits_the_target_exactly(tmp_path):
 
     path = make_magnitude_variant("bert-tiny", 0.9, tmp_path / "v", scope="per-layer")
     v = load_variant(path)
-    assert v.manifest["method"] == "magnitude" and v.manifest["structure"] == "unstructured"
+    assert v.manifest.method == "magnitude" and v.manifest.structure == "unstructured"
     # made by the pruning library: one-shot, no fine-tuning, quality against the dense model recorded
-    assert v.manifest["recipe"]["schedule"]["kind"] == "oneshot" and v.manifest["recipe"]["finetune"]["steps"] == 0
-    assert v.manifest["quality"]["dense"]["top1_agreement"] == 1.0 and v.manifest["quality"]["pruned"]["n"] == 256
+    assert v.manifest.recipe["schedule"]["kind"] == "oneshot" and v.manifest.recipe["finetune"]["steps"] == 0
+    assert v.manifest.quality.dense.top1_agreement == 1.0 and v.manifest.quality.pruned.n == 256
     layers = model_family("bert-tiny").prunable_layers(v.model)
     assert len(layers) == 12
     for name, m in layers.items():

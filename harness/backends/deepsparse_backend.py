@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 
-from harness.contracts import DeepSparseEngine, DeepSparseEvidence, EngineReport, KernelInfo
+from harness.contracts import DeepSparseEngine, DeepSparseEvidence, EngineReport, KernelInfo, manifest_from_json
 
 from .base import Backend, BackendUnavailable
 
@@ -149,8 +149,9 @@ class DeepSparseBackend(Backend):
 
     def kernel_info(self):
         e = self.engine
-        manifest = self.artifact.variant_manifest or {}
-        realised = manifest.get("realised_sparsity")
+        realised = None
+        if self.artifact.variant_manifest:
+            realised = manifest_from_json(self.artifact.variant_manifest, "variant manifest").realised_sparsity.overall
         params, nonzero = self.artifact.params, self.artifact.nonzero_params
         evidence = DeepSparseEvidence(
             engine=self.engine_line.get("line"),
@@ -159,7 +160,7 @@ class DeepSparseBackend(Backend):
             requested_kernel=self.config.kernel,
             note=("DeepSparse chooses sparse kernels by itself for weights it finds sparse (both kernel "
                   "settings run the same engine); it does not report per-layer choices"),
-            prunable_weight_sparsity=realised.get("overall") if isinstance(realised, dict) else None,
+            prunable_weight_sparsity=realised,
             model_zero_fraction=round(1.0 - nonzero / params, 6) if params and nonzero is not None else None,
         )
         return KernelInfo("deepsparse", evidence)

@@ -10,7 +10,7 @@ from harness.foundation.errors import ConfigError
 from harness.foundation.validation import short
 
 from . import add_command
-from .checks import MAX_REPEATS, check_input_dir, check_inputs, check_results_root, integer
+from .checks import MAX_REPEATS, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer
 from .flags import (
     add_setting_flags,
     field_default,
@@ -69,12 +69,14 @@ def add_force_threads_argument(p) -> None:
 
 
 def check_before_measuring(configs, args, flags: dict | None = None) -> None:
-    """Before any work: the results directory can be written and every configuration fits this machine."""
+    """Before any work: the results directory can be written, every file the configurations read is sound, and
+    every configuration fits this machine."""
     from harness.measure.machine_fit import check_machine_fit
 
     check_results_root(getattr(args, "results", None))
     for variant in sorted({c.variant for c in configs if c.variant}):
         check_input_dir(variant, (flags or {}).get("variants", "variants"))
+    check_config_inputs(configs)
     check_machine_fit(configs, force_threads=getattr(args, "force_threads", False), flags=flags)
 
 

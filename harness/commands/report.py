@@ -8,7 +8,7 @@ from harness.pricing.catalog import parse_instance_list
 from harness.results.cost.query import DEFAULT_QUERY, CostQuery
 
 from . import add_command
-from .checks import check_inputs, check_out_dirs, check_path_text, real
+from .checks import check_inputs, check_path_text, check_report_out, check_results_to_read, real
 
 
 def register(sub):
@@ -78,7 +78,8 @@ def run_cost(args) -> int:
     from harness.results.store import load_records
 
     query = cost_query(args)
-    check_out_dirs(out=args.out)
+    check_report_out(args.out)
+    check_results_to_read(args.results)
     records = load_records(args.results)  # every record; the cost join skips failed runs with their reason
     if args.example == "seed":
         paths, verdict = write_seed_example(records, args.out, query)

@@ -9,7 +9,7 @@ from harness.foundation.validation import short
 
 from . import add_command
 from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, csv_list, task_from_args
-from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_results_root, integer
+from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer
 from .flags import settings_from_args
 
 
@@ -113,9 +113,13 @@ def check_before_work(spec, args) -> None:
     longest = model_family(spec.model).max_seq_len()
     if spec.seq_len is not None and longest is not None and spec.seq_len > longest:
         raise ConfigError(f"--seq: {spec.seq_len} is longer than model {spec.model!r} accepts ({longest} positions)")
+    from harness.variants.neural import is_variant
+
     pruned = [s for s in spec.sparsities if s]
     if pruned:
         check_output_dir(variant_path(spec, pruned[0]).parent, "--variants-dir")
+    for s in pruned:  # a variant the sweep made before is reused or remade; anything else there is the user's
+        check_replaceable_output(variant_path(spec, s), "--variants-dir", what="a variant directory", owned=is_variant)
     if args.prepare_only:
         return
     check_results_root(args.results)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from . import add_command
 from .bench import add_force_threads_argument
-from .checks import MAX_REPEATS, check_out_dirs, check_results_root, integer, integers, real
+from .checks import MAX_REPEATS, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, real
 
 
 def register(sub):
@@ -74,8 +76,11 @@ def check_before_work(args) -> None:
     from harness.contracts import BenchConfig
     from harness.measure.machine_fit import check_machine_fit
     from harness.models.registry import model_family
+    from harness.variants.trees import is_tree_variants_dir
 
-    check_out_dirs(out=args.out, variants=args.variants)
+    check_out_dirs(out=args.out)  # a reports directory shared with other reports: trees adds its own files only
+    variants = args.variants or os.path.join(args.out, f"trees-{args.dataset}-variants")
+    check_replaceable_output(variants, "--variants", what="a directory of tree variants", owned=is_tree_variants_dir)
     if args.no_bench:
         return
     check_results_root(args.results)

@@ -10,6 +10,8 @@ speak the same language:
   worker.py    Artifact, WorkerJob (one JSON document in), WorkerResult (one out), LoadGen results
   engine.py    what each engine reports about itself, and the evidence of which kernel ran
   quality.py   Quality and its details, ModelQuality, EvalSetMeta
+  manifest.py  VariantManifest, TreeVariantManifest: manifest.json of a variant directory
+  architecture.py  Architecture: a manifest's architecture section (its own versions)
   record.py    RunRecord: one line of results/runs/*.jsonl (RecordConfig, Effective, Metrics, Machine)
   fleet.py, nightly.py, training.py, caches.py   the other files the harness writes and reads back
 
@@ -25,14 +27,17 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       declares); manifest quality moves from metrics.quality to metrics.manifest_quality, and
       metrics.quality holds only quality measured on the engine that was timed. Later in version 2 (all
       optional, so every version-2 line reads): config.task, effective.quantization (int8), metrics.loadgen
-      (MLPerf LoadGen server/offline runs and the capacity search); metrics.server (the hand-written
-      Poisson server scenario) is read but no longer written. effective.engine, effective.kernel_evidence and
-      the quality details read as typed sections (harness.contracts.engine, .quality) with the same JSON.
+      (MLPerf LoadGen server/offline runs and the capacity search), machine.cpu_stepping and machine.id_scheme
+      (2: the id hashes the CPU's family, model, stepping and ISA flags; absent reads as 1, the older id);
+      metrics.server (the hand-written Poisson server scenario) is read but no longer written.
+      effective.engine, effective.kernel_evidence and the quality details read as typed sections
+      (harness.contracts.engine, .quality) with the same JSON.
 """
 
 from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
 from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
 from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .architecture import Architecture
 from .engine import (
                      CsrEvidence,
                      CudaEngine,
@@ -54,7 +59,8 @@ from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
 from .nightly import AsvCache, AsvResult, AsvSummary
 from .options import Option, check_options, option, options
 from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
-from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings
+from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings, VocabularyResize
+from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -82,7 +88,7 @@ from .worker import (
 )
 
 __all__ = [
-    "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings",
+    "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings", "VocabularyResize",
     "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
     "AsvCache", "AsvResult", "AsvSummary", "ServerTrial",
     "Option", "check_options", "option", "options",
@@ -93,5 +99,5 @@ __all__ = [
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
-    "WorkerResult", "stable_hash",
+    "WorkerResult", "stable_hash", "Architecture", "TreeVariantManifest", "VariantManifest", "manifest_from_json",
 ]

@@ -103,12 +103,18 @@ class Metrics(Contract):
 
 @dataclass(frozen=True)
 class Machine(Contract):
-    """Who measured: the fingerprint of the machine (harness.foundation.machine) and its declared instance type."""
+    """Who measured: the fingerprint of the machine (harness.foundation.machine) and its declared instance type.
+
+    `id_scheme` says what `id` hashes: 2 (cpu_stepping recorded too) the CPU's vendor, model name, family, model,
+    stepping and ISA flags with the cores, RAM and architecture; 1 (records written before, the field absent)
+    the model name, cores, RAM, architecture and host name. Ids of the two schemes never match, so a history
+    never mixes them."""
 
     id: str = "unknown"
     cpu_model: str | None = None
     cpu_vendor: str | None = None
     cpu_family_model: str | None = None
+    cpu_stepping: str | None = None
     architecture: str | None = None
     physical_cores: int | None = None
     logical_cpus: int | None = None
@@ -122,6 +128,7 @@ class Machine(Contract):
     instance_type: str | None = None
     instance_type_source: str | None = None  # "declared" | "detected" | None
     gemm_peak_gflops: float | None = None
+    id_scheme: int = 1
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ Version history:
                          (another version, a damaged file, another key) is trained again and replaced.
   FinetuneDescription 1  kind "harness-finetune", base, base_checkpoint, data, train_data, settings {steps, lr,
                          batch_size, max_train, seq_len, seed}, quality {before, after, split}, wall_time_s,
-                         harness_version.
+                         harness_version; later in version 1 (optional): vocabulary_resized {rows_before,
+                         rows_after} when the model's embedding grew to its tokenizer's vocabulary before training.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class FinetuneQuality(Contract):
 
 
 @dataclass(frozen=True)
+class VocabularyResize(Contract):
+    """The model's embedding rows before and after it grew to cover every id its tokenizer emits."""
+
+    rows_before: int
+    rows_after: int
+
+
+@dataclass(frozen=True)
 class FinetuneDescription(Versioned):
     """What `harness finetune` made: from which model and data, how, and how well."""
 
@@ -91,6 +100,7 @@ class FinetuneDescription(Versioned):
     base_checkpoint: str | None = None
     wall_time_s: float | None = None
     harness_version: str | None = None
+    vocabulary_resized: VocabularyResize | None = None
     kind: str = KIND
     schema_version: int = 1
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta
+from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
@@ -99,7 +99,7 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
 
     _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
     if manifest is not None:
-        atomic_write_text(paths["manifest"], json.dumps(manifest))
+        atomic_write_text(paths["manifest"], json.dumps(manifest.to_json()))
     wrapper = ExportWrapper(model, family.input_names).eval()
     inputs = family.example_inputs(config.batch_size, config.seq_len, seed=0)
     args = tuple(inputs[name] for name in family.input_names)
@@ -126,10 +126,10 @@ def chain(manifest: dict | None, quantization: dict) -> str:
     """What was done to the model, in order: "second-order 80% unstructured -> int8 qdq (128 examples of sst2 train)"."""
     steps = []
     if manifest:
-        realised = manifest.get("realised_sparsity")
-        sparsity = realised.get("overall") if isinstance(realised, dict) else None
-        amount = f" {sparsity:.0%}" if isinstance(sparsity, (int, float)) else ""
-        steps.append(f"{manifest.get('method', '?')}{amount} {manifest.get('structure', '?')}")
+        typed = VariantManifest.from_json(manifest, "variant manifest")
+        sparsity = typed.realised_sparsity.overall
+        amount = f" {sparsity:.0%}" if sparsity is not None else ""
+        steps.append(f"{typed.method or '?'}{amount} {typed.structure or '?'}")
     else:
         steps.append("dense")
     calibration = quantization.get("calibration")

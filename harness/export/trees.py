@@ -67,9 +67,9 @@ def prepare_tree_artifact(config: BenchConfig, family, directory, *, needs_onnx:
         raise ConfigError(f"checkpoint: {family.name} is a scikit-learn tree with no Hugging Face checkpoint, "
                           f"got {config.checkpoint!r}; give a pruned tree as --variant DIR (from `harness trees`)")
     if config.variant:
-        manifest = read_tree_manifest(config.variant)
-        if manifest.get("model") != family.name:
-            raise HarnessError(f"tree variant {config.variant!r} was made for {manifest.get('model')!r}, not {family.name!r}")
+        manifest, typed = read_tree_manifest(config.variant)
+        if typed.model != family.name:
+            raise HarnessError(f"tree variant {config.variant!r} was made for {typed.model!r}, not {family.name!r}")
         arrays = load_tree_file(Path(config.variant) / TREE_FILE)
         variant_id = tag = variant_id_of(manifest, arrays)
     else:

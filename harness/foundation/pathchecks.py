@@ -116,3 +116,27 @@ def files_in(directory, names, what: str, layout: str = "") -> list[Path]:
         if not (path / name).is_file():
             raise ConfigError(f"{what} {str(path)!r} has no {name}" + (f" ({layout})" if layout else ""))
     return [path / name for name in names]
+
+
+def check_replaceable_output(path, flag: str, *, what: str, owned) -> Path:
+    """`path` as an output a command writes whole (and may replace): it does not exist yet, is an empty directory,
+    or holds `what` the harness wrote before, as `owned(path)` (a function) or a marker file of that name
+    recognises it. Anything else is refused in one line: nothing a user owns is replaced or deleted.
+
+        check_replaceable_output(args.out, "--out", what="a compression output", owned="compress.json")
+
+    Call it before any work; the write itself then goes beside the target and is renamed into place
+    (harness.foundation.fsutil.atomic_write_dir), so a reader sees the old output or the new one."""
+    checked = check_output_dir(path, flag)
+    target = Path(os.path.abspath(os.fspath(checked)))
+    if not target.is_dir():
+        return checked
+    entries = sorted(p.name for p in target.iterdir())
+    if not entries:
+        return checked
+    mine = owned(target) if callable(owned) else (target / owned).is_file()
+    if not mine:
+        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        raise ConfigError(f"{flag}: {_show(checked)} exists and is not {what} (it holds {count} the harness did not "
+                          f"write, e.g. {_show(entries[0])}); choose a new or empty directory: nothing in it is replaced")
+    return checked

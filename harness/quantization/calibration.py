@@ -45,7 +45,7 @@ def _task_texts(config: BenchConfig, examples: int):
     import random
 
     if task.name == "sst2":
-        from harness.tasks.sst2 import read_tsv
+        from harness.tasks.eval_data import read_tsv
 
         texts, _ = read_tsv(Path(task.data) / "train.tsv")
         pairs, name = None, "sst2 train"

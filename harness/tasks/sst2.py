@@ -8,9 +8,7 @@ data_id records). Batches are padded dynamically to their longest example.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -20,44 +18,9 @@ from harness.foundation.errors import HarnessError
 from harness.foundation.pathchecks import files_in
 
 from .base import Task
+from .eval_data import SST2_LAYOUT, read_tsv
 
-SST2_LAYOUT = "SST-2 layout: train.tsv, dev.tsv"
-
-TEXT_COLUMNS = ("sentence", "content")
 DEFAULT_MAX_LEN = 64
-
-
-def read_tsv(path: Path) -> tuple[list[str], list[int]]:
-    """(texts, labels) of a GLUE SST-2 file, whichever text column name it uses."""
-    csv.field_size_limit(sys.maxsize)
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        try:
-            header = [h.strip() for h in next(rows)]
-        except StopIteration:
-            raise HarnessError(f"SST-2 file {str(path)!r} is empty") from None
-        if "label" not in header:
-            raise HarnessError(f"SST-2 file {str(path)!r} has no 'label' column; header is {header}")
-        text_col = next((c for c in TEXT_COLUMNS if c in header), None)
-        if text_col is None:
-            raise HarnessError(
-                f"SST-2 file {str(path)!r} has no text column; header is {header}, expected one of {list(TEXT_COLUMNS)}"
-            )
-        li, ti = header.index("label"), header.index(text_col)
-        texts, labels = [], []
-        for lineno, row in enumerate(rows, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                label = int(row[li])
-                text = row[ti]
-            except (IndexError, ValueError):
-                raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: bad row {row!r}") from None
-            if label not in (0, 1):
-                raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: label {label} is not 0 or 1")
-            texts.append(text)
-            labels.append(label)
-    return texts, labels
 
 
 def files_sha(paths: list[Path], length: int = 12) -> str:

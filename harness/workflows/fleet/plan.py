@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.contracts import FleetPlan, PlanFiles, RecordError
 from harness.foundation.errors import ConfigError
+from harness.foundation.fsutil import atomic_write_dir
 
 from . import batch, kubernetes
 from .spec import FleetSpec, slug, validate
@@ -39,25 +40,32 @@ class BatchJob:
 
 
 def write_plan(spec: FleetSpec, out_dir) -> dict[str, Path]:
-    """Write every file for every instance type; returns {label: path}."""
+    """Write every file for every instance type; returns {label: path}. The plan is written beside `out_dir` and
+    renamed into place: an earlier plan there is replaced whole, never mixed with this one."""
     validate(spec)
     out = Path(out_dir)
-    (out / "batch").mkdir(parents=True, exist_ok=True)
-    (out / "kubernetes").mkdir(parents=True, exist_ok=True)
-    planned: dict[str, PlanFiles] = {}
     paths: dict[str, Path] = {}
-    for instance in spec.instance_types:
-        files = PlanFiles(job_definition=f"batch/{slug(instance)}.job-definition.json",
-                          submit_job=f"batch/{slug(instance)}.submit-job.json", kubernetes=f"kubernetes/{slug(instance)}.yaml")
-        _write_json(out / files.job_definition, batch.job_definition(spec, instance))
-        _write_json(out / files.submit_job, batch.submit_job(spec, instance))
-        (out / files.kubernetes).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)), encoding="utf-8")
-        planned[instance] = files
-        paths.update({f"{instance} {k}": out / v for k, v in files.to_json().items()})
-    index = FleetPlan(name=spec.name, shards=spec.shards, results=spec.results, matrix=spec.matrix.to_mapping(),
-                      instance_types=planned)
-    _write_json(out / PLAN_FILE, index.to_json())
-    paths["plan"] = out / PLAN_FILE
+
+    def fill(tmp: Path) -> None:
+        (tmp / "batch").mkdir()
+        (tmp / "kubernetes").mkdir()
+        planned: dict[str, PlanFiles] = {}
+        for instance in spec.instance_types:
+            files = PlanFiles(job_definition=f"batch/{slug(instance)}.job-definition.json",
+                              submit_job=f"batch/{slug(instance)}.submit-job.json",
+                              kubernetes=f"kubernetes/{slug(instance)}.yaml")
+            _write_json(tmp / files.job_definition, batch.job_definition(spec, instance))
+            _write_json(tmp / files.submit_job, batch.submit_job(spec, instance))
+            (tmp / files.kubernetes).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)),
+                                                encoding="utf-8")
+            planned[instance] = files
+            paths.update({f"{instance} {k}": out / v for k, v in files.to_json().items()})
+        index = FleetPlan(name=spec.name, shards=spec.shards, results=spec.results, matrix=spec.matrix.to_mapping(),
+                          instance_types=planned)
+        _write_json(tmp / PLAN_FILE, index.to_json())
+        paths["plan"] = out / PLAN_FILE
+
+    atomic_write_dir(out, fill)
     return paths
 
 

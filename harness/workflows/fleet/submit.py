@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from harness.contracts import RecordError, Submissions, SubmittedJob
+from harness.contracts import Submissions, SubmittedJob
 from harness.foundation.errors import ConfigError, HarnessError
 
 from .plan import BatchJob
