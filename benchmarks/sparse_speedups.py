@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.contracts import describe_evidence
 from harness.foundation.fsutil import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,7 +141,7 @@ def analyse(records, *, model, compare, variants, focus, rounds: dict, backends=
         key = f"{c.model} {c.backend}/{c.kernel} {target.get(c.variant, 0.0) if c.model == model else 0.0:g}"
         effective = r.effective
         kernels_ran[key] = {"status": r.status, "kernel": effective.kernel if effective else None,
-                            "evidence": effective.kernel_evidence if effective else None, "reason": r.reason}
+                            "evidence": describe_evidence(effective.kernel_evidence) if effective else "", "reason": r.reason}
     # the same configuration's p50 in each round: how steady the shared machine was
     p50s: dict = {}
     for r in records:
@@ -212,8 +213,7 @@ def to_markdown(result: dict) -> str:
         lines.append(f"| {backend} | {c['pruned_kernel']} | {p} | {q} | {_fmt_ratio(c['speedup'])} |")
     lines += ["", "## Which kernel ran (from the records)", "", "| configuration | status | kernel | evidence |", "|---|---|---|---|"]
     for key, k in a["kernels_ran"].items():
-        ev = k["evidence"] or {}
-        brief = ev.get("reason") or ev.get("engine") or (f"{ev.get('swapped_layers')} layers swapped, {ev.get('dense_layers')} dense, threshold {ev.get('threshold')}" if "swapped_layers" in ev else "")
+        brief = k["evidence"]
         if k["status"] != "ok":
             brief = k["reason"]
         lines.append(f"| {key} | {k['status']} | {k['kernel']} | {str(brief)[:160]} |")

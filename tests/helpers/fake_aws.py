@@ -95,7 +95,7 @@ class FakeAWS:
         plan_dir = ws.root / plan
         index = read_index(plan_dir)
         s3 = boto3.client("s3", region_name="us-east-1")
-        bucket, _, prefix = index["results"][len("s3://"):].partition("/")
+        bucket, _, prefix = index.results[len("s3://"):].partition("/")
         if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
             s3.create_bucket(Bucket=bucket)
         region = a.get("--region") or "us-east-2"
@@ -112,9 +112,9 @@ class FakeAWS:
                                                       state="ENABLED", serviceRole=role)
                 batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, computeEnvironmentOrder=[
                     {"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}])
-        if index["results"] not in self.pushed:
+        if index.results not in self.pushed:
             _push_children(index, ws)
-            self.pushed.add(index["results"])
+            self.pushed.add(index.results)
 
 
 def _push_children(index: dict, ws: Workspace) -> None:
@@ -123,13 +123,13 @@ def _push_children(index: dict, ws: Workspace) -> None:
     from harness.results.sync import push
     from tests.helpers.records import record
 
-    for k, instance in enumerate(index["instance_types"]):
-        for shard in range(int(index["shards"])):
+    for k, instance in enumerate(index.instance_types):
+        for shard in range(int(index.shards)):
             root = ws.root / "children" / f"{instance}-{shard}"
             machine = f"{instance}-child-{shard}"
             append_record(record(f"{machine}-r", model="bert-tiny", instance=instance, machine_id=machine,
                                  created_at=f"2026-11-30T0{k}:{10 + shard}:00+00:00"), root)
-            push(index["results"], root)
+            push(index.results, root)
 
 
 def _stub_price_list(client, a: Args) -> None:
