@@ -10,7 +10,7 @@
     precisions: [fp32]                                    # optional
     kernels: [dense]                                      # optional
     scenario: single-stream                               # optional
-    instance_type: c7a.large                              # optional
+    instance_type: c7a.large                              # optional; match: the catalogue type matching this CPU
     settings: {min_duration_s: 5, min_iters: 30, streams: 1}   # optional: measurement settings
                                                           # (harness.contracts.Settings) and backend knobs
 
@@ -33,10 +33,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from harness.backends.registry import USER_BACKENDS, backend_class
 from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, RecordError, Settings, TaskSpec
 from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.machine import fingerprint
 from harness.foundation.pathchecks import check_input_dir
 from harness.foundation.validation import short, validate
 from harness.models.checkpoint import checkpoint_family
 from harness.models.registry import MODELS, family_for
+from harness.pricing.catalog import all_instances, isa_classes, matching_instance
 
 SLA_SCENARIOS = ("server",)  # the scenarios that read settings.sla_ms
 
@@ -244,6 +246,7 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
     trees) ignore seq_lens, use their own input size, and run once per batch size."""
     configs: list[BenchConfig] = []
     seen = set()
+    instance_type = matching_instance_type() if matrix.instance_type == MATCH else matrix.instance_type
     sources = [(m, None) for m in matrix.models] + [(checkpoint_family(c).name, c) for c in matrix.checkpoints]
     families = {source: family_for(*source) for source in sources}
     for (model, checkpoint), variant, backend, threads, batch, seq, precision, kernel in itertools.product(
@@ -258,7 +261,7 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
         cfg = BenchConfig(
             model=model, backend=backend, batch_size=batch, seq_len=seq, threads=threads, precision=precision,
             kernel=kernel, variant=variant, checkpoint=checkpoint, scenario=matrix.scenario,
-            instance_type=matrix.instance_type, settings=matrix.settings,
+            instance_type=instance_type, settings=matrix.settings,
             backend_settings=matrix.backend_settings(backend), task=matrix.task,
         )
         key = cfg.config_hash(variant)
@@ -307,3 +310,19 @@ def shard(configs: list[BenchConfig], spec: tuple[int, int] | None) -> list[Benc
     ranked = sorted(range(len(configs)), key=lambda k: configs[k].config_hash(configs[k].variant))
     mine = {k for rank, k in enumerate(ranked) if rank % n == i - 1}
     return [c for k, c in enumerate(configs) if k in mine]
+
+
+MATCH = "match"  # instance_type: match, the catalogue's CPU type that matches the CPU measuring
+
+
+def matching_instance_type() -> str:
+    """The catalogue's CPU instance type closest to this machine (vendor, ISA classes, logical CPUs: a Milan with
+    AVX2 prices as c6a, a Genoa with AVX-512 and VNNI as c7a), so that a record is priced as the CPU that measured."""
+    fp = fingerprint()
+    match = matching_instance(all_instances(), architecture=fp.get("architecture"), vendor_id=fp.get("cpu_vendor"),
+                              flags=fp.get("isa_flags") or (), logical_cpus=fp.get("logical_cpus"))
+    if match is None:
+        isa = " ".join(isa_classes(fp.get("isa_flags") or ())) or "no ISA flags read"
+        raise ConfigError(f"instance_type: {MATCH}: no catalogue CPU type matches this machine ({fp.get('cpu_model')}, "
+                          f"{isa}); declare instance_type (see `harness prices show`)")
+    return match.name
