@@ -23,10 +23,14 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       optional, so every version-2 line reads): config.task, effective.quantization (int8), metrics.loadgen
       (MLPerf LoadGen server/offline runs and the capacity search); metrics.server (the hand-written
       Poisson server scenario) is read but no longer written.
+  3 - effective.quantization is a typed record (contracts.worker.Quantization: format, method, per-channel,
+      calibration method and source, SmoothQuant alpha, the layers left in fp32 and those the sensitivity pass
+      returned there, the chain); version-2 lines rename its fp32_nodes to fp32_layers. New optional `phases`:
+      where the configuration's wall time went (export, quantization, worker start, load, timed loop, ...).
 """
 
 from .codec import Contract, FutureVersion, RecordError, stable_hash
-from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .config import INT8_CALIBRATIONS, KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -41,21 +45,25 @@ from .record import (
 from .worker import (
                      STATUSES,
                      Artifact,
+                     Calibration,
                      CapacitySearch,
                      EngineReport,
                      KernelInfo,
                      LoadgenResult,
                      LoadgenTrial,
                      Parity,
+                     Phases,
                      Quality,
+                     Quantization,
+                     SensitivityPass,
                      ServerResult,
                      WorkerJob,
                      WorkerResult,
 )
 
 __all__ = [
-    "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
+    "INT8_CALIBRATIONS", "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
-    "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
+    "Metrics", "Parity", "Phases", "Quality", "Quantization", "SensitivityPass", "Calibration", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
     "WorkerResult", "stable_hash",
 ]

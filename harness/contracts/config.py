@@ -12,6 +12,7 @@ KERNELS = ("dense", "sparse")
 SCENARIOS = ("single-stream", "offline", "server")
 LOADGEN_PRESETS = ("quick", "full")  # how long each MLPerf LoadGen run lasts (harness.runner.loadgen_run.PRESETS)
 TASKS = ("sst2", "text-classification", "teacher")
+INT8_CALIBRATIONS = ("minmax", "percentile", "entropy")  # how static int8 calibrates activation ranges
 # The fewest samples whose order statistics give a distribution-free 95% interval for each percentile
 # (harness.foundation.stats.percentile_interval; tests/test_stats.py checks these against it).
 MIN_SAMPLES = {"p50": 6, "p90": 36, "p99": 368}
@@ -44,9 +45,29 @@ class Settings(Contract):
     # (the record's stop_reason then says which); None: min_iters alone
     percentile_target: str | None = "p99"
     calibration_examples: int = 128  # int8: examples that calibrate the activation ranges (export stage)
+    # int8 that keeps quality (harness.quantization): weight scales per output channel (else per tensor), how the
+    # activation ranges are calibrated, SmoothQuant's migration strength (None: off), and the sensitivity pass's
+    # budget: layers return to fp32, most harmful first, until the accuracy drop on `heldout_examples` held-back
+    # examples of the training split is at most int8_max_drop points (None: no pass)
+    int8_per_channel: bool = True
+    int8_calibration: str = "minmax"
+    smoothquant_alpha: float | None = None
+    int8_max_drop: float | None = None
+    heldout_examples: int = 512
 
     def __post_init__(self):
         _positive_int("settings.calibration_examples", self.calibration_examples)
+        _positive_int("settings.heldout_examples", self.heldout_examples)
+        if self.int8_calibration not in INT8_CALIBRATIONS:
+            raise RecordError(f"settings.int8_calibration: unknown value {_describe(self.int8_calibration)}; "
+                              f"valid: {', '.join(INT8_CALIBRATIONS)}")
+        if self.smoothquant_alpha is not None:
+            _finite("settings.smoothquant_alpha", self.smoothquant_alpha)
+            if self.smoothquant_alpha > 1.0:
+                raise RecordError(f"settings.smoothquant_alpha: expected a fraction in [0, 1], got "
+                                  f"{_describe(self.smoothquant_alpha)}")
+        if self.int8_max_drop is not None:
+            _finite("settings.int8_max_drop", self.int8_max_drop)
         for name in ("warmup_iters", "min_iters", "max_iters"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -14,10 +14,10 @@ from typing import Any
 
 from .codec import Contract, FutureVersion, RecordError, _describe, _from_mapping
 from .config import BenchConfig
-from .worker import STATUSES, LoadgenResult, Parity, Quality, ServerResult
+from .worker import STATUSES, LoadgenResult, Parity, Phases, Quality, Quantization, ServerResult
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Effective(Contract):
     load_s: float | None = None
     warmup_iters: int | None = None
     stop_reason: str | None = None
-    quantization: dict[str, Any] | None = None  # int8: how the model was quantized (from the export stage)
+    quantization: Quantization | None = None  # int8: how the model was quantized (the export stage's chain)
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,7 @@ class RunRecord(Contract):
     git_commit: str | None = None
     harness_version: str | None = None
     stderr_tail: str | None = None
+    phases: Phases | None = None  # where the configuration's wall time went
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -247,4 +248,19 @@ def _update_to_2(data: dict) -> dict:
     return data
 
 
-MIGRATIONS = {1: _update_to_2}
+def _update_to_3(data: dict) -> dict:
+    """effective.quantization becomes a typed record: fp32_nodes is renamed fp32_layers."""
+    data = dict(data)
+    effective = data.get("effective")
+    if isinstance(effective, dict) and isinstance(effective.get("quantization"), dict):
+        effective = dict(effective)
+        q = dict(effective["quantization"])
+        if "fp32_nodes" in q:
+            q["fp32_layers"] = q.pop("fp32_nodes")
+        effective["quantization"] = q
+        data["effective"] = effective
+    data["schema_version"] = 3
+    return data
+
+
+MIGRATIONS = {1: _update_to_2, 2: _update_to_3}

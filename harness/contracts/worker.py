@@ -13,6 +13,77 @@ STATUSES = ("ok", "error", "timeout", "oom", "parity_failed", "unsupported", "sk
 
 
 @dataclass(frozen=True)
+class Calibration(Contract):
+    """The examples an int8 model's activation ranges came from."""
+
+    source: str  # "128 examples of sst2 train", "16 generated inputs (seed 7)"
+    examples: int
+
+
+@dataclass(frozen=True)
+class SensitivityPass(Contract):
+    """int8 layers returned to fp32 until the accuracy drop on held-back examples of the training split is within
+    budget (harness.quantization.sensitivity). Accuracies are fractions; `max_drop` and `drop` in points."""
+
+    max_drop: float
+    examples: int
+    source: str  # "512 examples of sst2 train (held back)", or generated inputs
+    metric: str  # "accuracy" (labels) or "agreement" (with the fp32 model, without labels)
+    fp32: float
+    int8_before: float
+    int8_after: float
+    ranked: tuple[str, ...] = ()  # every quantized layer, most harmful first
+    harm: tuple[float, ...] = ()  # ... its logit error vs fp32 when it alone is quantized
+    within_budget: bool = True
+    seconds: float | None = None
+
+    @property
+    def drop(self) -> float:
+        return round(100.0 * (self.fp32 - self.int8_after), 4)
+
+
+@dataclass(frozen=True)
+class Quantization(Contract):
+    """How an int8 model was made: the chain of a record's precision (Effective.quantization)."""
+
+    format: str  # harness.quantization.quantize FORMATS: qdq, dynamic, nncf, matmulinteger
+    method: str  # in words
+    per_channel: bool | None = None  # weight scales per output channel (else per tensor)
+    calibration_method: str | None = None  # minmax, percentile, entropy (static formats)
+    calibration: Calibration | None = None
+    smoothquant_alpha: float | None = None  # activation outliers migrated into the weights (SmoothQuant), or None
+    fp32_layers: tuple[str, ...] = ()  # every quantizable layer left in fp32: classifier, pooler, and returned ones
+    returned_to_fp32: tuple[str, ...] = ()  # by the sensitivity pass, most harmful first
+    sensitivity: SensitivityPass | None = None
+    int8_weight_zero_fraction: float | None = None
+    bytes: int | None = None
+    chain: str | None = None  # what was done to the model, in order: "post-training 40% heads+neurons -> int8 qdq (...)"
+    seconds: float | None = None  # to make it (calibration, smoothing, sensitivity pass), when it was made
+
+
+@dataclass(frozen=True)
+class Phases(Contract):
+    """Where one configuration's wall time went, in seconds. The parent's part (export stage, the worker's whole
+    life) and the worker's own (imports, load, parity, warm-up, timed loop, accuracy pass, LoadGen)."""
+
+    export_s: float | None = None  # the export stage: ONNX export, or the check that finds it cached
+    export_cached: bool | None = None
+    quantization_s: float | None = None  # int8 model: calibration, SmoothQuant, sensitivity pass (0 when cached)
+    eval_set_s: float | None = None  # tokenised evaluation set and the dense model's answers (cached per checkpoint)
+    worker_start_s: float | None = None  # process start, interpreter and harness imports, reading the job
+    imports_s: float | None = None  # the engine's import
+    load_s: float | None = None  # engine load and compile
+    compile_cached: bool | None = None  # OpenVINO's CACHE_DIR or ONNX Runtime's optimised model reused
+    parity_s: float | None = None
+    warmup_s: float | None = None
+    timed_s: float | None = None
+    accuracy_s: float | None = None
+    loadgen_s: float | None = None
+    worker_s: float | None = None  # the worker process from spawn to its result, as the parent saw it
+    total_s: float | None = None  # prepare + worker + making the record
+
+
+@dataclass(frozen=True)
 class Artifact(Contract):
     """What the export stage prepared for one configuration; the worker reads only this."""
 
@@ -35,7 +106,8 @@ class Artifact(Contract):
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts (tree nodes, depth, ...)
     eval_path: str | None = None  # npz: the evaluation set (inputs, labels, the dense fp32 model's top-1)
     eval_meta: dict[str, Any] | None = None  # what the evaluation set is (task, split, examples, data sha256)
-    quantization: dict[str, Any] | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
+    quantization: Quantization | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
+    phases: Phases | None = None  # the export stage's share of the wall time
     schema_version: int = 1
 
 
@@ -216,6 +288,8 @@ class WorkerResult(Contract):
     peak_rss_bytes: int | None = None
     stderr_tail: str | None = None
     traceback_tail: str | None = None
+    phases: Phases | None = None
+    started_at: float | None = None  # time.time() when the worker began reading its job (the parent derives worker_start_s)
 
     def __post_init__(self):
         if self.status not in STATUSES:
