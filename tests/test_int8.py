@@ -42,8 +42,8 @@ def test_each_engine_runs_int8_and_reports_it_back(backend, precision, counter):
     assert r.precision == ("int8-dynamic" if backend == "torch" or precision == "int8-dynamic" else "int8")
     if backend != "torch":
         q = r.effective.quantization
-        assert q["fp32_nodes"] and all("classifier" in n or "pooler" in n for n in q["fp32_nodes"])
-        assert q["bytes"] == r.metrics.artifact_bytes
+        assert q.fp32_layers and all("classifier" in n or "pooler" in n for n in q.fp32_layers)
+        assert q.bytes == r.metrics.artifact_bytes
 
 
 def test_engines_refuse_what_they_do_not_offer():
@@ -59,10 +59,10 @@ def test_calibration_comes_from_the_task_training_split(tmp_path):
     r = run("onnxruntime", model="minilm-tiny", task=TaskSpec(name="sst2", data=str(sst2)))
     q = r.effective.quantization
     assert r.status == "ok", r.reason
-    assert q["calibration"] == {"source": "16 examples of sst2 train", "examples": 16}
+    assert q.calibration.to_json() == {"source": "16 examples of sst2 train", "examples": 16}
     assert r.metrics.quality.examples == 10 and r.metrics.quality.task == "sst2"
     generated = run("onnxruntime", model="minilm-tiny").effective.quantization
-    assert generated["calibration"]["source"] == "16 generated inputs (seed 7)"
+    assert generated.calibration.source == "16 generated inputs (seed 7)"
 
 
 def test_pruned_zeros_stay_zero_in_the_int8_weights(tmp_path):
@@ -72,8 +72,8 @@ def test_pruned_zeros_stay_zero_in_the_int8_weights(tmp_path):
     r = run("onnxruntime", variant=str(variant))
     assert r.status == "ok", r.reason
     # every encoder weight is 90% zeros (round(0.9 * n) of n); symmetric int8 keeps them exactly at the zero point
-    assert r.effective.quantization["int8_weight_zero_fraction"] >= 0.8999
-    dense = run("onnxruntime").effective.quantization["int8_weight_zero_fraction"]
+    assert r.effective.quantization.int8_weight_zero_fraction >= 0.8999
+    dense = run("onnxruntime").effective.quantization.int8_weight_zero_fraction
     assert dense < 0.05
 
 
