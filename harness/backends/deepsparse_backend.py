@@ -150,7 +150,6 @@ class DeepSparseBackend(Backend):
                 "fraction_of_supported_ops": e.fraction_of_supported_ops,
                 "cpu_avx_type": e.cpu_avx_type,
                 "cpu_vnni": e.cpu_vnni,
-                "quantization": self.artifact.quantization,
             },
         )
 
