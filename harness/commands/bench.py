@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from harness.contracts import INT8_CALIBRATIONS
 from harness.foundation.errors import ConfigError
 from harness.foundation.validation import short
 
@@ -19,6 +20,9 @@ FLAGS = {
     "settings.warmup_iters": "--warmup", "settings.timeout_s": "--timeout", "settings.memory_limit_mb": "--memory-limit-mb",
     "settings.streams": "--streams", "settings.spinning": "--no-spinning", "settings.pinning": "--no-pinning",
     "settings.calibration_examples": "--calibration-examples", "settings.quantizer": "--quantizer",
+    "settings.int8_calibration": "--int8-calibration", "settings.smoothquant_alpha": "--smoothquant-alpha",
+    "settings.int8_max_drop": "--int8-max-drop", "settings.int8_per_channel": "--int8-per-tensor",
+    "settings.heldout_examples": "--heldout-examples",
     "settings.sla_ms": "--sla-ms", "checkpoints": "--checkpoint", "task": "--task",
     "settings.loadgen": "--loadgen", "settings.target_qps": "--target-qps", "settings.max_batch": "--max-batch",
     "settings.max_wait_ms": "--max-wait-ms", "settings.capacity_tolerance": "--capacity-tolerance",
@@ -63,6 +67,16 @@ def add_settings_arguments(p) -> None:
                         "training split, or generated inputs without a task)")
     g.add_argument("--quantizer", choices=("nncf", "qdq"), default=None,
                    help="OpenVINO --precision int8: NNCF post-training quantization (default) or the ONNX QDQ graph")
+    g.add_argument("--int8-calibration", choices=INT8_CALIBRATIONS, default=None,
+                   help="--precision int8: how activation ranges are calibrated (default minmax)")
+    g.add_argument("--smoothquant-alpha", type=real(0, zero=True, maximum=1.0), default=None, metavar="A",
+                   help="--precision int8: SmoothQuant's migration strength before quantizing (default off; NNCF: 0.95)")
+    g.add_argument("--int8-max-drop", type=real(0, zero=True), default=None, metavar="P",
+                   help="--precision int8: return layers to fp32, most harmful first, until the accuracy drop on "
+                        "held-back training examples is at most P points (default: no sensitivity pass)")
+    g.add_argument("--heldout-examples", type=integer(1), default=None, metavar="N",
+                   help="--int8-max-drop: held-back training examples it judges on (default 512)")
+    g.add_argument("--int8-per-tensor", action="store_true", help="--precision int8: one weight scale per tensor")
 
 
 def settings_from_args(args, base=None) -> dict:
@@ -70,13 +84,17 @@ def settings_from_args(args, base=None) -> dict:
     values = dict(base or {})
     for arg, field in (("min_duration", "min_duration_s"), ("min_iters", "min_iters"), ("warmup", "warmup_iters"),
                        ("timeout", "timeout_s"), ("memory_limit_mb", "memory_limit_mb"), ("streams", "streams"),
-                       ("calibration_examples", "calibration_examples"), ("quantizer", "quantizer")):
+                       ("calibration_examples", "calibration_examples"), ("quantizer", "quantizer"),
+                       ("int8_calibration", "int8_calibration"), ("smoothquant_alpha", "smoothquant_alpha"),
+                       ("int8_max_drop", "int8_max_drop"), ("heldout_examples", "heldout_examples")):
         if getattr(args, arg, None) is not None:
             values[field] = getattr(args, arg)
     if getattr(args, "no_spinning", False):
         values["spinning"] = False
     if getattr(args, "no_pinning", False):
         values["pinning"] = False
+    if getattr(args, "int8_per_tensor", False):
+        values["int8_per_channel"] = False
     return values
 
 
