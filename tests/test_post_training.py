@@ -279,3 +279,31 @@ def test_a_resnet_checkpoint_is_refused_in_one_line(tmp_path):
     model.save_pretrained(tmp_path / "resnet")
     with pytest.raises(HarnessError, match="heads|sst2|text"):
         PostTrainingPruner(str(tmp_path / "resnet"), TaskSpec(name="sst2", data=str(_sst2(tmp_path / "sst2"))))
+
+
+def test_a_latency_target_prunes_with_a_table_measured_on_the_engine(tmp_path, monkeypatch):
+    """The per-layer latency table is measured on the engine (probe variants timed like any configuration) and
+    fitted; a latency target then either gives a variant the table says fits, or is refused in one line."""
+    from harness.workflows import latency_table
+
+    monkeypatch.setattr(latency_table, "ROUNDS", 1)
+    monkeypatch.setattr(latency_table, "HEAD_FRACTIONS", (0.0, 0.5))
+    monkeypatch.setattr(latency_table, "NEURON_FRACTIONS", (0.25, 0.5))
+    monkeypatch.setattr(latency_table, "PROBE_SETTINGS", latency_table.PROBE_SETTINGS.replace(
+        warmup_iters=2, warmup_s=0.0, min_iters=20, min_duration_s=0.05))
+    ckpt = _checkpoint("bert", tmp_path / "ckpt")
+    heads, neurons, dense_ms, describe = latency_table.measure_latency_table(str(ckpt), "onnxruntime", tmp_path / "lut",
+                                                                             seq_len=16, echo=lambda m: None)
+    assert dense_ms > 0 and heads.slope >= 0 and neurons.slope >= 0
+    assert set(describe["layer_ms_vs_dense"]["heads"]) == {"1", "2", "4"} and describe["backend"] == "onnxruntime"
+    assert describe["layer_ms_vs_dense"]["neurons"]["64"] == 0.0  # the dense layer is the reference
+    try:
+        path, manifest = latency_table.post_training_variant(
+            str(ckpt), str(_sst2(tmp_path / "sst2")), tmp_path / "v", target_latency_ms=0.8 * dense_ms,
+            backend="onnxruntime", seq_len=16, calibration_examples=32, heldout_examples=32, echo=lambda m: None)
+    except ConfigError as exc:  # a table too flat to save 20%: refused in one line, nothing written
+        assert "removes" in str(exc) and "\n" not in str(exc) and not (tmp_path / "v").exists()
+    else:
+        report = manifest["post_training"]
+        assert report["cost_unit"] == "ms" and report["cost_after_search"] <= 0.8 * dense_ms + 1e-9
+        assert report["target"]["latency_table"]["backend"] == "onnxruntime"

@@ -37,7 +37,6 @@ from harness.variants.architecture import ARCHITECTURE_SCHEMA_VERSION, apply_arc
 from .mask_fisher import mask_gradients
 from .mask_search import CostModel, flops_model, pruned_loss_estimate, rearrange, search
 from .mask_tuning import fold_masks, tune_masks
-from .peak_rss import PeakRSS
 from .unit_masks import UnitMasks
 
 METHOD = "post-training"

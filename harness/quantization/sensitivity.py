@@ -3,10 +3,10 @@ accuracy drop on held-back training examples is within the budget.
 
   1. The fully quantized model is evaluated on the held-back slice (harness.quantization.calibration: examples of
      the TRAINING split the calibration did not use; the dev split stays the report's). Within budget: done.
-  2. Otherwise each quantized MatMul is ranked by its harm: how much closer to the fp32 logits (mean squared
-     difference, on the first RANKING_EXAMPLES held-back examples) the model gets when that layer alone returns
-     to fp32. This is the ranking NNCF's accuracy-control algorithm uses for OpenVINO.
-  3. Layers return to fp32 in that order, one at a time, until the drop is within budget (or none is left).
+  2. Otherwise each quantized MatMul is ranked by its harm: the relative error its int8 rounding adds to its own
+     output (one run of the int8 graph on the first RANKING_EXAMPLES held-back examples; see `rank`).
+  3. Layers return to fp32 in that order: the smallest number of the most harmful that brings the drop within
+     budget, found by doubling and bisection (about 2 log2(layers) evaluations), or all of them.
 
 Returning a layer is a graph edit, not a new calibration: its MatMul reads each activation before its
 QuantizeLinear and the original fp32 weight, and Q/DQ nodes nobody reads any more are dropped. The attention
@@ -140,15 +140,27 @@ def restore(fp32_model, int8_model, heldout: Heldout, max_drop: float) -> tuple[
     before = score(logits(int8_model, heldout.batches), heldout, fp32_logits)
     metric = "accuracy" if heldout.labels is not None else "agreement"
     budget = max_drop / 100.0 + 1e-12
-    model, after, ranked, harms, returned = int8_model, before, (), (), []
+    model, after, ranked, harms, returned = int8_model, before, (), (), ()
     if fp32 - before > budget:
-        ranked, harms = rank(fp32_model, int8_model, heldout, fp32_logits)
-        for name in ranked:
-            returned.append(name)
-            model = return_to_fp32(int8_model, fp32_model, returned)
-            after = score(logits(model, heldout.batches), heldout, fp32_logits)
-            if fp32 - after <= budget:
-                break
+        ranked, harms = rank(int8_model, fp32_model, heldout)
+        tried: dict[int, tuple] = {}
+
+        def attempt(k: int) -> bool:  # the k most harmful layers back in fp32: within budget?
+            if k not in tried:
+                candidate = return_to_fp32(int8_model, fp32_model, ranked[:k])
+                tried[k] = (candidate, score(logits(candidate, heldout.batches), heldout, fp32_logits))
+            return fp32 - tried[k][1] <= budget
+
+        # doubling finds a count within budget, bisection the smallest one: about 2 log2(layers) evaluations
+        low, high = 0, 1
+        while high < len(ranked) and not attempt(high):
+            low, high = high, min(2 * high, len(ranked))
+        if attempt(high):
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if attempt(middle) else (middle, high)
+        model, after = tried[high]
+        returned = ranked[:high]
     done = SensitivityPass(max_drop=max_drop, examples=heldout.examples, source=heldout.source, metric=metric,
                            fp32=fp32, int8_before=before, int8_after=after, ranked=tuple(ranked),
                            harm=tuple(round(h, 8) for h in harms), within_budget=fp32 - after <= budget,
@@ -156,21 +168,66 @@ def restore(fp32_model, int8_model, heldout: Heldout, max_drop: float) -> tuple[
     return model, done, tuple(returned)
 
 
-def rank(fp32_model, int8_model, heldout: Heldout, fp32_logits: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    """Every quantized MatMul, most harmful first, with its harm: the drop of the mean squared logit error against
-    fp32 when it alone returns to fp32."""
+def rank(int8_model, fp32_model, heldout: Heldout) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Every quantized MatMul, most harmful first, with its harm: the relative error int8 adds to its output, on the
+    first RANKING_EXAMPLES held-back examples. One run of the int8 graph gives each MatMul's float inputs (before
+    their QuantizeLinear) and its output; the fp32 product of the same inputs, with the original weights, is the
+    reference, so a layer is judged by its own rounding and not by the error it inherits from the layers below."""
+    import onnx
+    from onnx import numpy_helper
+
     subset, rows = [], 0
     for b in heldout.batches:
         if rows >= RANKING_EXAMPLES:
             break
         subset.append(b)
         rows += len(next(iter(b.values())))
-    reference = fp32_logits[:rows]
+    names = quantized_matmuls(int8_model)
+    producer = {o: n for n in int8_model.graph.node for o in n.output}
+    fp32_inits = {i.name: numpy_helper.to_array(i) for i in fp32_model.graph.initializer}
+    fp32_nodes = {n.name: n for n in fp32_model.graph.node}
+    nodes = {n.name: n for n in int8_model.graph.node}
+    wanted, operands = [], {}
+    for name in names:
+        node, sources = nodes[name], []
+        for i, tensor in enumerate(node.input):
+            dq = producer.get(tensor)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear":
+                sources.append(("tensor", q.input[0]))
+                wanted.append(q.input[0])
+            elif dq is not None and dq.op_type == "DequantizeLinear":
+                sources.append(("weight", fp32_nodes[name].input[i]))
+            else:
+                sources.append(("tensor", tensor))
+                wanted.append(tensor)
+        operands[name] = sources
+        wanted.append(node.output[0])
+    probe = onnx.ModelProto()
+    probe.CopyFrom(int8_model)
+    outputs = {o.name for o in probe.graph.output}
+    for tensor in dict.fromkeys(wanted):
+        if tensor not in outputs:
+            probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(tensor))
+    values = _run_all(probe, subset, list(dict.fromkeys(wanted)))
+    harm = {}
+    for name in names:
+        a, b = (values[t] if kind == "tensor" else fp32_inits[t] for kind, t in operands[name])
+        reference = np.matmul(a, b)
+        got = values[nodes[name].output[0]]
+        harm[name] = float(np.sum((got - reference) ** 2) / max(float(np.sum(reference ** 2)), 1e-30))
+    ranked = tuple(sorted(harm, key=lambda n: -harm[n]))
+    return ranked, tuple(harm[n] for n in ranked)
 
-    def error(model) -> float:
-        return float(np.mean((logits(model, subset) - reference) ** 2))
 
-    base = error(int8_model)
-    harm = {name: base - error(return_to_fp32(int8_model, fp32_model, [name])) for name in quantized_matmuls(int8_model)}
-    ranked = sorted(harm, key=lambda n: -harm[n])
-    return tuple(ranked), tuple(harm[n] for n in ranked)
+def _run_all(model, batches: list[dict], names: list[str]) -> dict[str, np.ndarray]:
+    """The named tensors of `model` over every batch, concatenated along the first axis."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the QDQ graph as written
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feeds = {i.name for i in session.get_inputs()}
+    runs = [session.run(names, {k: v for k, v in b.items() if k in feeds}) for b in batches]
+    return {name: np.concatenate([r[i] for r in runs]) for i, name in enumerate(names)}
