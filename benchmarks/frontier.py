@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/frontier.py --model bert-base --out results/frontier/bert-base   # agreement
     .venv/bin/python benchmarks/frontier.py --model minilm-tiny --data ../shared/data/sst2 --quick --out /tmp/f
 
+--quick is a smoke run, not a measurement: tiny settings and training, and unless given, ONNX Runtime alone and
+two variants (QUICK_VARIANTS).
+
 Writes OUT/frontier.{md,json,png}, OUT/runs/*.jsonl (every record) and OUT/models/ (the fine-tuned checkpoint
 and the variants, reused on a rerun).
 """
@@ -20,12 +23,17 @@ from harness.contracts import Settings  # noqa: E402
 from harness.workflows.frontier import BERT_BASE_VARIANTS, MINILM_VARIANTS, frontier_plan, run_frontier, variant_recipes  # noqa: E402
 
 
+ENGINES = "torch,onnxruntime,openvino,deepsparse"
+QUICK_ENGINES = "onnxruntime"
+QUICK_VARIANTS = ("layers-50-kd", "obert-80-oneshot")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="minilm")
     p.add_argument("--data", default=None, help="SST-2 directory: accuracy (default: agreement with the dense model)")
     p.add_argument("--out", required=True)
-    p.add_argument("--engines", default="torch,onnxruntime,openvino,deepsparse")
+    p.add_argument("--engines", default=None, help=f"comma-separated (default {ENGINES}; {QUICK_ENGINES} with --quick)")
     p.add_argument("--variants", default=None,
                    help=f"comma-separated, of: {', '.join(variant_recipes())} (default: the model's frontier set)")
     p.add_argument("--repeat", type=int, default=2, help="interleaved rounds (default 2)")
@@ -43,9 +51,10 @@ def main(argv=None) -> int:
         settings = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, percentile_target=None,
                             calibration_examples=8)
         extra = {"scale": 0.02, "finetune_steps": 10, "max_train": 64, "eval_limit": 32}
-    default = MINILM_VARIANTS if args.data else BERT_BASE_VARIANTS
+    default = QUICK_VARIANTS if args.quick else MINILM_VARIANTS if args.data else BERT_BASE_VARIANTS
     variants = tuple(args.variants.split(",")) if args.variants else default
-    plan = frontier_plan(args.model, args.data, engines=tuple(args.engines.split(",")),
+    engines = args.engines or (QUICK_ENGINES if args.quick else ENGINES)
+    plan = frontier_plan(args.model, args.data, engines=tuple(engines.split(",")),
                          variants=variants, threads=args.threads, seq_len=args.seq,
                          settings=settings, **({"scale": args.scale, "finetune_steps": args.finetune_steps,
                                                  "max_train": args.max_train, "eval_limit": args.eval_limit} | extra))

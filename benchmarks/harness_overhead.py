@@ -5,6 +5,7 @@ settings, interleaved (harness, bare, harness, bare, ...) so drift of a shared m
 both. Prints the ratio of medians with a bootstrap 95% interval and writes results/overhead/*.json.
 
     .venv/bin/python benchmarks/harness_overhead.py --model distilbert --threads 2 --rounds 4
+    .venv/bin/python benchmarks/harness_overhead.py --quick          # bert-tiny, one short round: a smoke run
 """
 
 from __future__ import annotations
@@ -40,15 +41,24 @@ print(json.dumps(samples))
 """
 
 
-def main() -> int:
+FULL = {"model": "distilbert", "seq": 128, "rounds": 4, "seconds": 5.0, "warmup": 5, "iters": 30}
+QUICK = {"model": "bert-tiny", "seq": 16, "rounds": 1, "seconds": 0.05, "warmup": 1, "iters": 5}
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="distilbert")
-    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--model", default=None, help=f"default {FULL['model']} ({QUICK['model']} with --quick)")
+    ap.add_argument("--seq", type=int, default=None, help=f"default {FULL['seq']}")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=None, help=f"default {FULL['rounds']}")
+    ap.add_argument("--seconds", type=float, default=None, help=f"minimum timed seconds per run (default {FULL['seconds']:g})")
+    ap.add_argument("--quick", action="store_true", help="tiny model, one short round: a smoke run, not a measurement")
     ap.add_argument("--out", default="results/overhead")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    for key in ("model", "seq", "rounds", "seconds"):  # explicit flags win over either set
+        if getattr(args, key) is None:
+            setattr(args, key, sizes[key])
 
     from harness.contracts import BenchConfig, Settings
     from harness.export.artifacts import prepare
@@ -56,13 +66,13 @@ def main() -> int:
     from harness.measure.bench import measure
     from harness.runner.parent import choose_cpus, worker_env
 
-    settings = Settings(warmup_iters=5, warmup_s=0.0, min_iters=30, min_duration_s=args.seconds)
+    settings = Settings(warmup_iters=sizes["warmup"], warmup_s=0.0, min_iters=sizes["iters"], min_duration_s=args.seconds)
     config = BenchConfig(model=args.model, backend="onnxruntime", seq_len=args.seq, threads=args.threads, settings=settings)
     artifact = prepare(config, static=False, needs_onnx=True)
     cpus = choose_cpus(args.threads)
     affinity = ";".join(str(c + 1) for c in cpus[1:]) if args.threads > 1 else None
     job = {"threads": args.threads, "onnx": artifact.onnx_path, "io": artifact.io_path, "inputs": list(artifact.input_names),
-           "warmup": 5, "iters": 30, "seconds": args.seconds, "affinity": affinity}
+           "warmup": sizes["warmup"], "iters": sizes["iters"], "seconds": args.seconds, "affinity": affinity}
     harness_samples, bare_samples = [], []
     for r in range(args.rounds):
         record = measure(config, calibrate=False, root=args.out)

@@ -8,6 +8,7 @@ agree within 3%; LoadGen's fixed per-query cost (its callback and QuerySamplesCo
 microseconds) shows up only on engines of about a millisecond.
 
     .venv/bin/python benchmarks/loadgen_single_stream.py --model minilm --backend onnxruntime --seq 128
+    .venv/bin/python benchmarks/loadgen_single_stream.py --quick     # bert-tiny, one short round: a smoke run
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ import sys
 from pathlib import Path
 
 
-def main() -> int:
+FULL = {"seq": 128, "rounds": 6, "seconds": 2.0, "warmup": 5, "queries": 100}
+QUICK = {"seq": 16, "rounds": 1, "seconds": 0.1, "warmup": 1, "queries": 16}
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="bert-tiny")
     ap.add_argument("--backend", default="onnxruntime")
-    ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--seconds", type=float, default=2.0, help="minimum duration of each run")
+    ap.add_argument("--seq", type=int, default=None, help=f"default {FULL['seq']}")
+    ap.add_argument("--rounds", type=int, default=None, help=f"default {FULL['rounds']}")
+    ap.add_argument("--seconds", type=float, default=None, help=f"minimum duration of each run (default {FULL['seconds']:g})")
     ap.add_argument("--cpu", type=int, default=sorted(os.sched_getaffinity(0))[-1])
+    ap.add_argument("--quick", action="store_true", help="one short round at sequence 16: a smoke run, not a measurement")
     ap.add_argument("--out", default="results/loadgen-single-stream")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    for key in ("seq", "rounds", "seconds"):  # explicit flags win over either set
+        if getattr(args, key) is None:
+            setattr(args, key, sizes[key])
     os.sched_setaffinity(0, {args.cpu})
     os.environ["OMP_NUM_THREADS"] = "1"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,10 +76,11 @@ def main() -> int:
 
     rounds = []
     for i in range(args.rounds):
-        loop = timed_loop(lambda: engine.infer(prepared), warmup_iters=5, min_iters=100, min_duration_s=args.seconds)
+        loop = timed_loop(lambda: engine.infer(prepared), warmup_iters=sizes["warmup"], min_iters=sizes["queries"],
+                          min_duration_s=args.seconds)
         timed = loop["samples_ms"]
         log_dir = Path(args.out) / f"round-{i}"
-        fields = run_loadgen("single-stream", Inline(), log_dir, min_duration_s=args.seconds, min_queries=100,
+        fields = run_loadgen("single-stream", Inline(), log_dir, min_duration_s=args.seconds, min_queries=sizes["queries"],
                              expected_latency_ms=statistics.median(timed))
         detail = (log_dir / "mlperf_log_detail.txt").read_text().splitlines()
         mean_ns = next(json.loads(x[9:])["value"] for x in detail if '"result_mean_latency_ns"' in x)

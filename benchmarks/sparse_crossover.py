@@ -9,6 +9,7 @@ from which CSR is faster at every higher measured sparsity; CSR_SPARSITY_THRESHO
 harness/backends/sparse_kernels.py cites this measurement.
 
     .venv/bin/python benchmarks/sparse_crossover.py --threads 1 --out results/sparse
+    .venv/bin/python benchmarks/sparse_crossover.py --quick --out /tmp/crossover   # one small shape: a smoke run
 
 Writes results/sparse/crossover-t{threads}.json and .md. Not an asv suite (no time_/track_ names): a script.
 """
@@ -162,16 +163,25 @@ def to_markdown(result: dict, machine: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+FULL = {"shapes": ",".join(DEFAULT_SHAPES), "sparsities": ",".join(str(s) for s in DEFAULT_SPARSITIES), "tokens": 128,
+        "rounds": 15, "calls": 4}
+QUICK = {"shapes": "256x256", "sparsities": "0.5,0.9", "tokens": 16, "rounds": 2, "calls": 2}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--shapes", default=",".join(DEFAULT_SHAPES), help="out x in weight shapes, comma-separated")
-    p.add_argument("--sparsities", default=",".join(str(s) for s in DEFAULT_SPARSITIES))
-    p.add_argument("--tokens", type=int, default=128, help="rows of x (batch x sequence)")
+    p.add_argument("--shapes", default=None, help=f"out x in weight shapes, comma-separated (default {FULL['shapes']})")
+    p.add_argument("--sparsities", default=None, help=f"default {FULL['sparsities']}")
+    p.add_argument("--tokens", type=int, default=None, help=f"rows of x (batch x sequence; default {FULL['tokens']})")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--rounds", type=int, default=15)
-    p.add_argument("--calls", type=int, default=4, help="calls per kernel per round")
-    p.add_argument("--out", default=str(REPO / "results" / "sparse"))
+    p.add_argument("--rounds", type=int, default=None, help=f"default {FULL['rounds']}")
+    p.add_argument("--calls", type=int, default=None, help=f"calls per kernel per round (default {FULL['calls']})")
+    p.add_argument("--quick", action="store_true", help="one small shape, two sparsities, two rounds: a smoke run")
+    p.add_argument("--out", default="results/sparse")
     args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():  # explicit flags win over either set
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     from harness.foundation.machine import fingerprint
 

@@ -18,8 +18,7 @@ with its sparse-weights option at the focus sparsity (to record whether it engag
 model dense on each backend.
 
     .venv/bin/python benchmarks/sparse_speedups.py --repeat 3                     # BERT-base, about 25 minutes
-    .venv/bin/python benchmarks/sparse_speedups.py --model bert-tiny --compare distilbert-tiny --seq 16 \\
-        --min-duration 0.2 --out /tmp/sparse-smoke                                 # smoke test, a few minutes
+    .venv/bin/python benchmarks/sparse_speedups.py --quick --out /tmp/sparse-smoke   # tiny models on torch: a smoke run
 
 Writes OUT/speedups.json, OUT/speedups.md (default OUT = results/sparse). Not an asv suite: a script.
 """
@@ -44,7 +43,7 @@ TARGETS = {"deepsparse_90_vs_dense": 2.5, "torch_csr_90_vs_torch_dense": 1.5}
 
 
 def plan(model: str, compare: str, sparsities, focus: float, *, seq_len: int, threads: int, settings,
-         variants: dict, instance_type: str | None = None) -> list[list]:
+         variants: dict, instance_type: str | None = None, backends=BACKENDS) -> list[list]:
     """The configurations of one round, as one block per backend (its sparsity series, then the
     comparison model on that backend)."""
     from harness.contracts import BenchConfig
@@ -54,7 +53,7 @@ def plan(model: str, compare: str, sparsities, focus: float, *, seq_len: int, th
                            variant=variant, instance_type=instance_type, settings=settings)
 
     blocks = []
-    for backend in BACKENDS:
+    for backend in backends:
         block = []
         for s in sparsities:
             v = variants[s]
@@ -81,9 +80,8 @@ def round_orders(blocks: list[list], repeat: int) -> list[list]:
 def _samples(records, **match) -> list[float]:
     out = []
     for r in records:
-        c = r["config"]
-        if r["status"] == "ok" and all(c.get(k) == v for k, v in match.items()):
-            out += r["samples_ms"]
+        if r.ok and all(getattr(r.config, k) == v for k, v in match.items()):
+            out += r.samples_ms
     return out
 
 
@@ -104,19 +102,19 @@ def _compare(records, rounds: dict, slow: dict, fast: dict) -> dict | None:
         return None
     per_round = []
     for r in sorted(set(rounds.values())):
-        these = [x for x in records if rounds.get(x["record_id"]) == r]
+        these = [x for x in records if rounds.get(x.record_id) == r]
         rr = _ratio(_samples(these, **slow), _samples(these, **fast))
         if rr:
             per_round.append(round(rr["ratio"], 3))
     return pooled | {"per_round": per_round}
 
 
-def analyse(records, *, model, compare, variants, focus, rounds: dict) -> dict:
+def analyse(records, *, model, compare, variants, focus, rounds: dict, backends=BACKENDS) -> dict:
     from harness.workflows.sweep import crossovers, sweep_rows
 
     target = {v: s for s, v in variants.items()}
-    main = [r for r in records if r["config"]["model"] == model]
-    rows = sweep_rows(main, lambda r: target.get(r["config"].get("variant")))
+    main = [r for r in records if r.config.model == model]
+    rows = sweep_rows(main, lambda r: target.get(r.config.variant))
     vf, v0 = variants[focus], variants[0.0]
     headline = {
         "deepsparse_90_vs_dense": _compare(main, rounds, dict(backend="deepsparse", variant=v0),
@@ -127,7 +125,7 @@ def analyse(records, *, model, compare, variants, focus, rounds: dict) -> dict:
                                                            dict(backend="torch", kernel="sparse", variant=vf)),
     }
     comparisons = {}
-    for backend in BACKENDS:
+    for backend in backends:
         kernel = "sparse" if backend == "torch" else "dense"
         comparisons[backend] = {
             "pruned_kernel": kernel,
@@ -138,16 +136,17 @@ def analyse(records, *, model, compare, variants, focus, rounds: dict) -> dict:
         }
     kernels_ran = {}
     for r in records:
-        c = r["config"]
-        key = f"{c['model']} {c['backend']}/{c['kernel']} {target.get(c.get('variant'), 0.0) if c['model'] == model else 0.0:g}"
-        kernels_ran[key] = {"status": r["status"], "kernel": (r.get("effective") or {}).get("kernel"),
-                            "evidence": (r.get("effective") or {}).get("kernel_evidence"), "reason": r.get("reason")}
+        c = r.config
+        key = f"{c.model} {c.backend}/{c.kernel} {target.get(c.variant, 0.0) if c.model == model else 0.0:g}"
+        effective = r.effective
+        kernels_ran[key] = {"status": r.status, "kernel": effective.kernel if effective else None,
+                            "evidence": effective.kernel_evidence if effective else None, "reason": r.reason}
     # the same configuration's p50 in each round: how steady the shared machine was
     p50s: dict = {}
     for r in records:
-        if r["status"] == "ok":
-            c = r["config"]
-            p50s.setdefault((c["model"], c["backend"], c["kernel"], c.get("variant")), []).append(r["metrics"]["latency_ms"]["p50"])
+        if r.ok and r.latency.p50 is not None:
+            c = r.config
+            p50s.setdefault((c.model, c.backend, c.kernel, c.variant), []).append(r.latency.p50)
     spreads = [max(v) / min(v) for v in p50s.values() if len(v) > 1]
     stability = {"max_round_p50_spread": round(max(spreads), 3) if spreads else None,
                  "median_round_p50_spread": round(_p50(spreads), 3) if spreads else None}
@@ -221,25 +220,43 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    import dataclasses
+FULL = {"model": "bert-base", "compare": "distilbert", "sparsities": ",".join(f"{s:g}" for s in SPARSITIES),
+        "backends": ",".join(BACKENDS), "seq": 128, "repeat": 3, "min_duration": 3.0, "min_iters": 15, "warmup": 3}
+QUICK = {"model": "bert-tiny", "compare": "distilbert-tiny", "sparsities": "0,0.9", "backends": "torch",
+         "seq": 16, "repeat": 1, "min_duration": 0.05, "min_iters": 5, "warmup": 1}
 
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="bert-base")
-    p.add_argument("--compare", default="distilbert", help="the dense model the pruned one is compared with")
-    p.add_argument("--sparsities", default=",".join(f"{s:g}" for s in SPARSITIES))
+    p.add_argument("--model", default=None, help=f"default {FULL['model']}")
+    p.add_argument("--compare", default=None, help=f"the dense model the pruned one is compared with (default {FULL['compare']})")
+    p.add_argument("--sparsities", default=None, help=f"default {FULL['sparsities']}")
+    p.add_argument("--backends", default=None, help=f"default {FULL['backends']}")
     p.add_argument("--focus", type=float, default=0.9, help="the sparsity of the headline comparisons")
-    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--seq", type=int, default=None, help=f"default {FULL['seq']}")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeat", type=int, default=3, help="interleaved rounds")
-    p.add_argument("--min-duration", type=float, default=3.0, help="seconds timed per configuration per round")
-    p.add_argument("--min-iters", type=int, default=15)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=None, help=f"interleaved rounds (default {FULL['repeat']})")
+    p.add_argument("--min-duration", type=float, default=None,
+                   help=f"seconds timed per configuration per round (default {FULL['min_duration']:g})")
+    p.add_argument("--min-iters", type=int, default=None, help=f"default {FULL['min_iters']}")
+    p.add_argument("--warmup", type=int, default=None, help=f"default {FULL['warmup']}")
+    p.add_argument("--quick", action="store_true", help="tiny models, two sparsities, torch (dense and CSR), one short "
+                                                        "round: a smoke run, not a measurement")
     p.add_argument("--scope", default="global", help="magnitude ranking: global or per-layer")
     p.add_argument("--instance-type", default=None)
     p.add_argument("--results", default=None, help="results store (default results/)")
-    p.add_argument("--out", default=str(REPO / "results" / "sparse"))
+    p.add_argument("--out", default="results/sparse")
     args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():  # explicit flags win over either set
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return p, args
+
+
+def main(argv=None) -> int:
+    import dataclasses
+
+    p, args = parse_args(argv)
 
     from harness.contracts import Settings
     from harness.foundation.machine import fingerprint
@@ -250,30 +267,31 @@ def main(argv=None) -> int:
     if 0.0 not in sparsities or args.focus not in sparsities:
         p.error("--sparsities must include 0 and the --focus sparsity")
     settings = Settings(min_duration_s=args.min_duration, min_iters=args.min_iters, warmup_iters=args.warmup, timeout_s=1800)
-    spec = SweepSpec(model=args.model, sparsities=sparsities, backends=BACKENDS, kernels=("dense", "sparse"),
+    backends = tuple(args.backends.split(","))
+    spec = SweepSpec(model=args.model, sparsities=sparsities, backends=backends, kernels=("dense", "sparse"),
                      seq_len=args.seq, threads=args.threads, scope=args.scope, repeats=args.repeat, settings=settings)
     variants = ensure_variants(spec, echo=lambda m: print(m, file=sys.stderr))
     blocks = plan(args.model, args.compare, sparsities, args.focus, seq_len=args.seq, threads=args.threads,
-                  settings=settings, variants=variants, instance_type=args.instance_type)
+                  settings=settings, variants=variants, instance_type=args.instance_type, backends=backends)
     orders = round_orders(blocks, args.repeat)
     print(f"{len(orders[0])} configurations x {args.repeat} interleaved rounds", file=sys.stderr)
     t0 = time.time()
     records, rounds = [], {}
     for r, order in enumerate(orders):
         for record in run_configs(order, root=args.results, force=True, repeats=1, progress=False):
-            rounds[record["record_id"]] = r
+            rounds[record.record_id] = r
             records.append(record)
     wall_s = time.time() - t0
     analysis = analyse(records, model=args.model, compare=args.compare, variants=variants, focus=args.focus,
-                       rounds=rounds)
+                       rounds=rounds, backends=backends)
     result = {
         "schema_version": SCHEMA_VERSION,
         "spec": {"model": args.model, "compare": args.compare, "sparsities": list(sparsities), "focus": args.focus,
-                 "seq_len": args.seq, "batch_size": 1, "threads": args.threads, "repeat": args.repeat,
+                 "seq_len": args.seq, "batch_size": 1, "threads": args.threads, "repeat": args.repeat, "backends": list(backends),
                  "scope": args.scope, "settings": dataclasses.asdict(settings)},
         "machine": fingerprint(args.instance_type),
-        "run": {"wall_s": wall_s, "record_ids": [r["record_id"] for r in records], "round_of_record": rounds,
-                "git_commit": records[0]["git_commit"] if records else None},
+        "run": {"wall_s": wall_s, "record_ids": [r.record_id for r in records], "round_of_record": rounds,
+                "git_commit": records[0].git_commit if records else None},
         "variants": {f"{k:g}": v for k, v in variants.items()},
         "targets": TARGETS,
         "analysis": {**analysis, "rows": [dataclasses.asdict(r) | {"label": r.label} for r in analysis["rows"]]},

@@ -96,13 +96,13 @@ def test_ensure_variant_prunes_to_the_target_and_is_reused():
     # the session's cache directory: the end-to-end test below uses this same variant
     path = variants.ensure_variant("bert-tiny", "magnitude-50")
     manifest = read_manifest(path)
-    assert (manifest["model"], manifest["method"], manifest["structure"], manifest["scope"], manifest["target_sparsity"]) == (
+    assert (manifest.model, manifest.method, manifest.structure, manifest.scope, manifest.target_sparsity) == (
         "bert-tiny", "magnitude", "unstructured", "global", 0.5)
-    assert manifest["recipe"]["schedule"]["kind"] == "oneshot" and manifest["recipe"]["finetune"]["steps"] == 0
-    assert manifest["realised_sparsity"]["overall"] == pytest.approx(0.5, abs=1e-5)
-    pruned = manifest["quality"]["pruned"]
-    assert manifest["quality"]["dense"]["top1_agreement"] == 1.0
-    assert pruned["n"] == 256 and round(pruned["top1_agreement"] * 256) == pytest.approx(pruned["top1_agreement"] * 256)
+    assert manifest.recipe["schedule"]["kind"] == "oneshot" and manifest.recipe["finetune"]["steps"] == 0
+    assert manifest.realised_sparsity.overall == pytest.approx(0.5, abs=1e-5)
+    pruned = manifest.quality.pruned
+    assert manifest.quality.dense.top1_agreement == 1.0
+    assert pruned.n == 256 and round(pruned.top1_agreement * 256) == pytest.approx(pruned.top1_agreement * 256)
     first_id = variant_id(path)
     assert path.name == "magnitude-50" and path.parent.name == f"bert-tiny-r{variants.VARIANT_RECIPE_VERSION}"
     assert variants.ensure_variant("bert-tiny", "magnitude-50") == path
@@ -172,7 +172,7 @@ def test_a_missing_backend_is_skipped_without_running(ghost_openvino, tmp_path):
     suite = suites.make_suite(name="t", models=("bert-tiny",), variants=("dense",), backends=("openvino",), threads=(1, 2),
                               batch_sizes=(1,))
     cache = measure.measure_suite(suite, root=tmp_path, commit="abc", echo=False)
-    assert [e["status"] for e in cache["results"].values()] == ["unavailable", "unavailable"]
+    assert [r.summary.status for r in cache.results] == ["unavailable", "unavailable"]
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing recorded
     with pytest.raises(NotImplementedError, match="openvino"):
         measure.asv_value(cache, ("bert-tiny", "dense", "openvino", 2, 1), "p50_ms")
@@ -361,7 +361,7 @@ def test_nightly_quick_runs_asv_for_two_commits_publishes_and_compares(tmp_path,
     assert second.vendored and second.html_dir == str(results / "html")
 
     # asv stored every track for both commits
-    agreement = read_manifest(variants.ensure_variant("bert-tiny", "magnitude-50"))["quality"]["pruned"]["top1_agreement"]
+    agreement = read_manifest(variants.ensure_variant("bert-tiny", "magnitude-50")).quality.pruned.top1_agreement
     for commit in (first.commit, second.commit):
         _check_tracks(_asv_results(results, "ci-box", commit), agreement)
 

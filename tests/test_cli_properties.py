@@ -1,7 +1,11 @@
 """A property of the whole command line: whatever the flags (nan, inf, negatives, huge numbers, text where a
-number goes, paths that are files, under files, too long, read-only or missing, hostile matrix files), every
-command ends with exit code 0 or 2 (or gets past its checks to its work), never shows a traceback, says
-what was wrong in one line, and leaves nothing half-written.
+number goes, paths that are files, under files, too long, read-only or missing, hostile matrix files) and
+whatever the files (checkpoints: sound, without a tokenizer, with a tokenizer beyond the vocabulary, config
+only, weights of another shape, truncated; variants: sound, of another model, truncated, a manifest that is
+not JSON or has a field of the wrong type, an architecture naming no layer, another model's weights; data:
+sound, not UTF-8), every command ends with exit code 0 or 2 (or gets past its checks to its work), never
+shows a traceback, says what was wrong in one line, and leaves nothing half-written. A file that no command
+can use is refused (exit 2) wherever it is given: it never reaches the work.
 
 Work is replaced by stubs at the point where it begins (the functions in STUBS; measuring returns a made-up
 record at once, so records really are appended), so this tests the checks, not the measurements.
@@ -21,8 +25,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from tests.helpers.hostile import TINY_MATRIX, complete_json_lines, hostile_yaml_files, readonly_dir
+from tests.helpers.hostile import TINY_MATRIX, VALID_HOSTILE, complete_json_lines, hostile_yaml_files, readonly_dir
 from tests.helpers.records import record
+from tests.helpers.reliability_probe import make_small_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,6 +71,7 @@ def shared(tmp_path_factory):
     (root / "matrix.yaml").write_text(TINY_MATRIX)
     files = {"matrix": str(root / "matrix.yaml"), "recipe": str(REPO / "recipes" / "magnitude-oneshot-90.yaml")}
     files |= {f"m_{k}": str(v) for k, v in hostile_yaml_files(root / "hostile").items()}
+    files |= {f"f_{k}": v for k, v in make_small_files(root / "files").items()}
     with readonly_dir(root / "ro") as ro:
         files["ro"] = str(ro) if ro is not None else str(root / "matrix.yaml")
         yield files
@@ -87,6 +93,19 @@ def _path(sandbox: dict, shared: dict):
                             shared["ro"], str(Path(shared["ro"]) / "sub"), ""])
 
 
+CHECKPOINTS = ("plain", "no_tok", "small_vocab", "config_only", "misfit", "truncated_ckpt")
+VARIANTS = ("v", "v_distil", "v_truncated", "v_bad_json", "v_bad_arch", "v_bad_field", "v_other_weights")
+DATA = ("data", "latin1_dev")
+# files no command can use, whatever else the command line says
+UNUSABLE = ("config_only", "misfit", "truncated_ckpt", "v_truncated", "v_bad_json", "v_bad_arch", "v_bad_field",
+            "v_other_weights")
+
+
+def _files(shared: dict, sandbox: dict, names) -> st.SearchStrategy:
+    """A path of the sandbox, or one of the files `names` (as often)."""
+    return st.one_of(_path(sandbox, shared), st.sampled_from([shared[f"f_{n}"] for n in names]))
+
+
 def _matrix(shared: dict, sandbox: dict):
     hostile = [v for k, v in shared.items() if k.startswith("m_")]
     return st.sampled_from(hostile + [sandbox["long"], sandbox["under_file"], sandbox["dir"]] + [shared["matrix"]] * 4)
@@ -97,11 +116,23 @@ def _choice(*values):
 
 
 FLAG = None  # a flag without a value
+# values that are wrong wherever the tables above put them: a command line holding one must be refused (exit 2),
+# never get to its work or succeed
+BAD_NUMBERS = ("nan", "NaN", "inf", "-inf", "abc", "0x10")
+BAD_CHOICES = ("bogus", "nope", "gpt5", "xml", "mars-1")
+
+
+def bad_values(argv: list[str], sandbox: dict, shared: dict) -> list[str]:
+    hostile = {v for k, v in shared.items() if k.startswith("m_") and k[2:] not in VALID_HOSTILE}
+    values = {a.split("=", 1)[1] if a.startswith("--") and "=" in a else a for a in argv}
+    return sorted(v for v in values if v in BAD_NUMBERS or v in BAD_CHOICES or v in hostile)
 
 
 def command_tables(sandbox: dict, shared: dict) -> dict:
     """command -> (base argv strategy, {flag: value strategy or FLAG})."""
     path, matrix = _path(sandbox, shared), _matrix(shared, sandbox)
+    checkpoint, variant = _files(shared, sandbox, CHECKPOINTS), _files(shared, sandbox, VARIANTS)
+    data = st.sampled_from([sandbox["dir"], sandbox["file"], sandbox["new"], shared["f_data"], shared["f_latin1_dev"]])
     model = _choice("bert-tiny", "resnet50-tiny", "distilbert-tiny", "tree-wine", "gpt5", "bert-tiny,bert-tiny")
     s3 = _choice("s3://bucket/prefix", "http://x", "", "s3://")
     measurement = {"--min-duration": NUMBER, "--min-iters": NUMBER, "--warmup": NUMBER, "--timeout": NUMBER,
@@ -112,9 +143,9 @@ def command_tables(sandbox: dict, shared: dict) -> dict:
                   {"--threads": LIST, "--batch": LIST, "--seq": LIST, "--repeat": NUMBER, "--results": path,
                    "--scenario": _choice("single-stream", "offline", "server", "bogus"), "--sla-ms": NUMBER,
                    "--precision": _choice("fp32", "bf16", "int4"), "--kernel": _choice("dense", "sparse", "x"),
-                   "--task": _choice("teacher", "bogus"), "--eval-limit": NUMBER, "--skip-recorded": FLAG,
-                   "--instance-type": _choice("c7a.large", "", "x" * 300), "--variant": path, "--checkpoint": path,
-                   **measurement}),
+                   "--task": _choice("teacher", "sst2", "bogus"), "--data": data, "--eval-limit": NUMBER,
+                   "--skip-recorded": FLAG, "--instance-type": _choice("c7a.large", "", "x" * 300), "--variant": variant,
+                   "--checkpoint": checkpoint, **measurement}),
         "run": (base("run", matrix),
                 {"--shard": _choice("1/2", "0/0", "3/2", "a/b", "auto", "", "1/1"), "--repeat": NUMBER,
                  "--results": path, "--force-threads": FLAG, "--dry-run": FLAG, "--force": FLAG,
@@ -123,12 +154,12 @@ def command_tables(sandbox: dict, shared: dict) -> dict:
                   {"--method": _choice("magnitude", "movement", "second-order", "bogus"), "--sparsity": NUMBER,
                    "--structure": _choice("unstructured", "heads", "layers", "channels", "2:4", "bogus"),
                    "--steps": NUMBER, "--seed": NUMBER, "--keep-layers": _choice("0", "0,1", "99", "a", "-1", ""),
-                   "--schedule": _choice("oneshot", "cubic", "x"), "--from": path, "--checkpoint": path,
+                   "--schedule": _choice("oneshot", "cubic", "x"), "--from": variant, "--checkpoint": checkpoint,
+                   "--data": data,
                    "--recipe": st.one_of(st.sampled_from([shared["recipe"], shared["m_laughs"], shared["m_deep"]]), matrix)}),
-        "finetune": (base("finetune", _choice("bert-tiny", "resnet50-tiny", "gpt5"), "--out", path, "--data",
-                          st.sampled_from([sandbox["dir"], sandbox["file"], sandbox["new"]])),
+        "finetune": (base("finetune", _choice("bert-tiny", "resnet50-tiny", "gpt5"), "--out", path, "--data", data),
                      {"--steps": NUMBER, "--lr": NUMBER, "--batch-size": NUMBER, "--max-train": NUMBER, "--seq": NUMBER,
-                      "--seed": NUMBER, "--checkpoint": path}),
+                      "--seed": NUMBER, "--checkpoint": checkpoint}),
         "trees": (base("trees"),
                   {"--dataset": _choice("breast_cancer", "wine", "bogus"), "--out": path, "--variants": path,
                    "--results": path, "--threads": NUMBER, "--batch": LIST, "--min-duration": NUMBER, "--repeat": NUMBER,
@@ -209,7 +240,8 @@ def _call(argv: list[str]):
 
 @pytest.mark.parametrize("command", ["bench", "run", "prune", "finetune", "trees", "report", "results", "sweep", "fleet",
                                      "regressions", "other"])
-@settings(max_examples=int(os.environ.get("CLI_PROPERTY_EXAMPLES", 40)), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("CLI_PROPERTY_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_command_line_exits_0_or_2_in_one_line_and_leaves_nothing_half_written(command, data, stubs, shared):
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,9 +261,14 @@ def test_any_command_line_exits_0_or_2_in_one_line_and_leaves_nothing_half_writt
             os.environ.update(env)
         event(f"outcome: {outcome}")  # counted by --hypothesis-show-statistics
         assert outcome in (0, 2, "work"), (argv, outcome, err[-2000:])
+        bad = bad_values(argv, sandbox, shared)
+        assert not bad or outcome == 2, (argv, bad, outcome)  # refused before any work, not run
         assert "Traceback" not in out + err, argv
         if outcome == 2:
             assert err.endswith("\n") and err.count("\n") == 1 and len(err) < 1000, (argv, err)
+        unusable = {shared[f"f_{n}"] for n in UNUSABLE} | ({shared["f_latin1_dev"]} if argv[0] == "finetune" else set())
+        if any(a in unusable or a.split("=", 1)[-1] in unusable for a in argv):
+            assert outcome == 2, (argv, outcome, err[-2000:])  # refused wherever it is given, never worked on
         after = _snapshot(root)
         written = {k for k in after if after[k] != before.get(k)}
         records = {k for k in written if k.endswith(".jsonl")}

@@ -54,7 +54,7 @@ def test_a_tiny_compress_run_chooses_an_ordinary_variant_and_says_where_time_wen
     assert dense["speedup"] == pytest.approx(1.0, abs=1e-6) and dense["accuracy_drop"] == 0
     pruned = next(c for c in saved["candidates"] if c["variant"] == "post-training-50" and c["precision"] == "fp32")
     assert pruned["status"] == "ok" and pruned["heldout_drop"] is not None
-    assert load_variant(pruned["variant_dir"]).manifest["method"] == "post-training"
+    assert load_variant(pruned["variant_dir"]).manifest.method == "post-training"
     for c in saved["candidates"]:
         assert {"worker_start_s", "load_s", "timed_s", "accuracy_s", "export_s", "write_s"} <= set(c["phases_s"])
     chosen = saved["chosen"]
@@ -120,5 +120,5 @@ def test_an_out_directory_of_something_else_is_refused(inputs, tmp_path, capsys)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine")
     code = main(["compress", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(tmp_path / "out")])
-    assert code == 2 and "holds no compress.json" in capsys.readouterr().err
+    assert code == 2 and "exists and is not a compression output" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]

@@ -8,6 +8,7 @@ from harness.contracts import Quality, ServerResult
 from harness.foundation.errors import ConfigError
 from harness.pricing import PriceBook, PriceQuote, load_price_book
 from harness.results.cost.analysis import analyze
+from harness.results.cost.query import CostQuery
 from harness.results.cost.arithmetic import (
     break_even_qps,
     fleet_size,
@@ -21,6 +22,11 @@ from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)
 CATALOG = load_catalog(["bert-base"])
+
+
+def priced(records, sla_ms, qps, region, book, catalog, **options):
+    """analyze() for one CostQuery made of the terms the tests name."""
+    return analyze(records, CostQuery(sla_ms=sla_ms, qps=qps, region=region, **options), book, catalog)
 
 
 def make_record(rid, variant=None, p99=50.0, thr=20.0, instance="c7a.large", batch=1, threads=2, backend="onnxruntime",
@@ -131,7 +137,7 @@ def test_best_configuration_within_sla_hand_computed():
         make_record("p90-b8", "/variants/bert-90", p99=300, thr=30, batch=8),  # more throughput, misses SLA
         make_record("p90-t1", "/variants/bert-90", p99=70, thr=14, threads=1),
     ]
-    a = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     rows = {r.variant: r for r in a.rows}
     assert set(rows) == {"dense", "bert-90"}
     best = rows["bert-90"]
@@ -139,7 +145,7 @@ def test_best_configuration_within_sla_hand_computed():
     assert best.usd_per_million == pytest.approx(1.140444, abs=1e-6)  # 0.10264 / (25 * 3600) * 1e6
     assert best.instances_at_target == 2  # ceil(50 / 25)
     assert best.usd_per_month_at_target == pytest.approx(149.8544)  # 2 * 0.10264 * 730
-    assert best.price_source.endswith("[grade d]") and best.price_date == "2025/2026"
+    assert best.price_source.endswith("[grade S]") and best.price_date == "2026-12-05"
     assert best.vcpu_or_gpu == "2 vCPU (2 cores)" and best.measured_or_reference == "measured"
     dense = rows["dense"]
     assert dense.sla_met is False and dense.usd_per_million is None and dense.usd_per_month_at_target is None
@@ -149,7 +155,7 @@ def test_best_configuration_within_sla_hand_computed():
 def test_record_without_instance_type_is_never_mapped():
     rec = make_record("nomachine", instance=None)
     rec = rec.replace(config=rec.config.replace(instance_type="c7a.large"))  # asked for; the machine does not carry it
-    a = analyze([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced([rec, make_record("ok")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["ok"]
     assert [u.record_id for u in a.unmapped] == ["nomachine"]
     assert a.unmapped[0].reason.startswith("unmapped: the record has no machine.instance_type")
@@ -159,25 +165,27 @@ def test_record_without_instance_type_is_never_mapped():
 def test_record_without_throughput_is_skipped_with_reason_and_failed_runs_too():
     no_thr = make_record("nothr", thr=None)
     failed = make_record("failed", status="timeout")
-    a = analyze([no_thr, failed], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced([no_thr, failed], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert a.rows == ()
     reasons = {s.record_id: s.reason for s in a.skipped}
     assert reasons == {"nothr": "skipped: no throughput_per_s in the record (got None)", "failed": "status timeout: boom"}
 
 
 def test_row_without_price_says_so_and_has_no_money():
-    a = analyze([make_record("x")], 100, 50, "eu-west-1", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced([make_record("x")], 100, 50, "ap-south-1", BUNDLED, CATALOG, gpu_reference=False)
     (r,) = a.rows
-    assert r.price_source == "no price for c7a.large in eu-west-1"
+    assert r.price_source == "no price for c7a.large in ap-south-1"
     assert (r.usd_per_hour, r.usd_per_million, r.usd_per_month_at_target, r.instances_at_target) == (None, None, None, None)
-    spot = analyze([make_record("x")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, purchase_options=("spot",))
+    only_on_demand = PriceBook(quotes=tuple(q for q in BUNDLED.quotes if q.purchase_option == "on-demand"))
+    spot = priced([make_record("x")], 100, 50, "us-east-2", only_on_demand, CATALOG, gpu_reference=False,
+                  purchase_options=("spot",))
     assert spot.rows[0].price_source == "no spot price for c7a.large in us-east-2"
 
 
 def test_server_record_supersedes_single_stream_of_same_configuration():
     single = make_record("ss", p99=40, thr=25)
     server = make_record("srv", scenario="server", server={"sla_ms": 100.0, "max_rate_per_s": 18.0, "trials": []})
-    a = analyze([single, server], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced([single, server], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     (r,) = a.rows
     assert (r.record_id, r.throughput_per_s, r.scenario) == ("srv", 18.0, "server")
     assert r.usd_per_million == pytest.approx(0.10264 / (18 * 3600) * 1e6)
@@ -187,30 +195,41 @@ def test_newest_record_of_a_configuration_wins():
     old = make_record("same", thr=25, created_at="2026-11-20T00:00:00+00:00")
     new = make_record("same", thr=20, created_at="2026-11-24T00:00:00+00:00")
     new = new.replace(record_id="newer")
-    a = analyze([new, old], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = priced([new, old], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert [r.record_id for r in a.rows] == ["newer"]
 
 
 def test_gpu_reference_rows_are_labelled_and_hand_computed():
-    a = analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG)
+    a = priced([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG)
     g4 = {r.precision: r for r in a.rows if r.instance == "g4dn.xlarge"}
     fp16 = g4["fp16"]
     assert fp16.measured_or_reference == "reference" and fp16.device == "gpu" and fp16.backend == "TensorRT"
     assert fp16.batch == 1  # batch 128 fp16: 128 / 888 s = 144 ms average > 100 ms
     assert fp16.usd_per_million == pytest.approx(0.284917, abs=1e-6)  # 0.526 * 1.95 / 3.6
     assert fp16.citation.startswith("published reference: NVIDIA TensorRT repository")
-    assert fp16.vcpu_or_gpu == "1x NVIDIA T4 16 GB"
+    assert fp16.vcpu_or_gpu == "1x NVIDIA T4 16 GiB" and fp16.reference_grade == "published"
     int8 = g4["int8"]
     assert (int8.batch, int8.throughput_per_s) == (128, 1750)  # 73 ms average <= 100 ms
-    assert {r.instance for r in a.rows if r.device == "gpu"} == {"g4dn.xlarge", "g6e.xlarge"}  # the priced GPUs in us-east-2
-    off = analyze([make_record("cpu")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    assert (int8.sla_latency_ms, int8.sla_percentile) == (pytest.approx(128 / 1750 * 1000), "avg")
+    # every GPU type with a bert-base figure (T4, L4, L40S; A10G has none for BERT-base), priced in us-east-2
+    assert {r.instance for r in a.rows if r.device == "gpu"} == {f"{f}.{s}" for f in ("g4dn", "g6", "g6e")
+                                                                 for s in ("xlarge", "2xlarge", "4xlarge")}
+    off = priced([make_record("cpu")], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert all(r.device == "cpu" for r in off.rows)
 
 
 def test_multi_gpu_reference_is_scaled_and_labelled_an_assumption():
-    a = analyze([make_record("cpu", instance="c7a.large")], 100, 50, "us-east-1", BUNDLED, CATALOG, instances=["p4d.24xlarge", "c7a.large"])
-    p4d = [r for r in a.rows if r.instance == "p4d.24xlarge" and r.precision == "int8" and r.backend == "TensorRT"]
-    assert p4d[0].throughput_per_s == 8 * 15940 and "assumption: per-GPU figure x 8 GPUs" in p4d[0].capacity_basis
+    from harness.pricing.catalog import InstanceType
+    from harness.results.cost.catalog import CostCatalog
+
+    quad = InstanceType("g9.12xlarge", vcpu=48, physical_cores=24, memory_gib=192, architecture="x86_64",
+                        cpu_family="Test", gpu_model="T4", gpu_count=4, gpu_memory_gib=16)
+    catalog = CostCatalog(instances=CATALOG.instances + (quad,), gpu_points=CATALOG.gpu_points, models=CATALOG.models,
+                          families=CATALOG.families)
+    book = PriceBook(quotes=BUNDLED.quotes + (PriceQuote("g9.12xlarge", "us-east-1", "on-demand", 3.9, "test", "2026-12-01"),))
+    a = priced([make_record("cpu")], 100, 50, "us-east-1", book, catalog, instances=["g9.12xlarge", "c7a.large"])
+    quads = [r for r in a.rows if r.instance == "g9.12xlarge" and r.precision == "int8" and r.batch == 128]
+    assert quads[0].throughput_per_s == 4 * 1750 and "assumption: per-GPU figure x 4 GPUs" in quads[0].capacity_basis
 
 
 def test_measured_gpu_records_replace_the_reference_for_their_instance():
@@ -218,23 +237,23 @@ def test_measured_gpu_records_replace_the_reference_for_their_instance():
     gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16",
                       accuracy=0.9)
     cpu = make_record("cpu", p99=40, thr=25, accuracy=0.9)
-    a = analyze([gpu, cpu], 100, 50, "us-east-2", BUNDLED, CATALOG)
+    a = priced([gpu, cpu], 100, 50, "us-east-2", BUNDLED, CATALOG)
     g4 = [r for r in a.rows if r.instance == "g4dn.xlarge"]
     assert [(r.record_id, r.measured_or_reference, r.device) for r in g4] == [("gpu", "measured", "gpu")]
     assert g4[0].usd_per_million == pytest.approx(0.526 / (400 * 3600) * 1e6)
     assert any(r.instance == "g6e.xlarge" and r.measured_or_reference == "reference" for r in a.rows)
-    (vs_g4,) = [b for b in a.break_even if b.scope == "vs g4dn.xlarge"]
-    # CPU 25/s at 0.10264 vs GPU 400/s at 0.526: on (125, 150] 6 x 0.10264 = 0.61584 > 0.526 -> above 125 req/s
-    assert vs_g4.break_even.gpu_cheaper_above_qps == 125 and vs_g4.cpu.record_id == "cpu"
     cheapest = [b for b in a.break_even if b.scope == "cheapest GPU"][0]
-    assert cheapest.gpu.usd_per_million == min(r.usd_per_million for r in a.rows if r.device == "gpu" and r.usd_per_million)
+    # the measured T4 is the cheapest GPU fleet at 50 req/s (one g4dn.xlarge, $383.98/month); CPU 25/s at 0.10264 vs
+    # GPU 400/s at 0.526: on (125, 150] 6 x 0.10264 = 0.61584 > 0.526 -> above 125 req/s
+    assert (cheapest.gpu.record_id, cheapest.cpu.record_id, cheapest.break_even.gpu_cheaper_above_qps) == ("gpu", "cpu", 125)
+    assert {b.scope for b in a.break_even} == {"cheapest GPU", "vs 1x NVIDIA L4 22 GiB", "vs 1x NVIDIA L40S 45 GiB"}
 
 
 def test_projection_is_off_unless_asked_and_labelled():
     recs = [make_record("p", "/v/bert-90", p99=40, thr=25)]
-    plain = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    plain = priced(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
     assert {r.instance for r in plain.rows} == {"c7a.large"}
-    a = analyze(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, project_to=("t4g.xlarge", "c7a.xlarge"))
+    a = priced(recs, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, project_to=("t4g.xlarge", "c7a.xlarge"))
     est = {r.instance: r for r in a.rows if r.measured_or_reference == "estimate"}
     assert set(est) == {"t4g.xlarge", "c7a.xlarge"}
     assert est["c7a.xlarge"].throughput_per_s == 50  # 25/s x 4/2 cores
@@ -246,20 +265,20 @@ def test_projection_is_off_unless_asked_and_labelled():
 
 def test_bad_inputs_are_one_line_config_errors():
     with pytest.raises(ConfigError, match=r"^--project-to: 'g4dn.xlarge' is a GPU instance"):
-        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("g4dn.xlarge",))
-    with pytest.raises(ConfigError, match=r"^unknown instance type 'c9z.large'; close valid choices"):
-        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("c9z.large",))
+        priced([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("g4dn.xlarge",))
+    with pytest.raises(ConfigError, match=r"^--project-to: unknown instance type 'c9z.large'; close valid choices"):
+        priced([], 100, 50, "us-east-2", BUNDLED, CATALOG, project_to=("c9z.large",))
     with pytest.raises(ConfigError, match=r"^--sla-ms: 0"):
-        analyze([], 0, 50, "us-east-2", BUNDLED, CATALOG)
+        priced([], 0, 50, "us-east-2", BUNDLED, CATALOG)
     with pytest.raises(ConfigError, match=r"^--region: 'Ohio' is not an AWS region code"):
-        analyze([], 100, 50, "Ohio", BUNDLED, CATALOG)
+        priced([], 100, 50, "Ohio", BUNDLED, CATALOG)
     with pytest.raises(ConfigError, match=r"^unknown purchase option 'reserved'; valid choices: on-demand, spot$"):
-        analyze([], 100, 50, "us-east-2", BUNDLED, CATALOG, purchase_options=("reserved",))
+        priced([], 100, 50, "us-east-2", BUNDLED, CATALOG, purchase_options=("reserved",))
 
 
 def test_user_quotes_replace_prices():
     book = PriceBook(quotes=(PriceQuote("c7a.large", "us-east-2", "on-demand", 0.05, "my quote", "2026-11-01"),))
-    a = analyze([make_record("x", p99=40, thr=25)], 100, 50, "us-east-2", book, CATALOG, gpu_reference=False)
+    a = priced([make_record("x", p99=40, thr=25)], 100, 50, "us-east-2", book, CATALOG, gpu_reference=False)
     assert a.rows[0].usd_per_million == pytest.approx(0.05 / (25 * 3600) * 1e6) and a.rows[0].price_source == "my quote"
 
 
@@ -288,32 +307,58 @@ def test_analyze_reads_the_catalog_passed_in_and_opens_no_file(monkeypatch):
 
     monkeypatch.setattr(builtins, "open", refuse)
     monkeypatch.setattr(io, "open", refuse)
-    a = analyze([make_record("r", instance="x9.large", p99=40, thr=25, accuracy=0.9)], 100, 50, "us-east-2", book,
+    a = priced([make_record("r", instance="x9.large", p99=40, thr=25, accuracy=0.9)], 100, 50, "us-east-2", book,
                 catalog, project_to=("x9.xlarge",))
     rows = {r.instance: r for r in a.rows}
     assert set(rows) == {"x9.large", "x9.xlarge", "y9.xlarge"}
     assert rows["x9.large"].vcpu_or_gpu == "2 vCPU (2 cores)"
+    assert rows["x9.large"].isa_mismatch is None  # the test type records no ISA: never guessed
     assert rows["x9.large"].usd_per_million == pytest.approx(0.1 / (25 * 3600) * 1e6)
     assert (rows["x9.xlarge"].measured_or_reference, rows["x9.xlarge"].throughput_per_s) == ("estimate", 50.0)  # x 4/2
     assert rows["y9.xlarge"].citation == "published reference: test source"
     assert rows["y9.xlarge"].usd_per_million == pytest.approx(2.5)  # 0.9 / (100 * 3600) * 1e6
     # per 100 req/s the CPU fleet costs 4 x 0.1 = 0.4 $/h against 0.9 $/h for one GPU: never cheaper
     assert [b.break_even.gpu_cheaper_above_qps for b in a.break_even] == [None]
-    with pytest.raises(ConfigError, match=r"^unknown instance type 'x9.larg'; close valid choices: x9.large"):
-        analyze([], 100, 50, "us-east-2", book, catalog, project_to=("x9.larg",))
+    with pytest.raises(ConfigError, match=r"^--project-to: unknown instance type 'x9.larg'; close valid choices: x9.large"):
+        priced([], 100, 50, "us-east-2", book, catalog, project_to=("x9.larg",))
 
 
-def test_catalog_refuses_reference_points_of_a_model_it_did_not_load():
-    assert CATALOG.reference_points("bert-base", "T4")  # loaded: the published T4 figures
+def test_catalog_refuses_gpu_figures_of_a_model_it_did_not_load():
+    points, why = CATALOG.gpu_figures("bert-base", "T4", 128, None)
+    assert points and why is None  # loaded: the published T4 figures
     with pytest.raises(ValueError, match="'resnet50' were not loaded"):
-        CATALOG.reference_points("resnet50", "T4")
+        CATALOG.gpu_figures("resnet50", "T4", 224, None)
+
+
+def test_every_model_of_a_family_gets_gpu_rows_derived_by_its_counted_gflops():
+    """distilbert and a brought MiniLM checkpoint have no published figure: theirs are bert-base's scaled by the GFLOPs
+    their records carry (11.17 and 1.40 GFLOP against bert-base's 22.35 at sequence 128); a model without a family
+    says so in one line."""
+    catalog = load_catalog(["distilbert", "minilm-sst2", "tree-wine"])
+    distil = make_record("d", model="distilbert", p99=40, thr=25)
+    distil = distil.replace(metrics=distil.metrics.replace(flops_per_inference=11_174_808_576))
+    minilm = make_record("m", model="minilm-sst2", seq_len=64, p99=10, thr=100)
+    minilm = minilm.replace(metrics=minilm.metrics.replace(flops_per_inference=1_396_999_680))
+    tree = make_record("t", model="tree-wine", seq_len=13, p99=1, thr=1000)
+    a = priced([distil, minilm, tree], 100, 50, "us-east-2", BUNDLED, catalog, instances=["c7a.large", "g4dn.xlarge"])
+    d8 = [r for r in a.rows if r.model == "distilbert" and r.instance == "g4dn.xlarge" and r.precision == "int8"]
+    assert d8[0].throughput_per_s == pytest.approx(1750 * 22.348434432 / 11.174808576)  # 2x bert-base's 1750/s
+    assert d8[0].citation.startswith("derived: scaled by GFLOPs from bert-base (22.3 -> 11.2 GFLOP)")
+    assert (d8[0].measured_or_reference, d8[0].reference_grade, d8[0].eligible) == ("reference", "derived", True)
+    m1 = [r for r in a.rows if r.model == "minilm-sst2" and r.device == "gpu" and r.precision == "fp16"]
+    # seq 64 takes the nearest published sequence (128): 1.95 ms x 1.397 / 22.348 at batch 1
+    assert m1 and m1[0].seq_len == 64
+    assert {r.model for r in a.rows if r.device == "gpu"} == {"distilbert", "minilm-sst2"}
+    assert a.no_gpu_figure == ("tree-wine: no GPU figure: no published figure for it and no family to scale one from "
+                               "(families with published figures: bert-base (bert, distilbert, minilm, roberta); "
+                               "resnet50 (resnet))",)
 
 
 # ------------------------------------------------------------------------------------------------ the quality gate
 
 
 def gated(records, **options):
-    return analyze(records, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, **options)
+    return priced(records, 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False, **options)
 
 
 def engine_quality(accuracy, task="sst2", split="dev", examples=872):
@@ -367,16 +412,16 @@ def test_break_even_takes_only_eligible_rows():
     pruned = make_record("p95", "/v/bert-95", p99=40, thr=100, accuracy=0.85)  # 5 points worse
     gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16",
                       accuracy=0.9)
-    a = analyze([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"])
+    a = priced([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"])
     (b,) = a.break_even
     # CPU 25/s at 0.10264 $/h vs GPU 400/s at 0.526 $/h: above 125 req/s 6 x 0.10264 = 0.61584 > 0.526. Against the
     # pruned 100/s row the GPU is never cheaper (per 400 req/s: 4 x 0.10264 = 0.41056 < 0.526), so that row is not the CPU side
     assert (b.cpu.record_id, b.gpu.record_id, b.break_even.gpu_cheaper_above_qps) == ("cpu", "gpu", 125)
-    wide = analyze([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"],
+    wide = priced([cpu, pruned, gpu], 100, 50, "us-east-2", BUNDLED, CATALOG, instances=["c7a.large", "g4dn.xlarge"],
                    max_quality_drop=5)
     assert [(b.cpu.record_id, b.break_even.gpu_cheaper_above_qps) for b in wide.break_even] == [("p95", None)]
     unknown_gpu = make_record("gpu", instance="g4dn.xlarge", device="cuda:0", backend="torch", p99=12, thr=400, precision="fp16")
-    assert analyze([cpu, unknown_gpu], 100, 50, "us-east-2", BUNDLED, CATALOG,
+    assert priced([cpu, unknown_gpu], 100, 50, "us-east-2", BUNDLED, CATALOG,
                    instances=["c7a.large", "g4dn.xlarge"]).break_even == ()
 
 
@@ -424,25 +469,43 @@ def test_manifest_accuracy_counts_only_with_the_manifests_own_dense_accuracy():
     assert (first.quality_source, first.accuracy, first.accuracy_drop) == ("engine", 0.9, pytest.approx(0.0))
 
 
-def test_published_gpu_figures_are_held_to_a_measured_dense_baseline_or_are_unknown():
-    unknown = analyze([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG)
-    g4 = [r for r in unknown.rows if r.instance == "g4dn.xlarge"]
-    assert g4 and {(r.quality_source, r.quality_status, r.eligible) for r in g4} == {("reference", "unknown", False)}
-    base = [make_record("cpu", p99=40, thr=25, accuracy=0.9)]
-    held = {r.precision: r for r in analyze(base, 100, 50, "us-east-2", BUNDLED, CATALOG).rows if r.instance == "g4dn.xlarge"}
-    assert (held["fp16"].quality_status, held["fp16"].eligible, held["fp16"].accuracy) == ("ok", True, None)
-    assert held["fp16"].quality_note == "assumed, not measured: a published fp16 figure, held to the fp32 accuracy"
-    # int8: MLPerf's 99%-of-fp32 target allows 1% of 0.9 = 0.9 points, within 1 point but not within 0.5
-    assert (held["int8"].quality_status, held["int8"].eligible) == ("ok", True)
-    assert "at most 0.9 points below the baseline" in held["int8"].quality_note
-    strict = {r.precision: r for r in analyze(base, 100, 50, "us-east-2", BUNDLED, CATALOG, max_quality_drop=0.5).rows
-              if r.instance == "g4dn.xlarge"}
-    assert (strict["int8"].quality_status, strict["fp16"].quality_status) == ("budget exceeded", "ok")
-    assert strict["int8"].quality_note.startswith("up to 0.9 points below the baseline, beyond the 0.5-point budget")
+def test_the_dense_fp32_model_is_its_own_baseline_on_every_engine_accuracy_measured_or_not():
+    random_weights = [make_record("ort", p99=40, thr=25), make_record("ov", backend="openvino", p99=40, thr=30),
+                      make_record("int8", backend="openvino", precision="int8", p99=20, thr=60)]
+    parity_failed = make_record("bad", backend="deepsparse", p99=40, thr=35)
+    from harness.contracts import Parity
+
+    parity_failed = parity_failed.replace(metrics=parity_failed.metrics.replace(
+        parity=Parity(max_abs_diff=1.0, tolerance=0.001, ok=False)))
+    rows = {r.record_id: r for r in gated(random_weights + [parity_failed]).rows}
+    for rid in ("ort", "ov"):
+        r = rows[rid]
+        assert (r.quality_source, r.quality_status, r.accuracy_drop, r.eligible, r.accuracy) == (
+            "baseline", "ok", 0.0, True, None)
+        assert r.quality_note == "the dense fp32 model is its own baseline: drop 0 by definition (accuracy not measured)"
+    assert (rows["int8"].quality_source, rows["int8"].quality_status, rows["int8"].eligible) == ("none", "unknown", False)
+    assert (rows["bad"].quality_source, rows["bad"].eligible) == ("none", False)  # parity failed: not a baseline
+    measured = {r.record_id: r for r in gated([make_record("ort", p99=40, thr=25, accuracy=0.91)]).rows}["ort"]
+    assert (measured.quality_source, measured.accuracy, measured.accuracy_drop) == ("baseline", 0.91, 0.0)
+
+
+def test_published_gpu_figures_hold_drop_0_at_float_precisions_and_at_most_1_point_in_int8():
+    rows = {r.precision: r for r in priced([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED,
+                                           CATALOG).rows if r.instance == "g4dn.xlarge"}
+    assert (rows["fp16"].quality_source, rows["fp16"].quality_status, rows["fp16"].accuracy_drop, rows["fp16"].eligible) == (
+        "reference", "ok", 0.0, True)
+    assert rows["fp16"].quality_note == "assumed: fp16 of the dense weights is the model (drop 0)"
+    assert (rows["int8"].quality_status, rows["int8"].eligible, rows["int8"].accuracy_drop) == ("ok", True, None)
+    assert rows["int8"].quality_note.startswith("assumed: int8 held to MLPerf's 99%-of-fp32 accuracy target, at most 1")
+    strict = {r.precision: r for r in priced([make_record("cpu", p99=40, thr=25)], 100, 50, "us-east-2", BUNDLED, CATALOG,
+                                             max_quality_drop=0.5).rows if r.instance == "g4dn.xlarge"}
+    assert (strict["int8"].quality_status, strict["int8"].eligible, strict["fp16"].eligible) == ("budget exceeded", False,
+                                                                                                  True)
+    assert strict["int8"].quality_note.startswith("up to 1 point below the baseline, beyond the 0.5-point budget")
 
 
 def test_quality_budget_must_be_a_number_of_points():
-    with pytest.raises(ConfigError, match=r"^--max-quality-drop: -1; valid: a number of accuracy points >= 0$"):
+    with pytest.raises(ConfigError, match=r"^--max-quality-drop: -1; valid: a number of accuracy points >= 0$"):  # one line
         gated([], max_quality_drop=-1)
     with pytest.raises(ConfigError, match=r"^--max-quality-drop: nan"):
         gated([], max_quality_drop=float("nan"))

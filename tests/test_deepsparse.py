@@ -1,11 +1,11 @@
 """The DeepSparse backend: its own interpreter, static shapes, parity with torch through the real runner.
 
-DeepSparse 1.8.0 exists for x86-64 Linux only. On such a machine `make test` creates .venv-deepsparse,
-so a missing environment there is a failure, not a skip; elsewhere the tests that run the engine skip.
+The tests that run the engine require("deepsparse"): the environment .venv-deepsparse importing deepsparse (make
+deepsparse-env; DeepSparse 1.8.0 exists for x86-64 Linux only). Without it they skip with the reason, except under
+CI, where a missing environment is a failure.
 """
 
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +16,16 @@ from harness.backends.deepsparse_backend import DeepSparseBackend, parse_engine_
 from harness.contracts import BenchConfig
 from harness.measure.bench import measure as run_config
 from harness.runner.parent import REPO_ROOT
+from tests.helpers.require import require
 
-CAN_EXIST = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
-needs_deepsparse = pytest.mark.skipif(
-    not CAN_EXIST, reason=f"deepsparse 1.8.0 ships for x86-64 Linux only; this is {sys.platform}/{platform.machine()}"
-)
-DS_PYTHON = REPO_ROOT / DeepSparseBackend.interpreter
+
+
+@pytest.fixture
+def ds_python():
+    """The DeepSparse environment's interpreter (tests/helpers/require.py)."""
+    python = require("deepsparse", "it runs the DeepSparse engine")
+    assert python == REPO_ROOT / DeepSparseBackend.interpreter
+    return python
 
 LINE = ("DeepSparse, Copyright 2021-present / Neuralmagic, Inc. version: 1.8.0 COMMUNITY | (e3778e93) (release) "
         "(optimized) (system=avx512_vnni, binary=avx512)")
@@ -38,9 +42,7 @@ def test_backend_declares_static_shapes_and_its_own_interpreter():
     assert DeepSparseBackend.interpreter == ".venv-deepsparse/bin/python"
 
 
-@needs_deepsparse
-def test_environment_exists_and_worker_imports_nothing_heavy():
-    assert DS_PYTHON.exists(), f"{DS_PYTHON} is missing on x86-64 Linux: create it with `make deepsparse-env`"
+def test_environment_exists_and_worker_imports_nothing_heavy(ds_python):
     main_env = str(Path(sys.prefix).resolve()) + os.sep  # with the separator: .venv-deepsparse shares the prefix
     code = (
         "import sys, harness.runner.worker, harness.backends.deepsparse_backend as d, deepsparse, numpy;"
@@ -48,7 +50,7 @@ def test_environment_exists_and_worker_imports_nothing_heavy():
         f"main = sorted(n for n, m in list(sys.modules.items()) if (getattr(m, '__file__', None) or '').startswith({main_env!r}));"
         "print(deepsparse.__version__, numpy.__version__, d.DeepSparseBackend.available(), heavy, main)"
     )
-    out = subprocess.run([str(DS_PYTHON), "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+    out = subprocess.run([str(ds_python), "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "NM_DISABLE_ANALYTICS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     ds_version, np_version, available, heavy, from_main = out.stdout.split(" ", 4)
@@ -57,9 +59,7 @@ def test_environment_exists_and_worker_imports_nothing_heavy():
     assert heavy == "[]" and from_main.strip() == "[]"
 
 
-@needs_deepsparse
-def test_deepsparse_matches_torch_through_the_runner(quick_settings):
-    assert DS_PYTHON.exists(), f"{DS_PYTHON} is missing on x86-64 Linux: create it with `make deepsparse-env`"
+def test_deepsparse_matches_torch_through_the_runner(quick_settings, ds_python):
     r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "ok", (r["reason"], r.get("stderr_tail"))
     parity = r["metrics"]["parity"]
@@ -78,8 +78,7 @@ def test_deepsparse_matches_torch_through_the_runner(quick_settings):
     assert Path(os.environ["HARNESS_CACHE_DIR"], "artifacts", "bert-tiny-dense-static-b1-s16", "model.onnx").exists()
 
 
-@needs_deepsparse
-def test_bf16_is_refused_with_an_unsupported_record(quick_settings):
+def test_bf16_is_refused_with_an_unsupported_record(quick_settings, ds_python):
     r = run_config(BenchConfig(model="bert-tiny", backend="deepsparse", seq_len=16, precision="bf16",
                                settings=quick_settings), calibrate=False).to_json()
     assert r["status"] == "unsupported" and "runs fp32 and int8" in r["reason"] and "bf16" in r["reason"]

@@ -3,8 +3,11 @@ summary and cost reports."""
 
 import csv
 
+import pytest
+
 from harness.results.store import load_records
 from harness.workflows.demo import run_demo
+from tests.helpers.checkpoints import predictions
 
 QUICK = """\
 models: [bert-tiny]
@@ -69,8 +72,8 @@ def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_pat
                        compress_engines=("onnxruntime",), compress_targets=(0.5,), compress_budget_minutes=5.0,
                        max_quality_drop=100.0, calibration_examples=16, heldout_examples=16, compress_settings=tiny)
     results = tmp_path / "results"
-    code = run_demo(matrix_path=matrix, root=results, progress=False, prune=False, data_dir=str(_tiny_sst2(tmp_path / "sst2")),
-                    part=part)
+    data = _tiny_sst2(tmp_path / "sst2")
+    code = run_demo(matrix_path=matrix, root=results, progress=False, prune=False, data_dir=str(data), part=part)
     assert code == 0
     records = load_records(results)
     measured = [r for r in records if r.config.task is not None]
@@ -88,7 +91,18 @@ def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_pat
     assert all(r.config.settings.max_duration_s == 60.0 for r in measured)  # room for p99's 368 samples
     for r in measured:
         q = r.metrics.quality
-        assert q.source == "engine" and q.task == "sst2" and q.examples == 8 and 0.0 <= q.accuracy <= 1.0
+        assert q.source == "engine" and q.task == "sst2" and q.examples == 8
+    # known answers: the fine-tuned checkpoint's own predictions (transformers, outside the harness) on the 8 dev
+    # sentences give the dense model's accuracy on both fp32 engines; the pruned model's fp32 engines (torch's sparse
+    # kernel, ONNX Runtime) agree with each other
+    dense = [r for r in measured if r.config.variant is None]
+    checkpoint = dense[0].config.checkpoint
+    texts, labels = zip(*[line.split("\t") for line in (data / "dev.tsv").read_text().splitlines()[1:]])
+    expected = sum(p == int(y) for p, y in zip(predictions(checkpoint, list(texts), 16), labels)) / len(texts)
+    fp32 = {(r.config.variant is not None, r.config.backend): r.metrics.quality for r in measured if r.config.precision == "fp32"}
+    assert fp32[(False, "torch")].accuracy == fp32[(False, "onnxruntime")].accuracy == pytest.approx(expected)
+    assert fp32[(False, "onnxruntime")].top1_agreement == 1.0
+    assert fp32[(True, "torch")].accuracy == fp32[(True, "onnxruntime")].accuracy
     manifest_quality = [r.metrics.manifest_quality for r in measured if r.config.variant]
     assert all(m is not None and m.source == "manifest" for m in manifest_quality)
     zoo = [r for r in records if r.config.task is None]
@@ -96,8 +110,10 @@ def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_pat
     rows = list(csv.DictReader(open(results / "reports" / "demo" / "cost.csv")))
     by_model = {row["model"] for row in rows}
     assert "minilm-tiny-sst2" in by_model and "bert-tiny" in by_model
-    zoo_rows = [row for row in rows if row["model"] == "bert-tiny"]
-    assert zoo_rows and all(row["quality_status"] == "unknown" and row["eligible"] == "false" for row in zoo_rows)
+    zoo_rows = [row for row in rows if row["model"] == "bert-tiny" and row["measured_or_reference"] == "measured"]
+    # the dense fp32 zoo model is its own baseline (drop 0) though its accuracy is not measured
+    assert zoo_rows and all((row["quality_source"], row["accuracy_drop"], row["accuracy"]) == ("baseline", "0.0", "")
+                            for row in zoo_rows)
 
 
 def test_demo_refuses_a_data_directory_without_sst2_in_one_line(tmp_path, capsys):

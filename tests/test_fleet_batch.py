@@ -11,10 +11,11 @@ import yaml
 from botocore.stub import Stubber
 
 from harness.cli import main
+from harness.contracts import SubmittedJob
 from harness.foundation.errors import HarnessError
 from harness.workflows.fleet import submit
 from harness.workflows.fleet.plan import read_batch_plan
-from harness.workflows.fleet.submit import Submitted, child_times, wait
+from harness.workflows.fleet.submit import child_times, wait
 
 MATRIX = {"name": "nightly", "models": ["bert-tiny"], "backends": ["onnxruntime"], "threads": [1, 2],
           "batch_sizes": [1], "seq_lens": [16]}
@@ -82,7 +83,8 @@ def test_submit_registers_then_submits_every_array_and_saves_the_ids(plan_dir, c
     out = capsys.readouterr().out
     assert "submitted c7a.large: harness-nightly-c7a-large id-a (3 child job(s)) on harness-c7a-large" in out
     saved = json.loads((plan_dir / "submitted.json").read_text())
-    assert [(s["instance_type"], s["job_id"], s["size"]) for s in saved] == [
+    assert saved["schema_version"] == 2
+    assert [(s["instance_type"], s["job_id"], s["size"]) for s in saved["jobs"]] == [
         ("c7a.large", "id-a", 3), ("c7i.xlarge", "id-b", 3), ("g4dn.xlarge", "id-c", 3)]
 
 
@@ -118,7 +120,7 @@ def test_a_rejected_job_definition_submits_nothing(plan_dir, client):
 
 
 def test_termination_that_fails_is_said_too(client):
-    done = [Submitted("c7a.large", "n", "id-a", "q", 3)]
+    done = [SubmittedJob("c7a.large", "n", "id-a", "q", 3)]
     client.stubber.add_client_error("terminate_job", service_error_code="ServerException", service_message="try again")
     text = submit.terminate_all(client, done, "why")
     assert text == "could NOT terminate id-a (ServerException: try again): terminate by hand"
@@ -162,8 +164,8 @@ def test_submit_without_a_plan_says_so(tmp_path, capsys):
 
 
 def test_wait_polls_parents_until_they_end_and_prints_changes(client):
-    jobs = [Submitted("c7a.large", "harness-nightly-c7a-large", "id-a", "q", 3),
-            Submitted("c7i.xlarge", "harness-nightly-c7i-xlarge", "id-b", "q", 3)]
+    jobs = [SubmittedJob("c7a.large", "harness-nightly-c7a-large", "id-a", "q", 3),
+            SubmittedJob("c7i.xlarge", "harness-nightly-c7i-xlarge", "id-b", "q", 3)]
     polls = [
         [detail("id-a", "PENDING", {"RUNNABLE": 3}), detail("id-b", "PENDING", {"RUNNABLE": 3})],
         [detail("id-a", "PENDING", {"RUNNABLE": 3}), detail("id-b", "PENDING", {"RUNNING": 1, "RUNNABLE": 2})],
@@ -185,7 +187,7 @@ def test_wait_polls_parents_until_they_end_and_prints_changes(client):
 
 
 def test_wait_gives_up_after_its_timeout_without_terminating(client):
-    jobs = [Submitted("c7a.large", "n", "id-a", "q", 3)]
+    jobs = [SubmittedJob("c7a.large", "n", "id-a", "q", 3)]
     for _ in range(2):
         client.stubber.add_response("describe_jobs", {"jobs": [detail("id-a", "RUNNING", {"RUNNING": 3})]},
                                     expected_params={"jobs": ["id-a"]})
@@ -209,7 +211,7 @@ def test_submit_and_wait_exit_code_says_whether_every_array_succeeded(plan_dir, 
 
 
 def test_child_times_reads_every_child_in_chunks_of_100(client):
-    jobs = [Submitted("c7a.large", "n", "big", "q", 101), Submitted("c7g.xlarge", "m", "one", "q", 1)]
+    jobs = [SubmittedJob("c7a.large", "n", "big", "q", 101), SubmittedJob("c7g.xlarge", "m", "one", "q", 1)]
     ids = [f"big:{i}" for i in range(101)] + ["one"]
     first = [detail(f"big:{i}", "SUCCEEDED", started=1_000_000 + i, stopped=1_600_000 + i) for i in range(100)]
     client.stubber.add_response("describe_jobs", {"jobs": first}, expected_params={"jobs": ids[:100]})

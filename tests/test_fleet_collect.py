@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from harness.cli import main
+from harness.contracts import SubmittedJob
 from harness.pricing import load_price_book
 from harness.results.store import append_record
 from harness.results.sync import push
@@ -97,7 +98,7 @@ def test_collect_prices_the_fleet_from_batch_child_times(tmp_path, s3_endpoint, 
     push_fleet(tmp_path, "s3://fleet-batch/n", s3_endpoint)
     plan = tmp_path / "plan"
     plan.mkdir()
-    submit.save_submitted(plan, [submit.Submitted("c7a.large", "j", "p", "q", 2)])
+    submit.save_submitted(plan, [SubmittedJob("c7a.large", "j", "p", "q", 2)])
     children = [("c7a.large", "p:0", 0.0, 1800.0), ("c7a.large", "p:1", 0.0, 5400.0)]  # 0.5 h + 1.5 h
     monkeypatch.setattr(submit, "batch_client", lambda region=None: "client")
     monkeypatch.setattr(submit, "child_times", lambda client, jobs: children if client == "client" and jobs[0].job_id == "p" else [])

@@ -102,16 +102,21 @@ def test_early_stopping_bound_matches_loadgen():
     assert (min_passing(0), min_passing(1)) == (459, 661)
 
 
-def test_capacity_search_finds_the_md1_answer(tmp_path, monkeypatch):
+def sleep_server(tmp_path, monkeypatch, **settings):
+    """(worker job, loaded SleepBackend, one query's inputs) for a server run at TARGET_MS on the fake engine of
+    SERVICE_MS per call, with LoadGen logs under tmp_path/loadgen/rid."""
     monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", str(SERVICE_MS))
-    settings = Settings(sla_ms=TARGET_MS, loadgen_min_duration_s=0.1, loadgen_min_queries=QUERIES,
-                        capacity_tolerance=TOLERANCE, capacity_budget_s=60.0)
-    config = BenchConfig(model="bert-tiny", backend="sleep", scenario="server", settings=settings)
+    config = BenchConfig(model="bert-tiny", backend="sleep", scenario="server", settings=Settings(
+        sla_ms=TARGET_MS, loadgen_min_duration_s=0.1, loadgen_min_queries=QUERIES, **settings))
     job = WorkerJob(config=config, artifact=Artifact(dir="", input_names=("x",)), backend_spec="", repo_root="",
                     loadgen_dir=str(tmp_path / "loadgen" / "rid"))
     engine = SleepBackend(config, job.artifact)
     engine.load()
-    inputs = {"x": np.zeros((1, 4), dtype=np.int64)}
+    return job, engine, {"x": np.zeros((1, 4), dtype=np.int64)}
+
+
+def test_capacity_search_finds_the_md1_answer(tmp_path, monkeypatch):
+    job, engine, inputs = sleep_server(tmp_path, monkeypatch, capacity_tolerance=TOLERANCE, capacity_budget_s=60.0)
     calls = []
     for _ in range(100):
         t0 = time.perf_counter()
@@ -137,15 +142,8 @@ def test_capacity_search_finds_the_md1_answer(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("factor", [3.0])
 def test_a_target_above_the_service_rate_is_invalid(tmp_path, monkeypatch, factor):
-    monkeypatch.setenv("HARNESS_TEST_SERVICE_MS", str(SERVICE_MS))
     qps = factor * 1000.0 / SERVICE_MS
-    settings = Settings(sla_ms=TARGET_MS, target_qps=qps, loadgen_min_duration_s=0.1, loadgen_min_queries=QUERIES)
-    config = BenchConfig(model="bert-tiny", backend="sleep", scenario="server", settings=settings)
-    job = WorkerJob(config=config, artifact=Artifact(dir="", input_names=("x",)), backend_spec="", repo_root="",
-                    loadgen_dir=str(tmp_path / "loadgen" / "rid"))
-    engine = SleepBackend(config, job.artifact)
-    engine.load()
-    inputs = {"x": np.zeros((1, 4), dtype=np.int64)}
+    job, engine, inputs = sleep_server(tmp_path, monkeypatch, target_qps=qps)
 
     from harness.runner.loadgen_run import run_server
 

@@ -11,6 +11,7 @@ from harness.pricing import load_price_book
 from harness.results.cost.analysis import analyze
 from harness.results.cost.capacity import capacity_under_sla
 from harness.results.cost.catalog import load_catalog
+from harness.results.cost.query import CostQuery
 from tests.helpers.records import record
 
 BUNDLED = load_price_book(snapshot_dir=None)
@@ -106,7 +107,7 @@ def test_report_divides_by_the_loadgen_capacity_and_picks_the_cheaper_batching_s
     batched = batched.replace(config=batched.config.replace(settings=batched.config.settings.replace(max_batch=8, max_wait_ms=5.0)),
                               config_hash="batched")
     single = record("ss", thr=400.0, p99=3.0)  # the same configuration's single-stream record: superseded
-    a = analyze([alone, batched, single], 100, 50, "us-east-2", BUNDLED, CATALOG, gpu_reference=False)
+    a = analyze([alone, batched, single], CostQuery(sla_ms=100, qps=50, gpu_reference=False), BUNDLED, CATALOG)
     [row] = a.rows
     assert row.record_id == "batched" and row.throughput_per_s == 180.0 and row.sla_met
     assert row.usd_per_million == pytest.approx(0.10264 / (180.0 * 3600) * 1e6)

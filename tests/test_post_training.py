@@ -4,7 +4,6 @@ BERT/MiniLM and DistilBERT checkpoints that load, with one-line refusals for wha
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest

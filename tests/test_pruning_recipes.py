@@ -192,3 +192,28 @@ def test_any_yaml_value_is_a_one_line_config_error():
                     Recipe.from_dict(data, "r.yaml")
                 except ConfigError as exc:
                     assert "\n" not in str(exc) and str(exc).startswith("r.yaml: ")
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "formats"
+
+
+def test_a_version_1_recipe_reads_through_its_migration_and_means_the_same():
+    old = load_recipe(FIXTURES / "recipe-v1.yaml")
+    unversioned = Recipe.from_dict({k: v for k, v in old.model_dump().items()}, "now")
+    assert old == unversioned and old.hash() == unversioned.hash()  # the version is not part of the hash
+    r = old.resolved()
+    assert (r.method, r.structure, r.sparsity, r.schedule.kind, r.schedule.warmup_steps) == ("movement", "unstructured", 0.9, "cubic", 50)
+    assert r.movement.variant == "hard"  # version 1's only movement regime is version 2's default
+    written = old.to_dict()
+    assert written["schema_version"] == 2 and Recipe.from_dict(written, "manifest") == old
+
+
+@pytest.mark.parametrize("version,expected", [
+    (3, "r.yaml: schema_version 3 was written by a newer harness (this one reads 1, 2); upgrade the harness"),
+    (0, "r.yaml: schema_version 0 is not a version this harness knows (reads 1, 2)"),
+    ("2", "r.yaml: schema_version: expected an integer, got '2'"),
+])
+def test_a_recipe_version_this_harness_cannot_read_is_one_line(version, expected):
+    with pytest.raises(ConfigError) as info:
+        Recipe.from_dict({"schema_version": version, "method": "magnitude", "sparsity": 0.5}, "r.yaml")
+    assert str(info.value) == expected

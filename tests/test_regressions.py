@@ -221,3 +221,35 @@ def test_command_json_and_one_line_errors(tmp_path, capsys):
 def test_command_with_no_records_says_so(tmp_path, capsys):
     assert main(["regressions", "--results", str(tmp_path)]) == 0
     assert "no successful run records yet" in capsys.readouterr().out
+
+
+# -- machines: a history never spans two machine ids ------------------------------------------------------------
+
+
+def test_a_faster_machine_yesterday_is_not_a_regression_today(tmp_path, capsys):
+    """Genoa measured c1 yesterday, Milan (twice as slow, another machine id) measured c2 today: nothing is compared,
+    and the report says the newest run's machine has no history of its own."""
+    genoa = record("c1", "2026-11-29T00:00:00+00:00", BASE, machine="genoa1")
+    milan = record("c2", "2026-11-30T00:00:00+00:00", BASE * 2, machine="milan1")
+    report = find_regressions([genoa, milan])
+    assert report.comparisons == () and report.latest_commit == "c2"
+    assert report.machine_note.startswith("the newest run's machine milan1 (AMD EPYC 9R14, family ? model ?")
+    assert "has no earlier runs: nothing of it is compared; runs of 1 other machine(s) (genoa1)" in report.machine_note
+    for r in (genoa, milan):
+        append_record(r, tmp_path)
+    assert main(["regressions", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 compared" in out and "machine milan1" in out and "has no earlier runs" in out
+    assert main(["regressions", "--results", str(tmp_path), "--format", "json"]) == 0
+    assert "milan1" in json.loads(capsys.readouterr().out)["machine_note"]
+
+
+def test_each_machine_is_compared_with_its_own_history_only():
+    runs = [record("c1", "2026-11-29T00:00:00+00:00", BASE, machine="genoa1"),
+            record("c1", "2026-11-29T01:00:00+00:00", BASE * 2, machine="milan1"),
+            record("c2", "2026-11-30T00:00:00+00:00", BASE * 2.02, machine="milan1"),
+            record("c2", "2026-11-30T01:00:00+00:00", BASE * 0.99, machine="genoa1")]
+    report = find_regressions(runs)
+    assert sorted((c.machine_id, c.verdict) for c in report.comparisons) == [("genoa1", "unchanged"),
+                                                                               ("milan1", "unchanged")]
+    assert report.machine_note is None and report.regressions == ()

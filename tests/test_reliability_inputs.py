@@ -10,27 +10,12 @@ import pytest
 
 from harness.cli import main
 from tests.conftest import harness_cli
-from tests.helpers.hostile import TINY_MATRIX, hostile_yaml_files, readonly_dir
-
-# the functions where each command's work begins: reaching one means validation let a bad input through
-WORK = (
-    ("harness.measure.bench", "run_configs"), ("harness.workflows.demo", "run_demo"), ("harness.workflows.sweep", "ensure_variants"),
-    ("harness.workflows.sweep", "run_sweep"), ("harness.workflows.trees.run", "run_trees"), ("harness.pruning.pruner", "prepare"),
-    ("harness.workflows.finetune", "finetune"), ("harness.results.report.cost_report", "write_analysis"), ("harness.workflows.fleet.plan", "write_plan"),
-    ("harness.workflows.fleet.collect", "collect"), ("harness.workflows.fleet.worker", "run_shard"), ("harness.workflows.nightly.driver", "run_nightly"),
-    ("harness.results.sync", "push"), ("harness.results.sync", "pull"), ("harness.pricing.aws", "refresh"),
-)
+from tests.helpers.hostile import TINY_MATRIX, forbid_work, hostile_yaml_files, readonly_dir
 
 
 @pytest.fixture
 def no_work(monkeypatch):
-    import importlib
-
-    def reached(*args, **kwargs):
-        pytest.fail("a bad input reached the work it should have prevented")
-
-    for module, name in WORK:
-        monkeypatch.setattr(importlib.import_module(module), name, reached)
+    forbid_work(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,11 @@ def test_swap_replaces_exactly_the_layers_above_the_threshold_and_keeps_outputs(
     info = swap_to_sparse(model)
     assert info.kernel == "sparse-csr"
     ev = info.evidence
-    assert (ev["swapped_layers"], ev["dense_layers"]) == (2, 1)
-    assert ev["threshold"] == CSR_SPARSITY_THRESHOLD and "crossover" in ev["threshold_source"]
-    assert ev["min_swapped_sparsity"] == round(973 / 1024, 6)
-    assert ev["max_dense_sparsity"] == round(51 / 256, 6)
-    assert ev["swapped_weight_fraction"] == round((2048 + 1024) / (2048 + 1024 + 256), 6)
+    assert (ev.swapped_layers, ev.dense_layers) == (2, 1)
+    assert ev.threshold == CSR_SPARSITY_THRESHOLD and "crossover" in ev.threshold_source
+    assert ev.min_swapped_sparsity == round(973 / 1024, 6)
+    assert ev.max_dense_sparsity == round(51 / 256, 6)
+    assert ev.swapped_weight_fraction == round((2048 + 1024) / (2048 + 1024 + 256), 6)
     assert [type(model[i]).__name__ for i in (0, 2, 4)] == ["CsrLinear", "CsrLinear", "Linear"]
     assert model[0].nnz == 2048 - 1946 and model[2].nnz == 1024 - 973
     with torch.inference_mode():
@@ -70,20 +70,20 @@ def test_swap_replaces_exactly_the_layers_above_the_threshold_and_keeps_outputs(
 
 def test_threshold_override_from_the_backend_setting():
     model, _ = _three_layer_model()
-    assert swap_to_sparse(model, 0.1).evidence["swapped_layers"] == 3
+    assert swap_to_sparse(model, 0.1).evidence.swapped_layers == 3
     model, _ = _three_layer_model()
     info = swap_to_sparse(model, 0.99)
     assert info.kernel == "dense"
-    assert info.evidence["swapped_layers"] == 0 and info.evidence["dense_layers"] == 3
-    assert info.evidence["threshold_source"] == "backend setting sparse_threshold"
-    assert "0.99" in info.evidence["reason"]
+    assert info.evidence.swapped_layers == 0 and info.evidence.dense_layers == 3
+    assert info.evidence.threshold_source == "backend setting sparse_threshold"
+    assert "0.99" in info.evidence.reason
     assert all(type(model[i]) is nn.Linear for i in (0, 2, 4))
 
 
 def test_a_layer_without_zeros_is_never_swapped_even_at_threshold_zero():
     model = nn.Sequential(nn.Linear(8, 8)).eval()
     info = swap_to_sparse(model, 0.0)
-    assert info.kernel == "dense" and info.evidence["dense_layers"] == 1
+    assert info.kernel == "dense" and info.evidence.dense_layers == 1
 
 
 def test_bad_threshold_names_the_field():
@@ -116,10 +116,10 @@ def test_magnitude_variant_hits_the_target_exactly(tmp_path):
 
     path = make_magnitude_variant("bert-tiny", 0.9, tmp_path / "v", scope="per-layer")
     v = load_variant(path)
-    assert v.manifest["method"] == "magnitude" and v.manifest["structure"] == "unstructured"
+    assert v.manifest.method == "magnitude" and v.manifest.structure == "unstructured"
     # made by the pruning library: one-shot, no fine-tuning, quality against the dense model recorded
-    assert v.manifest["recipe"]["schedule"]["kind"] == "oneshot" and v.manifest["recipe"]["finetune"]["steps"] == 0
-    assert v.manifest["quality"]["dense"]["top1_agreement"] == 1.0 and v.manifest["quality"]["pruned"]["n"] == 256
+    assert v.manifest.recipe["schedule"]["kind"] == "oneshot" and v.manifest.recipe["finetune"]["steps"] == 0
+    assert v.manifest.quality.dense.top1_agreement == 1.0 and v.manifest.quality.pruned.n == 256
     layers = model_family("bert-tiny").prunable_layers(v.model)
     assert len(layers) == 12
     for name, m in layers.items():

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
 from harness.foundation.errors import HarnessError
 from harness.models.registry import model_family
 from harness.tasks import DATA_ENV, make_task, resolve_data_dir
+from tests.helpers.require import require
 
-REAL_SST2 = Path(os.environ.get(DATA_ENV) or "/work/shared/data/sst2")
 
 TRAIN = "label\tsentence\n1\ta gorgeous , witty film\n0\tdull and lifeless\n1\tgood\n0\tthe worst movie of the year , by far\n"
 DEV = "label\tcontent\n1\ta triumph .\n0\tnot worth the ticket , not even close .\n1\tfun\n"
@@ -132,9 +129,9 @@ def test_teacher_task_pool_and_data_id():
     assert ":train=pool5:" in task.data_id
 
 
-@pytest.mark.skipif(not (REAL_SST2 / "train.tsv").is_file(), reason="real SST-2 directory absent")
 def test_real_sst2_batches_have_the_right_shapes():
-    task = make_task(model_family("minilm-tiny"), str(REAL_SST2), max_train=64)
+    real = require("sst2", "it reads the real SST-2 files")
+    task = make_task(model_family("minilm-tiny"), str(real), max_train=64)
     assert ":train=64:subset_seed=0:eval=872:" in task.data_id
     inputs, labels = next(task.train_batches(batch_size=16))
     assert labels.shape == (16,) and set(labels.tolist()) <= {0, 1}

@@ -102,17 +102,17 @@ def test_tree_variant_round_trip_and_stable_id(bc, tmp_path):
     assert tree_variant_id(a) == tree_variant_id(b) != tree_variant_id(other)
     v = load_tree_variant(a)
     m = v.manifest
-    assert (m["kind"], m["schema_version"], m["model"], m["dataset"], m["chosen"]) == (
+    assert (m.kind, m.schema_version, m.model, m.dataset, m.chosen) == (
         "harness-tree-variant", 1, "tree-breast_cancer", "breast_cancer", True)
-    assert (m["leaves"], m["depth"], m["nodes"], m["full_nodes"]) == (6, 3, 11, 35)
-    assert m["realised_sparsity"]["overall"] == pytest.approx(1 - 11 / 35)
-    assert m["quality"]["accuracy"] == pytest.approx(BC_CHOSEN_TEST)
+    assert (m.leaves, m.depth, m.nodes, m.full_nodes) == (6, 3, 11, 35)
+    assert m.realised_sparsity.overall == pytest.approx(1 - 11 / 35)
+    assert m.quality["accuracy"] == pytest.approx(BC_CHOSEN_TEST)
     assert np.array_equal(v.estimator.predict_proba(split.X_test), trees[i].predict_proba(split.X_test))
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "manifest.json").write_text(json.dumps({"kind": "harness-variant", "schema_version": 1}))
     with pytest.raises(HarnessError, match="expected 'harness-tree-variant'"):
         load_tree_variant(tmp_path / "torch")
-    with pytest.raises(HarnessError, match="is not a tree variant directory"):
+    with pytest.raises(HarnessError, match="exists and is not a tree variant directory"):
         save_tree_variant(trees[i], manifest, tmp_path / "torch")
 
 

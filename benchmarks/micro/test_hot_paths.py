@@ -25,6 +25,8 @@ def test_statistics_on_100k_samples(benchmark):
 
 
 def test_record_append(benchmark, tmp_path):
-    record = {"schema_version": 1, "status": "ok", "machine": {"id": "bench"},
-              "samples_ms": list(np.random.default_rng(0).lognormal(3, 0.2, 1000)), "config": {}}
-    benchmark(append_record, record, tmp_path)
+    """One record of 1,000 raw samples appended: encoding, the lock, the write and the fsync."""
+    from tests.helpers.records import record
+
+    one = record("bench", machine_id="bench", samples=np.random.default_rng(0).lognormal(3, 0.2, 1000))
+    benchmark(append_record, one, tmp_path)

@@ -6,11 +6,12 @@ interpreter with numpy<2: it may import only the standard library, numpy and har
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.contracts import Artifact, BenchConfig, Contract, EngineReport, KernelInfo, RecordError
+from harness.contracts import Artifact, BenchConfig, Contract, DenseEvidence, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
@@ -36,6 +37,8 @@ class Backend:
       static_shapes  True when the engine needs an ONNX export with fixed batch and sequence
       interpreter    None to run in the main environment, or a path relative to the repository root
                      of another Python (a backend with conflicting dependency pins)
+      engine_module  the module whose import says the engine is installed (available(); engine_version()
+                     reads its version)
     """
 
     name = ""
@@ -44,6 +47,7 @@ class Backend:
     static_shapes = False
     interpreter: str | None = None
     compile_cached: bool | None = None  # set by load(): the engine reused a compiled or optimised model (None: no cache)
+    engine_module: str | None = None
 
     def __init__(self, config: BenchConfig, artifact: Artifact):
         self.config = config
@@ -62,7 +66,10 @@ class Backend:
             if key not in known:
                 valid = ", ".join(known) or "none"
                 raise RecordError(f"{where}.{key}: not a setting of backend {cls.name!r}; valid: {valid}")
-        return cls.Settings.from_json(dict(values), where)
+        try:
+            return cls.Settings.from_json(dict(values))
+        except RecordError as exc:  # "<field>: ..." -> "<where>.<field>: ..."
+            raise RecordError(f"{where}.{exc}") from None
 
     def eval_batch_size(self, timed_batch: int) -> int:
         """Batch size of the evaluation pass (outside the timed region): larger than the timed one where the engine
@@ -84,8 +91,19 @@ class Backend:
 
     @classmethod
     def available(cls) -> str | None:
-        """The engine's version string when it can be imported here, else None."""
-        raise NotImplementedError
+        """The engine's version string when its module can be imported here, else None."""
+        if cls.engine_module is None:
+            raise NotImplementedError(f"backend {cls.name!r} names no engine_module")
+        try:
+            module = importlib.import_module(cls.engine_module)
+        except ImportError:
+            return None
+        return cls.engine_version(module)
+
+    @classmethod
+    def engine_version(cls, module) -> str | None:
+        """The version the imported engine module reports (None: installed, but it cannot run here)."""
+        return module.__version__
 
     def load(self) -> None:
         raise NotImplementedError
@@ -112,7 +130,7 @@ class Backend:
 
     def kernel_info(self) -> KernelInfo:
         """Which kernel ran for the pruned layers, with evidence."""
-        return KernelInfo("dense", {"reason": "dense kernels; zeros are multiplied like any value"})
+        return KernelInfo("dense", DenseEvidence("dense kernels; zeros are multiplied like any value"))
 
     def close(self) -> None:
         pass

@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 
-from harness.contracts import EngineReport, KernelInfo
+from harness.contracts import DeepSparseEngine, DeepSparseEvidence, EngineReport, KernelInfo, manifest_from_json
 
 from .base import Backend, BackendUnavailable
 
@@ -78,14 +78,7 @@ class DeepSparseBackend(Backend):
     needs_onnx = True
     static_shapes = True
     interpreter = ".venv-deepsparse/bin/python"
-
-    @classmethod
-    def available(cls):
-        try:
-            import deepsparse
-        except ImportError:
-            return None
-        return deepsparse.__version__
+    engine_module = "deepsparse"
 
     @classmethod
     def int8_format(cls, config):
@@ -136,40 +129,40 @@ class DeepSparseBackend(Backend):
             precision=self.config.precision,
             threads=e.num_cores,
             backend_version=self.version,
-            engine={
-                "version": self.version,
-                "engine_line": self.engine_line.get("line"),
-                "system": self.engine_line.get("system"),
-                "binary": self.engine_line.get("binary"),
-                "edition": self.engine_line.get("edition"),
-                "num_cores": e.num_cores,
-                "num_streams": e.num_streams,
-                "scheduler": str(getattr(e.scheduler, "value", e.scheduler)),
-                "batch_size": e.batch_size,
-                "input_shapes": [list(s) for s in e.input_shapes],
-                "fraction_of_supported_ops": e.fraction_of_supported_ops,
-                "cpu_avx_type": e.cpu_avx_type,
-                "cpu_vnni": e.cpu_vnni,
-            },
+            engine=DeepSparseEngine(
+                version=self.version,
+                engine_line=self.engine_line.get("line"),
+                system=self.engine_line.get("system"),
+                binary=self.engine_line.get("binary"),
+                edition=self.engine_line.get("edition"),
+                num_cores=e.num_cores,
+                num_streams=e.num_streams,
+                scheduler=str(getattr(e.scheduler, "value", e.scheduler)),
+                batch_size=e.batch_size,
+                input_shapes=tuple(tuple(s) for s in e.input_shapes),
+                fraction_of_supported_ops=e.fraction_of_supported_ops,
+                cpu_avx_type=e.cpu_avx_type,
+                cpu_vnni=e.cpu_vnni,
+                quantization=self.artifact.quantization,
+            ),
         )
 
     def kernel_info(self):
         e = self.engine
-        evidence = {
-            "engine": self.engine_line.get("line"),
-            "binary": self.engine_line.get("binary"),
-            "fraction_of_supported_ops": e.fraction_of_supported_ops,
-            "requested_kernel": self.config.kernel,
-            "note": ("DeepSparse chooses sparse kernels by itself for weights it finds sparse (both kernel "
-                     "settings run the same engine); it does not report per-layer choices"),
-        }
-        manifest = self.artifact.variant_manifest or {}
-        realised = manifest.get("realised_sparsity")
-        if isinstance(realised, dict) and realised.get("overall") is not None:
-            evidence["prunable_weight_sparsity"] = realised["overall"]
+        realised = None
+        if self.artifact.variant_manifest:
+            realised = manifest_from_json(self.artifact.variant_manifest, "variant manifest").realised_sparsity.overall
         params, nonzero = self.artifact.params, self.artifact.nonzero_params
-        if params and nonzero is not None:
-            evidence["model_zero_fraction"] = round(1.0 - nonzero / params, 6)
+        evidence = DeepSparseEvidence(
+            engine=self.engine_line.get("line"),
+            binary=self.engine_line.get("binary"),
+            fraction_of_supported_ops=e.fraction_of_supported_ops,
+            requested_kernel=self.config.kernel,
+            note=("DeepSparse chooses sparse kernels by itself for weights it finds sparse (both kernel "
+                  "settings run the same engine); it does not report per-layer choices"),
+            prunable_weight_sparsity=realised,
+            model_zero_fraction=round(1.0 - nonzero / params, 6) if params and nonzero is not None else None,
+        )
         return KernelInfo("deepsparse", evidence)
 
     def close(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport
+from harness.contracts import Contract, EngineReport, GemmEngine
 
 from .base import Backend
 
@@ -27,14 +27,7 @@ class GemmCalibration(Backend):
     name = "gemm"
     Settings = GemmSettings
     needs_onnx = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__
+    engine_module = "torch"
 
     def load(self):
         import numpy as np
@@ -83,4 +76,4 @@ class GemmCalibration(Backend):
 
     def effective_settings(self):
         return EngineReport(precision=self.config.precision, threads=self.threads,
-                            engine={"flops_per_call": self.flops, "gemm_engine": self.engine})
+                            engine=GemmEngine(flops_per_call=self.flops, gemm_engine=self.engine))

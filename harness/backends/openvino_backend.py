@@ -10,29 +10,31 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, RecordError
+from harness.contracts import Contract, EngineReport, OpenVinoEngine, check_options, option
 
 from .base import Backend, BackendUnavailable
 
 
+DEFAULT_SPARSE_RATE = 0.8  # the decompression rate asked for with --kernel sparse unless set
+
+
 @dataclass(frozen=True)
 class OpenVinoSettings(Contract):
-    streams: int = 1  # NUM_STREAMS
-    openvino_sparse_rate: float | None = None  # --kernel sparse: CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE (default 0.8)
-    quantizer: str = "nncf"  # --precision int8: "nncf" (OpenVINO's post-training quantization) or "qdq" (ONNX QDQ)
+    streams: int = option(1, "OpenVINO NUM_STREAMS", flag="--streams", metavar="N", minimum=1)
+    openvino_sparse_rate: float | None = option(
+        None, "OpenVINO --kernel sparse: CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE", flag="--openvino-sparse-rate",
+        metavar="F", minimum=0, maximum=1, default_text=f"{DEFAULT_SPARSE_RATE:g}")
+    quantizer: str = option("nncf", "OpenVINO --precision int8: NNCF post-training quantization (nncf) or the ONNX QDQ "
+                            "graph (qdq)", flag="--quantizer", choices=("nncf", "qdq"))
 
     def __post_init__(self):
-        if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
-            raise RecordError(f"streams: expected a positive integer, got {self.streams!r}")
-        if self.openvino_sparse_rate is not None and not 0.0 <= self.openvino_sparse_rate <= 1.0:
-            raise RecordError(f"openvino_sparse_rate: expected a fraction in [0, 1], got {self.openvino_sparse_rate!r}")
-        if self.quantizer not in ("nncf", "qdq"):
-            raise RecordError(f"quantizer: unknown value {self.quantizer!r}; valid: nncf, qdq")
+        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class OpenVinoBackend(Backend):
     name = "openvino"
     Settings = OpenVinoSettings
+    engine_module = "openvino"
 
     @classmethod
     def int8_format(cls, config):
@@ -41,12 +43,8 @@ class OpenVinoBackend(Backend):
         return cls.parse_settings(config.backend_settings).quantizer
 
     @classmethod
-    def available(cls):
-        try:
-            import openvino
-        except ImportError:
-            return None
-        return openvino.get_version()
+    def engine_version(cls, module):
+        return module.get_version()
 
     def load(self):
         import openvino as ov
@@ -70,7 +68,7 @@ class OpenVinoBackend(Backend):
         sparse_rate = self.options.openvino_sparse_rate
         if self.config.kernel == "sparse":
             # decompress weights whose sparsity is above this rate (OpenVINO's sparse-weights option)
-            props["CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE"] = float(sparse_rate if sparse_rate is not None else 0.8)
+            props["CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE"] = float(sparse_rate if sparse_rate is not None else DEFAULT_SPARSE_RATE)
         self.requested = props
         # from the file's path, so that a cached blob is imported without reading and converting the model first
         self.compiled = core.compile_model(self.artifact.openvino_ir_path or self.artifact.onnx_path, "CPU", props)
@@ -97,14 +95,15 @@ class OpenVinoBackend(Backend):
         return EngineReport(
             precision=precision,
             threads=threads,
-            engine={
-                name.lower(): self._prop(name)
-                for name in (
+            engine=OpenVinoEngine(
+                **{name.lower(): self._prop(name) for name in (
                     "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING",
                     "PERFORMANCE_HINT", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_MODE_HINT",
-                )
-            } | {"requested": {k: str(v) for k, v in self.requested.items()}, "matmul_precisions": layers,
-                 "compile_cache": None if self.compile_cached is None else ("hit" if self.compile_cached else "miss")},
+                )},
+                requested={k: str(v) for k, v in self.requested.items()}, matmul_precisions=layers,
+                quantization=self.artifact.quantization,
+                compile_cache=None if self.compile_cached is None else ("hit" if self.compile_cached else "miss"),
+            ),
         )
 
     def kernel_info(self):

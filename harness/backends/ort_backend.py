@@ -14,19 +14,24 @@ import json
 import os
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport
+from harness.contracts import Contract, EngineReport, OrtEngine, OrtGraphOps, check_options, option
 
 from .base import Backend, BackendUnavailable
 
 
 @dataclass(frozen=True)
 class OrtSettings(Contract):
-    spinning: bool = True  # intra-op threads spin while waiting (False: they sleep)
+    spinning: bool = option(True, "let ONNX Runtime's intra-op threads spin while waiting (otherwise they sleep)",
+                            flag="--no-spinning")
+
+    def __post_init__(self):
+        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class OrtBackend(Backend):
     name = "onnxruntime"
     Settings = OrtSettings
+    engine_module = "onnxruntime"
 
     @classmethod
     def int8_format(cls, config):
@@ -34,14 +39,6 @@ class OrtBackend(Backend):
 
     def batch_dependent_outputs(self) -> bool:
         return self.config.precision == "int8-dynamic"  # activation scales per call, shared by the batch
-
-    @classmethod
-    def available(cls):
-        try:
-            import onnxruntime
-        except ImportError:
-            return None
-        return onnxruntime.__version__
 
     def load(self):
         import onnxruntime as ort
@@ -82,19 +79,21 @@ class OrtBackend(Backend):
 
     def effective_settings(self):
         opts = self.session.get_session_options()
-        int8 = bool(self.op_counts and self.op_counts.get("int8_matmuls"))
+        int8 = bool(self.op_counts and self.op_counts.int8_matmuls)
         return EngineReport(
             precision=self.config.precision if int8 else "fp32",
             threads=opts.intra_op_num_threads,
-            engine={"optimized_graph_ops": self.op_counts, "compile_cache": "hit" if self.compile_cached else "miss"} | {
-                "providers": self.session.get_providers(),
-                "intra_op_num_threads": opts.intra_op_num_threads,
-                "inter_op_num_threads": opts.inter_op_num_threads,
-                "allow_spinning": opts.get_session_config_entry("session.intra_op.allow_spinning")
+            engine=OrtEngine(
+                optimized_graph_ops=self.op_counts, quantization=self.artifact.quantization,
+                compile_cache="hit" if self.compile_cached else "miss",
+                providers=tuple(self.session.get_providers()),
+                intra_op_num_threads=opts.intra_op_num_threads,
+                inter_op_num_threads=opts.inter_op_num_threads,
+                allow_spinning=opts.get_session_config_entry("session.intra_op.allow_spinning")
                 if hasattr(opts, "get_session_config_entry") else self.spinning,
-                "intra_op_thread_affinities": self.affinity,
-                "graph_optimization_level": str(opts.graph_optimization_level),
-            },
+                intra_op_thread_affinities=self.affinity,
+                graph_optimization_level=str(opts.graph_optimization_level),
+            ),
         )
 
 
@@ -120,7 +119,7 @@ def _cpu_flags() -> str:
         return ""
 
 
-def quantized_op_counts(path: str) -> dict:
+def quantized_op_counts(path: str) -> OrtGraphOps:
     """How many MatMul-like nodes of the optimised graph run in int8 and how many in fp32 (the read-back), counted
     once and kept beside the graph."""
     import onnx
@@ -128,16 +127,16 @@ def quantized_op_counts(path: str) -> dict:
     counts_path = f"{path}.ops.json"
     if os.path.isfile(counts_path):
         with open(counts_path) as f:
-            return json.load(f)
+            return OrtGraphOps.from_json(json.load(f))
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - the dump is evidence only; its absence is said, not fatal
-        return {"error": f"optimised graph not readable: {type(exc).__name__}"}
+        return OrtGraphOps(error=f"optimised graph not readable: {type(exc).__name__}")
     kinds = [n.op_type for n in model.graph.node]
-    counts = {"int8_matmuls": sum(k in INT8_MATMULS for k in kinds), "fp32_matmuls": sum(k in FP32_MATMULS for k in kinds),
-              "quantize_linear": kinds.count("QuantizeLinear"), "dequantize_linear": kinds.count("DequantizeLinear")}
+    counts = OrtGraphOps(int8_matmuls=sum(k in INT8_MATMULS for k in kinds), fp32_matmuls=sum(k in FP32_MATMULS for k in kinds),
+                         quantize_linear=kinds.count("QuantizeLinear"), dequantize_linear=kinds.count("DequantizeLinear"))
     partial = f"{counts_path}.{os.getpid()}.tmp"
     with open(partial, "w") as f:
-        json.dump(counts, f)
+        json.dump(counts.to_json(), f)
     os.replace(partial, counts_path)
     return counts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.contracts import EngineReport, KernelInfo
+from harness.contracts import DenseEvidence, EngineReport, KernelInfo, SklearnEngine
 
 from .base import Backend, BackendUnavailable
 
@@ -20,14 +20,7 @@ class SklearnBackend(Backend):
     name = "sklearn"
     needs_onnx = False
     static_shapes = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import sklearn
-        except ImportError:
-            return None
-        return sklearn.__version__
+    engine_module = "sklearn"
 
     def load(self):
         if self.available() is None:
@@ -57,20 +50,20 @@ class SklearnBackend(Backend):
         return EngineReport(
             precision="fp32",
             threads=1,
-            engine={
-                "library": "scikit-learn",
-                "version": sklearn.__version__,
-                "estimator": type(self.estimator).__name__,
-                "method": self.method,
-                "node_count": int(tree.node_count),
-                "max_depth": int(tree.max_depth),
-                "leaves": int(tree.n_leaves),
-                "threads_requested": self.threads,
-                "threads_note": "a single decision tree predicts on one thread",
-                "precision_note": "features compared as float32 against float64 thresholds; float64 leaf values",
-            },
+            engine=SklearnEngine(
+                library="scikit-learn",
+                version=sklearn.__version__,
+                estimator=type(self.estimator).__name__,
+                method=self.method,
+                node_count=int(tree.node_count),
+                max_depth=int(tree.max_depth),
+                leaves=int(tree.n_leaves),
+                threads_requested=self.threads,
+                threads_note="a single decision tree predicts on one thread",
+                precision_note="features compared as float32 against float64 thresholds; float64 leaf values",
+            ),
         )
 
     def kernel_info(self):
-        return KernelInfo("dense", {"reason": "tree traversal; cost-complexity pruning removes nodes, "
-                                              "so the pruned tree is simply smaller"})
+        return KernelInfo("dense", DenseEvidence("tree traversal; cost-complexity pruning removes nodes, "
+                                                 "so the pruned tree is simply smaller"))

@@ -19,7 +19,7 @@ import functools
 import warnings
 from pathlib import Path
 
-from harness.contracts import KernelInfo
+from harness.contracts import CsrEvidence, KernelInfo, OpenVinoSparseEvidence
 
 # Minimum weight sparsity at which a Linear layer goes to the CSR kernel: the measured crossover.
 # benchmarks/sparse_crossover.py, this development machine (AMD EPYC Zen 5, 2 cores shared with other work,
@@ -130,23 +130,22 @@ def swap_to_sparse(model, override: float | None = None) -> KernelInfo:
         if name in swapped:
             _set_submodule(model, name, csr_linear(module, swapped[name]))
     total = sum(numel.values())
-    evidence = {
-        "swapped_layers": len(swapped),
-        "dense_layers": len(dense),
-        "threshold": threshold,
-        "threshold_source": "backend setting sparse_threshold" if override is not None else f"measured crossover, {CROSSOVER_SOURCE}",
-        "format": "torch.sparse_csr, torch.addmm (MKL sparse BLAS)" if torch.backends.mkl.is_available()
+    max_dense = round(max(dense.values()), 6) if dense else None
+    evidence = CsrEvidence(
+        swapped_layers=len(swapped),
+        dense_layers=len(dense),
+        threshold=threshold,
+        threshold_source="backend setting sparse_threshold" if override is not None else f"measured crossover, {CROSSOVER_SOURCE}",
+        format="torch.sparse_csr, torch.addmm (MKL sparse BLAS)" if torch.backends.mkl.is_available()
         else "torch.sparse_csr, torch.addmm (native kernel: this torch build has no MKL)",
-        "mkl": torch.backends.mkl.is_available(),
-        "swapped_weight_fraction": round(sum(numel[n] for n in swapped) / total, 6) if total else 0.0,
-        "min_swapped_sparsity": round(min(swapped.values()), 6) if swapped else None,
-        "max_dense_sparsity": round(max(dense.values()), 6) if dense else None,
-    }
-    if not swapped:
-        evidence["reason"] = (f"no Linear layer has weight sparsity >= {threshold:g} "
-                              f"(highest {evidence['max_dense_sparsity']}); every layer ran the dense kernel")
-        return KernelInfo("dense", evidence)
-    return KernelInfo("sparse-csr", evidence)
+        mkl=torch.backends.mkl.is_available(),
+        swapped_weight_fraction=round(sum(numel[n] for n in swapped) / total, 6) if total else 0.0,
+        min_swapped_sparsity=round(min(swapped.values()), 6) if swapped else None,
+        max_dense_sparsity=max_dense,
+        reason=None if swapped else (f"no Linear layer has weight sparsity >= {threshold:g} "
+                                     f"(highest {max_dense}); every layer ran the dense kernel"),
+    )
+    return KernelInfo("sparse-csr" if swapped else "dense", evidence)
 
 
 def _cpu_flags() -> set[str]:
@@ -197,25 +196,23 @@ def openvino_sparse_evidence(backend) -> KernelInfo:
         weight_precisions.add(_rt(info, "runtimePrecision") or "unknown")
         if "sparse" in primitive.lower():
             sparse_nodes.append(_rt(info, "originalLayersNames") or op.get_friendly_name())
-    flags = _cpu_flags()
-    evidence = {
-        "option": "CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE",
-        "requested_rate": requested,
-        "effective_rate": effective_rate,
-        "fully_connected_nodes": fc_nodes,
-        "sparse_weight_nodes": len(sparse_nodes),
-        "primitive_types": primitives,
-        "runtime_precisions": sorted(weight_precisions),
-        "cpu_has_amx": all(f in flags for f in OPENVINO_SPARSE_NEEDS),
-    }
+    has_amx = all(f in _cpu_flags() for f in OPENVINO_SPARSE_NEEDS)
+    evidence = OpenVinoSparseEvidence(
+        option="CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE",
+        requested_rate=requested,
+        effective_rate=effective_rate,
+        fully_connected_nodes=fc_nodes,
+        sparse_weight_nodes=len(sparse_nodes),
+        primitive_types=primitives,
+        runtime_precisions=tuple(sorted(weight_precisions)),
+        cpu_has_amx=has_amx,
+    )
     if sparse_nodes:
-        evidence["sparse_nodes"] = sparse_nodes[:20]
-        return KernelInfo("openvino-sparse-weights", evidence)
+        return KernelInfo("openvino-sparse-weights", evidence.replace(sparse_nodes=tuple(sparse_nodes[:20])))
     reasons = [f"none of the {fc_nodes} FullyConnected nodes in the compiled graph uses sparse weights"]
-    if not evidence["cpu_has_amx"]:
+    if not has_amx:
         reasons.append("this CPU has no AMX (amx_tile/amx_int8), which OpenVINO's sparse-weights decompression requires")
     if not any(p.lower() in ("i8", "u8") for p in weight_precisions):
         reasons.append("the decompression applies only to int8 weights; this graph's FullyConnected layers run in "
                        + ", ".join(sorted(weight_precisions)))
-    evidence["reason"] = "; ".join(reasons)
-    return KernelInfo("dense", evidence)
+    return KernelInfo("dense", evidence.replace(reason="; ".join(reasons)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, KernelInfo, RecordError
+from harness.contracts import Contract, DenseEvidence, EngineReport, KernelInfo, TorchEngine, check_options, option
 from harness.quantization.quantize import KEEP_FP32
 
 from .base import Backend, BackendUnavailable
@@ -12,25 +12,19 @@ from .base import Backend, BackendUnavailable
 
 @dataclass(frozen=True)
 class TorchSettings(Contract):
-    sparse_threshold: float | None = None  # --kernel sparse: minimum layer sparsity to swap a Linear to CSR
+    sparse_threshold: float | None = option(None, "torch --kernel sparse: the lowest weight sparsity of a Linear layer "
+                                            "that runs as CSR", flag="--sparse-threshold", metavar="F", minimum=0,
+                                            maximum=1, default_text="the measured crossover")
 
     def __post_init__(self):
-        if self.sparse_threshold is not None and not 0.0 <= self.sparse_threshold <= 1.0:
-            raise RecordError(f"sparse_threshold: expected a fraction in [0, 1], got {self.sparse_threshold!r}")
+        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class TorchBackend(Backend):
     name = "torch"
     Settings = TorchSettings
     needs_onnx = False
-
-    @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__
+    engine_module = "torch"
 
     def load(self):
         if self.config.kernel == "sparse" and self.config.precision != "fp32":
@@ -46,7 +40,7 @@ class TorchBackend(Backend):
 
         self.model = load_torch_model(self.config)
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
-        self._kernel = KernelInfo("dense", {"reason": "torch dense matmul (MKL/oneDNN); zeros are multiplied"})
+        self._kernel = KernelInfo("dense", DenseEvidence("torch dense matmul (MKL/oneDNN); zeros are multiplied"))
         if self.config.kernel == "sparse":
             from .sparse_kernels import swap_to_sparse
 
@@ -93,14 +87,14 @@ class TorchBackend(Backend):
         return EngineReport(
             precision=precision,
             threads=torch.get_num_threads(),
-            engine={
-                "num_threads": torch.get_num_threads(),
-                "num_interop_threads": torch.get_num_interop_threads(),
-                "mkldnn": torch.backends.mkldnn.is_available(),
-                "autocast_bf16": self.dtype is torch.bfloat16,
-                "int8_dynamic_linear_layers": self.quantized_layers,
-                "quantized_engine": torch.backends.quantized.engine,
-            },
+            engine=TorchEngine(
+                num_threads=torch.get_num_threads(),
+                num_interop_threads=torch.get_num_interop_threads(),
+                mkldnn=torch.backends.mkldnn.is_available(),
+                autocast_bf16=self.dtype is torch.bfloat16,
+                int8_dynamic_linear_layers=self.quantized_layers,
+                quantized_engine=torch.backends.quantized.engine,
+            ),
         )
 
     def kernel_info(self):

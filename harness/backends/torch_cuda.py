@@ -8,7 +8,7 @@ your serving path has them.
 
 from __future__ import annotations
 
-from harness.contracts import EngineReport, KernelInfo
+from harness.contracts import CudaEngine, DenseEvidence, EngineReport, KernelInfo
 
 from .base import BackendUnavailable
 from .torch_backend import TorchBackend
@@ -16,14 +16,11 @@ from .torch_backend import TorchBackend
 
 class TorchCudaBackend(TorchBackend):
     name = "torch-cuda"
+    engine_module = "torch"
 
     @classmethod
-    def available(cls):
-        try:
-            import torch
-        except ImportError:
-            return None
-        return torch.__version__ if torch.cuda.is_available() else None
+    def engine_version(cls, module):
+        return module.__version__ if module.cuda.is_available() else None  # torch without a CUDA device
 
     def load(self):
         import torch
@@ -38,7 +35,7 @@ class TorchCudaBackend(TorchBackend):
 
         self.model = load_torch_model(self.config).to("cuda")
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
-        self._kernel = KernelInfo("dense", {"reason": "cuBLAS dense GEMM"})
+        self._kernel = KernelInfo("dense", DenseEvidence("cuBLAS dense GEMM"))
         self._start = torch.cuda.Event(enable_timing=True)
         self._end = torch.cuda.Event(enable_timing=True)
 
@@ -80,6 +77,6 @@ class TorchCudaBackend(TorchBackend):
             precision="bf16" if self.dtype is torch.bfloat16 else "fp32",
             threads=torch.get_num_threads(),
             device=f"cuda:{props.name}",
-            engine={"gpu": props.name, "gpu_memory_bytes": props.total_memory, "cuda": torch.version.cuda,
-                    "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "timer": "cuda-events"},
+            engine=CudaEngine(gpu=props.name, gpu_memory_bytes=props.total_memory, cuda=torch.version.cuda,
+                              tf32_matmul=torch.backends.cuda.matmul.allow_tf32, timer="cuda-events"),
         )

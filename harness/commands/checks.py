@@ -20,6 +20,7 @@ from harness.foundation.pathchecks import (  # noqa: F401
     check_output_dir,
     check_output_file,
     check_path_text,
+    check_replaceable_output,
 )
 
 SHOWN_CHARS = 40
@@ -77,8 +78,9 @@ def integers(minimum: int = 1):
 
 
 def results_root(value: str | None) -> tuple[str, str]:
-    """(the results root a command will use, the flag or variable that chose it)."""
-    if value:
+    """(the results root a command will use, the flag or variable that chose it). An empty --results is a path
+    like any other (refused by the checks), never a silent fallback to the default."""
+    if value is not None:
         return value, "--results"
     if os.environ.get("HARNESS_RESULTS_DIR"):
         return os.environ["HARNESS_RESULTS_DIR"], "$HARNESS_RESULTS_DIR"
@@ -92,11 +94,45 @@ def check_results_root(value: str | None) -> None:
     check_output_dir(os.path.join(root, "runs"), flag)
 
 
+def check_results_to_read(value: str | None) -> None:
+    """The results root a reading command is given with --results exists (a mistyped path is one line, not "no
+    records yet"); the default (results/ or $HARNESS_RESULTS_DIR) may be missing: nothing was measured there yet."""
+    root, flag = results_root(value)
+    check_path_text(root, flag)
+    if value is not None:
+        check_input_dir(root, flag)
+
+
+def check_regex(value: str | None, flag: str) -> None:
+    """`value` compiles as a regular expression (Python's, as asv's --bench uses)."""
+    import re
+
+    from harness.foundation.errors import ConfigError
+
+    if value is None:
+        return
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ConfigError(f"{flag}: {_shown(value)} is not a regular expression ({exc})") from None
+
+
 def check_out_dirs(**paths) -> None:
     """Each given directory (keyword: flag name with _ for -) can be written; None values are skipped."""
     for name, path in paths.items():
         if path is not None:
             check_output_dir(path, "--" + name.replace("_", "-"))
+
+
+REPORT_FILES = ("cost.md", "cost.html", "cost.csv", "cost.png", "fleet-cost.md", "fleet-cost.csv")
+
+
+def check_report_out(path, flag: str = "--out") -> None:
+    """A cost report's directory: new, empty, or a report the harness wrote there before (its files are replaced
+    one by one, atomically); a directory of anything else is refused."""
+    if path is not None:
+        check_replaceable_output(path, flag, what="a cost report directory",
+                                 owned=lambda p: any((p / name).is_file() for name in REPORT_FILES))
 
 
 def check_out_file(path, flag: str) -> None:
@@ -114,3 +150,33 @@ def check_inputs(**paths) -> None:
             continue
         flag = "--from" if name == "start_from" else "--" + name.replace("_", "-")
         (check_input_dir if name in directories else check_input_file)(path, flag)
+
+
+def check_config_inputs(configs) -> None:
+    """Every file the configurations read, checked before any worker starts, each distinct one once: a checkpoint
+    (config, weight file integrity, weights against the config, its tokenizer when a text task tokenizes with
+    it), a variant (manifest, the model it was made from, architecture, weight file integrity, weights against
+    the model) and a task's data (encoding, columns, rows, labels). Each problem is one line."""
+    from harness.foundation.errors import ConfigError
+    from harness.models.checkpoint import check_checkpoint
+    from harness.models.registry import MODELS, family_for
+    from harness.tasks.eval_data import check_task_data
+    from harness.variants.identify import check_variant_dir
+
+    seen: set = set()
+    for c in configs:
+        text_task = c.task is not None and c.task.name != "teacher"
+        family = family_for(c.model, c.checkpoint)
+        if c.checkpoint and family.framework != "torch":
+            raise ConfigError(f"--checkpoint: {family.name} is a {family.framework} model with no Hugging Face "
+                              f"checkpoint; give a pruned one as --variant DIR")
+        if c.checkpoint and (c.model, c.checkpoint, text_task) not in seen:
+            seen.add((c.model, c.checkpoint, text_task))
+            check_checkpoint(c.checkpoint, family if c.model in MODELS else None, text_task=text_task)
+        if c.variant and (c.model, c.variant) not in seen:
+            seen.add((c.model, c.variant))
+            check_variant_dir(c.variant, c.model)
+        if text_task and (c.model, c.checkpoint, c.task) not in seen:
+            seen.add((c.model, c.checkpoint, c.task))
+            check_task_data(c.task, family)
+

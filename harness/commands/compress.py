@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from . import add_command
-from .checks import check_inputs, check_out_dirs, integer, real
+from .checks import check_inputs, check_replaceable_output, integer, real
 
 EXAMPLE = ("harness compress --checkpoint checkpoints/minilm-sst2 --task sst2 --data ../shared/data/sst2 "
            "--backend openvino,onnxruntime --max-quality-drop 1 --budget-minutes 15 --out out/minilm")
@@ -76,6 +76,8 @@ def run(args) -> int:
 
     from harness.foundation.errors import ConfigError
     from harness.foundation.tables import format_table
+    from harness.models.checkpoint import check_checkpoint
+    from harness.tasks.eval_data import check_sst2_dir
     from harness.tasks import resolve_data_dir
     from harness.workflows.compress import COMPRESS_SETTINGS, CompressPlan, run_compress
 
@@ -84,7 +86,9 @@ def run(args) -> int:
     if not data:
         raise ConfigError("compress needs --data DIR (the task's data, SST-2 layout) or $HARNESS_DATA_DIR")
     check_inputs(checkpoint=args.checkpoint, data=data)
-    check_out_dirs(out=args.out)
+    check_replaceable_output(args.out, "--out", what="a compression output", owned="compress.json")  # a rerun resumes
+    check_checkpoint(args.checkpoint, None, text_task=True)
+    check_sst2_dir(data)
     settings = dataclasses.replace(COMPRESS_SETTINGS, min_duration_s=args.min_duration,
                                    warmup_s=min(COMPRESS_SETTINGS.warmup_s, args.min_duration))
     plan = CompressPlan(checkpoint=args.checkpoint, data_dir=data, task=args.task, backends=args.backend,

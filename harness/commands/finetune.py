@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
-from .checks import check_inputs, check_out_dirs, integer, real
+from .checks import check_inputs, check_replaceable_output, integer, real
 
 
 def register(sub):
@@ -21,7 +21,9 @@ def register(sub):
     p.add_argument("--max-train", type=integer(1), default=None, help="train on a seeded subset of this many examples")
     p.add_argument("--seq", type=integer(2), default=None, help="truncate sentences to this many tokens (default 64)")
     p.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the head, data order and dropout")
-    p.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory to write (replaced whole)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="checkpoint directory to write: new, empty, or one finetune wrote before (replaced whole, "
+                        "atomically); any other directory is refused")
     p.set_defaults(func=run)
 
 
@@ -41,23 +43,32 @@ def run(args) -> int:
         from harness.models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
-    check_before_training(model, args)
+    check_before_training(model, args, data)
     path, d = finetune(model, data, args.out, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                        max_train=args.max_train, seq_len=args.seq, seed=args.seed, checkpoint=args.checkpoint)
-    before, after = d["quality"]["before"], d["quality"]["after"]
+    before, after = d.quality.before, d.quality.after
     print(f"checkpoint: {path}")
-    print(f"  dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} ({after['n']} examples), "
-          f"{args.steps} steps in {d['wall_time_s']:.0f} s")
+    print(f"  dev accuracy {before.accuracy:.4f} -> {after.accuracy:.4f} ({after.n} examples), "
+          f"{args.steps} steps in {d.wall_time_s:.0f} s")
     return 0
 
 
-def check_before_training(model: str, args) -> None:
-    """Before training: --seq fits the model's positions, and --out can be written."""
+def check_before_training(model: str, args, data: str) -> None:
+    """Before training: --seq fits the model's positions, --out is new, empty or a checkpoint finetune wrote, the
+    checkpoint loads (weights against its config, its tokenizer), and the data reads (both splits)."""
     from harness.foundation.errors import ConfigError
-    from harness.models.registry import family_for
+    from harness.models.checkpoint import check_checkpoint
+    from harness.models.registry import MODELS, family_for
+    from harness.tasks.eval_data import check_sst2_dir
+    from harness.workflows.finetune import DESCRIPTION_FILE
 
     family = family_for(model, args.checkpoint)
+    if family.kind != "text":
+        raise ConfigError(f"finetune: {family.name} is an {family.kind} model; fine-tuning takes a text task (SST-2)")
     longest = family.max_seq_len()
     if args.seq is not None and longest is not None and args.seq > longest:
         raise ConfigError(f"--seq: {args.seq} is longer than model {family.name!r} accepts ({longest} positions)")
-    check_out_dirs(out=args.out)
+    check_replaceable_output(args.out, "--out", what="a checkpoint finetune wrote", owned=DESCRIPTION_FILE)
+    if args.checkpoint:
+        check_checkpoint(args.checkpoint, family if model in MODELS else None, text_task=True)
+    check_sst2_dir(data)

@@ -7,7 +7,16 @@ import dataclasses
 import sys
 
 from . import add_command
-from .checks import check_input_dir, check_inputs, check_out_dirs, check_path_text, check_results_root, real
+from .checks import (
+    check_input_dir,
+    check_inputs,
+    check_out_dirs,
+    check_path_text,
+    check_replaceable_output,
+    check_report_out,
+    check_results_root,
+    real,
+)
 
 PLAN_EXAMPLE = ("harness fleet plan matrices/demo.yaml --instance-types c7a.large,c7i.xlarge,c7g.xlarge --shards 4 "
                 "--results s3://bench-results/nightly --out fleet/")
@@ -98,11 +107,11 @@ def _worker_parser(kinds):
 
 def run_plan(args) -> int:
     from harness.measure.matrix import load_matrix
-    from harness.workflows.fleet.plan import write_plan
+    from harness.workflows.fleet.plan import PLAN_FILE, write_plan
     from harness.workflows.fleet.spec import FleetSpec, default_name, parse_instance_types
 
     matrix = load_matrix(args.matrix)
-    check_out_dirs(out=args.out)
+    check_replaceable_output(args.out, "--out", what="a fleet plan directory", owned=PLAN_FILE)
     if matrix.instance_type:
         print("harness: note: the matrix's instance_type is replaced by each job's instance type", file=sys.stderr)
         matrix = dataclasses.replace(matrix, instance_type=None)
@@ -112,7 +121,7 @@ def run_plan(args) -> int:
         job_role_arn=args.job_role_arn, retries=args.retries, timeout_s=int(args.timeout_min * 60) or None,
         namespace=args.namespace, service_account=args.service_account,
     )
-    paths = write_plan(spec, args.out)
+    paths = write_plan(spec, args.out)  # written beside --out and renamed into place: an earlier plan goes whole
     print(f"planned {len(spec.instance_types)} instance type(s) x {spec.shards} shard(s) = "
           f"{len(spec.instance_types) * spec.shards} machine(s), results to {spec.results}")
     for label, path in paths.items():
@@ -152,7 +161,8 @@ def run_collect(args) -> int:
     from harness.workflows.fleet.collect import collect
 
     validate_region(args.region, "--region")
-    check_out_dirs(out=args.out, into=args.into)
+    check_report_out(args.out)
+    check_out_dirs(into=args.into)
     check_inputs(plan=args.plan, prices=args.prices)
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)

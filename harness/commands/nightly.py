@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
-from .checks import check_results_root
+from .checks import check_input_dir, check_regex, check_results_root
 
 
 def register(sub):
@@ -17,7 +17,8 @@ def register(sub):
     p.add_argument("--results", default=None, help="results directory: asv/, runs/ and html/ go under it (default results/)")
     p.add_argument("--repo", default=None, help="git repository whose HEAD the results are filed under (default: this checkout)")
     p.add_argument("--python", default=None, help="the existing environment's interpreter asv runs the suites with (default: this one)")
-    p.add_argument("--machine", default=None, help="asv machine name (default: the host name)")
+    p.add_argument("--machine", default=None, help="asv machine name (default: HOST-ID, the host name beside the machine id, which "
+                        "names the CPU's family, model, stepping and ISA)")
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (needed for the $/1M track)")
     p.add_argument("--region", default=None, help="region whose price the $/1M track uses (default us-east-2)")
     p.add_argument("--bench", default=None, help="only benchmarks matching this regular expression (asv --bench)")
@@ -30,6 +31,9 @@ def run(args) -> int:
     from harness.workflows.nightly.driver import run_nightly
 
     check_results_root(args.results)
+    check_regex(args.bench, "--bench")
+    if args.repo is not None:
+        check_input_dir(args.repo, "--repo")
     result = run_nightly(
         quick=args.quick, suite=args.suite, repo=args.repo, results=args.results, python=args.python,
         machine=args.machine, instance_type=args.instance_type, region=args.region, bench=args.bench,

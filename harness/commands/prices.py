@@ -30,9 +30,10 @@ def register(sub):
     show.set_defaults(func=run_show)
 
     ref = actions.add_parser(
-        "refresh", help="fetch live prices (AWS Price List API + spot) into a new dated snapshot",
-        description="Fetch on-demand (AWS Price List API) and spot (EC2 spot price history) prices and save them as "
-                    "a new dated snapshot. On an API or network error, fall back to the snapshot in force with a warning.",
+        "refresh", help="fetch live prices (AWS Price List API + spot) and instance facts into a new dated snapshot",
+        description="Fetch on-demand (AWS Price List API) and spot (EC2 spot price history) prices and the types' "
+                    "hardware facts (EC2 DescribeInstanceTypes) and save them as a new dated snapshot. On an API or "
+                    "network error, fall back to the snapshot in force with a warning.",
         epilog="example:\n  harness prices refresh --region us-east-2 --instances c7a.large,t4g.xlarge,g4dn.xlarge",
         formatter_class=p.formatter_class,
     )

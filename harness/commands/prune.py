@@ -13,7 +13,7 @@ from harness.pruning import (
 )
 
 from . import add_command
-from .checks import check_inputs, check_out_dirs, check_path_text, integer, real
+from .checks import check_inputs, check_path_text, check_replaceable_output, integer, real
 
 POST_TRAINING = "post-training"  # heads and neurons after training, no retraining (harness.pruning.post_training)
 
@@ -118,6 +118,7 @@ def run(args) -> int:
     from harness.pruning.pruner import make_variant
     from harness.tasks import resolve_data_dir
     from harness.variants.identify import variant_id
+    from harness.variants.neural import read_manifest
 
     if args.method == POST_TRAINING:
         return run_post_training(args)
@@ -128,34 +129,35 @@ def run(args) -> int:
         raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
     check_inputs(checkpoint=args.checkpoint)
     if args.start_from is not None:
-        check_path_text(args.start_from, "--from")  # whether it is a variant: variant_id below
+        check_path_text(args.start_from, "--from")  # whether it is a variant: check_before_pruning
     model = args.model
     if model is None:
         from harness.models.checkpoint import checkpoint_family
 
         model = checkpoint_family(args.checkpoint).name
     recipe = recipe_from_args(args)
-    check_out_dirs(out=args.out)
-    if args.start_from:
-        variant_id(args.start_from)  # not a variant directory: one line now, not after the dense fine-tuning
-    else:
+    data = resolve_data_dir(args.data)
+    if not args.start_from:
         check_kept_layers(model, recipe, args.checkpoint, args.recipe or "command line")
-    path, manifest = make_variant(
-        model, recipe, out_dir=args.out, data_dir=resolve_data_dir(args.data), checkpoint=args.checkpoint,
+    check_before_pruning(model, args, data)
+    path, _ = make_variant(
+        model, recipe, out_dir=args.out, data_dir=data, checkpoint=args.checkpoint,
         progress=not args.no_progress, source=args.recipe or "command line", start_from=args.start_from,
     )
-    realised = manifest["realised_sparsity"]
-    q = manifest["quality"]
+    m = read_manifest(path)
+    realised = m.realised_sparsity
     print(f"variant: {path} (id {variant_id(path)})")
-    print(f"model {model}, method {manifest['method']}, structure {manifest['structure']}: "
-          f"target sparsity {manifest['target_sparsity']:.4f}, realised {realised['overall']:.4f}"
-          + (f" (of the dense model's prunable weights: {realised['weights_vs_dense']:.4f})"
-             if "+" in manifest["structure"] or manifest["structure"] in UNIT_STRUCTURES else ""))
-    print(f"  regime: {manifest['regime']}")
+    print(f"model {model}, method {m.method}, structure {m.structure}: "
+          f"target sparsity {m.target_sparsity:.4f}, realised {realised.overall:.4f}"
+          + (f" (of the dense model's prunable weights: {realised.weights_vs_dense:.4f})"
+             if realised.weights_vs_dense is not None and ("+" in m.structure or m.structure in UNIT_STRUCTURES) else ""))
+    print(f"  regime: {m.regime}")
+    dense, pruned = m.quality.dense, m.quality.pruned
     for key in ("accuracy", "top1_agreement", "kl_dense_pruned"):
-        if key in q["pruned"]:
-            print(f"  {key}: dense {q['dense'].get(key, float('nan')):.4f}  pruned {q['pruned'][key]:.4f}")
-    print(f"  wall time {manifest['wall_time_s']:.1f} s, peak RSS {manifest['peak_rss_bytes'] / 2**20:.0f} MiB")
+        if pruned is not None and getattr(pruned, key) is not None:
+            before = getattr(dense, key) if dense is not None and getattr(dense, key) is not None else float("nan")
+            print(f"  {key}: dense {before:.4f}  pruned {getattr(pruned, key):.4f}")
+    print(f"  wall time {m.wall_time_s:.1f} s, peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB")
     return 0
 
 
@@ -175,10 +177,9 @@ def run_post_training(args) -> int:
     if not data:
         raise ConfigError(f"--method {POST_TRAINING} needs --data DIR (calibration examples from its training split) "
                           "or $HARNESS_DATA_DIR")
-    check_inputs(checkpoint=args.checkpoint, data=data)
-    check_out_dirs(out=args.out)
     if args.model:
         raise ConfigError(f"--method {POST_TRAINING}: give --checkpoint DIR alone (the model comes from its config.json)")
+    check_post_training_inputs(args, data)
     if args.backend is not None:
         from harness.backends.registry import backend_class
 
@@ -197,6 +198,37 @@ def run_post_training(args) -> int:
     print(f"  wall time {manifest['wall_time_s']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in manifest['timings_s'].items())}), "
           f"peak RSS {manifest['peak_rss_bytes'] / 2**20:.0f} MiB")
     return 0
+
+
+def check_post_training_inputs(args, data: str) -> None:
+    """Before any work: --out is new, empty or a variant; the checkpoint loads with its tokenizer; the data reads."""
+    from harness.models.checkpoint import check_checkpoint
+    from harness.tasks.eval_data import check_sst2_dir
+    from harness.variants.neural import is_variant
+
+    check_replaceable_output(args.out, "--out", what="a variant directory", owned=is_variant)
+    check_checkpoint(args.checkpoint, None, text_task=True)
+    check_sst2_dir(data)
+
+
+def check_before_pruning(model: str, args, data: str | None) -> None:
+    """Before any work (the dense fine-tuning comes first and takes minutes): --out is new, empty or a variant,
+    the checkpoint loads (weights against its config; its tokenizer when data is tokenized), the variant of
+    --from loads as a variant of this model, and the data reads."""
+    from harness.models.checkpoint import check_checkpoint
+    from harness.models.registry import MODELS, family_for
+    from harness.tasks.eval_data import check_sst2_dir
+    from harness.variants.neural import check_variant, is_variant
+
+    check_replaceable_output(args.out, "--out", what="a variant directory", owned=is_variant)
+    family = family_for(model, args.checkpoint)
+    text_data = bool(data) and family.kind == "text"
+    if args.checkpoint:
+        check_checkpoint(args.checkpoint, family if model in MODELS else None, text_task=text_data)
+    if args.start_from:
+        check_variant(args.start_from, model)
+    if text_data:
+        check_sst2_dir(data)
 
 
 def check_kept_layers(model: str, recipe, checkpoint: str | None, source: str) -> None:

@@ -8,6 +8,7 @@ import sys
 from harness.foundation.errors import choices_error
 
 from . import add_command
+from .checks import check_input_dir, check_results_to_read
 
 FORMATS = ("table", "json")
 
@@ -35,6 +36,9 @@ def run(args) -> int:
 
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)
+    check_results_to_read(args.results)
+    if args.repo is not None:
+        check_input_dir(args.repo, "--repo")
     since = resolve_rev(args.since, args.repo) if args.since else None
     commit = resolve_rev(args.commit, args.repo) if args.commit else None
     report = find_regressions(
@@ -47,6 +51,7 @@ def run(args) -> int:
             "latest_commit": report.latest_commit, "since": report.since, "threshold": report.threshold,
             "alpha": report.alpha, "regressions": len(report.regressions), "improvements": len(report.improvements),
             "comparisons": [c.to_dict() for c in report.comparisons], "without_baseline": list(report.without_baseline),
+            "machine_note": report.machine_note,
         }, sys.stdout, indent=1)
         print()
     else:

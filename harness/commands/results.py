@@ -8,7 +8,7 @@ import sys
 from harness.foundation.errors import ConfigError, choices_error
 
 from . import add_command
-from .checks import check_results_root, integer
+from .checks import check_results_root, check_results_to_read, integer
 
 FORMATS = ("table", "csv", "json")
 
@@ -47,6 +47,8 @@ ACTIONS = ("show", "push", "pull")
 def run(args) -> int:
     if args.action not in ACTIONS:
         raise choices_error("action", args.action, ACTIONS)
+    if args.action != "pull":  # show and push read the store
+        check_results_to_read(args.results)
     if args.action != "show":
         return sync(args)
     from harness.foundation.tables import print_table
@@ -67,7 +69,25 @@ def run(args) -> int:
             print("no records yet: run `harness bench` or `harness demo`", file=sys.stderr)
             return 0
         print_table(summary_rows(records), SUMMARY_COLUMNS)
+    warn_non_finite(records)
     return 0
+
+
+STATISTICS = ("p50", "p90", "p99", "mean", "std", "min", "max")
+
+
+def warn_non_finite(records) -> None:
+    """One line on stderr when stored statistics are not finite (NaN or infinity, from a store written by hand or
+    another tool): the table shows them as "-", and the line says so instead of passing over it."""
+    import math
+
+    bad = [(r.record_id, name) for r in records for name in STATISTICS
+           if isinstance(getattr(r.latency, name), float) and not math.isfinite(getattr(r.latency, name))]
+    if bad:
+        rid, name = bad[0]
+        print(f"harness: warning: {len(bad)} latency statistic(s) in {len({b[0] for b in bad})} record(s) are not finite "
+              f"(NaN or infinity; shown as '-'), e.g. record {rid[:16]} {name}; `harness results --format json` shows "
+              f"them as null", file=sys.stderr)
 
 
 def sync(args) -> int:

@@ -8,16 +8,9 @@ from harness.foundation.errors import ConfigError
 from harness.foundation.validation import short
 
 from . import add_command
-from .bench import (
-    FLAGS,
-    add_force_threads_argument,
-    add_settings_arguments,
-    add_task_arguments,
-    csv_list,
-    settings_from_args,
-    task_from_args,
-)
-from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_results_root, integer
+from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, csv_list, task_from_args
+from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer
+from .flags import settings_from_args
 
 
 def _fractions(text: str) -> list[float]:
@@ -49,10 +42,6 @@ def register(sub):
     p.add_argument("--scope", default="global", help="magnitude ranking: global (default) or per-layer")
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run every configuration N times, interleaved round-robin")
     p.add_argument("--variants-dir", default=None, help="where the pruned variants go (default .cache/sweep-variants)")
-    p.add_argument("--sparse-threshold", type=float, default=None,
-                   help="torch sparse kernel: minimum layer sparsity for CSR (default: the measured crossover)")
-    p.add_argument("--openvino-sparse-rate", type=float, default=None,
-                   help="OpenVINO CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE when --kernel sparse (default 0.8)")
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
     p.add_argument("--prepare-only", action="store_true", help="make the variants, print their paths and stop")
     p.add_argument("--out", default=None, help="also write the table to OUT.md and a summary to OUT.json")
@@ -68,17 +57,7 @@ def spec_from_args(args):
     from harness.measure.matrix import split_settings
     from harness.workflows.sweep import SweepSpec
 
-    extra = {}
-    if args.sparse_threshold is not None:
-        if not 0.0 <= args.sparse_threshold <= 1.0:
-            raise ConfigError(f"--sparse-threshold: expected a fraction in [0, 1], got {args.sparse_threshold!r}")
-        extra["sparse_threshold"] = args.sparse_threshold
-    if args.openvino_sparse_rate is not None:
-        if not 0.0 <= args.openvino_sparse_rate <= 1.0:
-            raise ConfigError(f"--openvino-sparse-rate: expected a fraction in [0, 1], got {args.openvino_sparse_rate!r}")
-        extra["openvino_sparse_rate"] = args.openvino_sparse_rate
-    flags = FLAGS | {"settings.sparse_threshold": "--sparse-threshold", "settings.openvino_sparse_rate": "--openvino-sparse-rate"}
-    settings, knobs = split_settings(settings_from_args(args, extra), args.backend, None, flags)
+    settings, knobs = split_settings(settings_from_args(args), args.backend, None, FLAGS)
     task = task_from_args(args)
     if task:
         from harness.measure.matrix import check_task
@@ -134,9 +113,13 @@ def check_before_work(spec, args) -> None:
     longest = model_family(spec.model).max_seq_len()
     if spec.seq_len is not None and longest is not None and spec.seq_len > longest:
         raise ConfigError(f"--seq: {spec.seq_len} is longer than model {spec.model!r} accepts ({longest} positions)")
+    from harness.variants.neural import is_variant
+
     pruned = [s for s in spec.sparsities if s]
     if pruned:
         check_output_dir(variant_path(spec, pruned[0]).parent, "--variants-dir")
+    for s in pruned:  # a variant the sweep made before is reused or remade; anything else there is the user's
+        check_replaceable_output(variant_path(spec, s), "--variants-dir", what="a variant directory", owned=is_variant)
     if args.prepare_only:
         return
     check_results_root(args.results)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from . import add_command
 from .bench import add_force_threads_argument
-from .checks import MAX_REPEATS, check_out_dirs, check_results_root, integer, integers, real
+from .checks import MAX_REPEATS, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, real
 
 
 def register(sub):
@@ -63,7 +65,7 @@ def run(args) -> int:
     print(f"{s.dataset}: {len(s.rows)} alphas; full tree {s.full.leaves} leaves, test {s.metric} {s.full.test_score:.4f}; "
           f"chosen alpha {s.chosen.alpha:.6g} ({s.chosen.leaves} leaves), test {s.metric} {s.chosen.test_score:.4f}")
     print(f"wrote {report.md_path}, {report.csv_path}, {report.png_path}")
-    failed = [r for r in report.records if r["status"] != "ok"]
+    failed = [r for r in report.records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(report.records)} runs did not finish; see the report", flush=True)
     return 1 if failed and len(failed) == len(report.records) else 0
@@ -74,8 +76,11 @@ def check_before_work(args) -> None:
     from harness.contracts import BenchConfig
     from harness.measure.machine_fit import check_machine_fit
     from harness.models.registry import model_family
+    from harness.variants.trees import is_tree_variants_dir
 
-    check_out_dirs(out=args.out, variants=args.variants)
+    check_out_dirs(out=args.out)  # a reports directory shared with other reports: trees adds its own files only
+    variants = args.variants or os.path.join(args.out, f"trees-{args.dataset}-variants")
+    check_replaceable_output(variants, "--variants", what="a directory of tree variants", owned=is_tree_variants_dir)
     if args.no_bench:
         return
     check_results_root(args.results)

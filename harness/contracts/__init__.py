@@ -1,18 +1,24 @@
-"""Typed contracts: the frozen records that cross process and module boundaries.
+"""Typed contracts: the frozen records that cross process and module boundaries, and every persisted format.
 
-Standard library only (codec.py, config.py, worker.py, record.py; import everything from here). The parent, every worker (the DeepSparse worker runs another interpreter with
-numpy<2) and every reader of results import this module and nothing heavier to speak the same language:
+Standard library only (import everything from here). The parent, every worker (the DeepSparse worker runs
+another interpreter with numpy<2) and every reader of results import this package and nothing heavier to
+speak the same language:
 
-  BenchConfig   one configuration to measure (what the user asked for) + Settings (how long, how hard)
-  Artifact      what the export stage prepared for a worker (ONNX file, inputs, reference, sizes)
-  WorkerJob     one JSON document in (config + artifact + backend entry point)
-  WorkerResult  one JSON document out (raw samples + what the engine really used)
-  RunRecord     one line of results/runs/*.jsonl, made of RecordConfig, Effective, Metrics (LatencyStats,
-                Parity, Quality, ...), Machine
+  codec.py     Contract (to_json/from_json, field paths in errors), Versioned (schema_version + MIGRATIONS)
+  options.py   Option: a settings field's help, flag, unit and bounds (the command line's flags come from it)
+  config.py    BenchConfig (one configuration to measure) + Settings (how long, how hard) + TaskSpec
+  worker.py    Artifact, WorkerJob (one JSON document in), WorkerResult (one out), LoadGen results
+  engine.py    what each engine reports about itself, and the evidence of which kernel ran
+  quality.py   Quality and its details, ModelQuality, EvalSetMeta
+  manifest.py  VariantManifest, TreeVariantManifest: manifest.json of a variant directory
+  architecture.py  Architecture: a manifest's architecture section (its own versions)
+  record.py    RunRecord: one line of results/runs/*.jsonl (RecordConfig, Effective, Metrics, Machine)
+  fleet.py, nightly.py, training.py, caches.py   the other files the harness writes and reads back
 
-Every class has to_json() and from_json(); records also read every older schema version through the
-explicit migrations in record.MIGRATIONS (as pyperf's _json_load and asv's update_to_N do). A value of the wrong
-shape is a RecordError naming the field path, never an AttributeError in a reader far away.
+Every class has to_json() and from_json(); persisted formats also read every older schema version through
+explicit migrations (record.MIGRATIONS and each Versioned class's MIGRATIONS, as pyperf's _json_load and
+asv's update_to_N do). A value of the wrong shape is a RecordError naming the field path, never an
+AttributeError in a reader far away. docs/records.md lists every format and its versions.
 
 SCHEMA_VERSION history (RunRecord JSON lines):
   1 - first version: config (with measurement and engine knobs in one settings mapping), effective,
@@ -21,16 +27,45 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       declares); manifest quality moves from metrics.quality to metrics.manifest_quality, and
       metrics.quality holds only quality measured on the engine that was timed. Later in version 2 (all
       optional, so every version-2 line reads): config.task, effective.quantization (int8), metrics.loadgen
-      (MLPerf LoadGen server/offline runs and the capacity search); metrics.server (the hand-written
-      Poisson server scenario) is read but no longer written.
+      (MLPerf LoadGen server/offline runs and the capacity search), machine.cpu_stepping and machine.id_scheme
+      (2: the id hashes the CPU's family, model, stepping and ISA flags; absent reads as 1, the older id);
+      metrics.server (the hand-written Poisson server scenario) is read but no longer written.
+      effective.engine, effective.kernel_evidence and the quality details read as typed sections
+      (harness.contracts.engine, .quality) with the same JSON.
   3 - effective.quantization is a typed record (contracts.worker.Quantization: format, method, per-channel,
       calibration method and source, SmoothQuant alpha, the layers left in fp32 and those the sensitivity pass
       returned there, the chain); version-2 lines rename its fp32_nodes to fp32_layers. New optional `phases`:
       where the configuration's wall time went (export, quantization, worker start, load, timed loop, ...).
 """
 
-from .codec import Contract, FutureVersion, RecordError, stable_hash
+from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
+from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
 from .config import INT8_CALIBRATIONS, KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .architecture import Architecture
+from .engine import (
+                     CsrEvidence,
+                     CudaEngine,
+                     DeepSparseEngine,
+                     DeepSparseEvidence,
+                     DenseEvidence,
+                     EngineDetails,
+                     GemmEngine,
+                     KernelEvidence,
+                     OpenVinoEngine,
+                     OpenVinoSparseEvidence,
+                     OrtEngine,
+                     OrtGraphOps,
+                     SklearnEngine,
+                     TorchEngine,
+                     describe_evidence,
+)
+from .int8 import Calibration, Quantization, SensitivityPass
+from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
+from .nightly import AsvCache, AsvResult, AsvSummary
+from .options import Option, check_options, option, options
+from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
+from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings, VocabularyResize
+from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -45,7 +80,6 @@ from .record import (
 from .worker import (
                      STATUSES,
                      Artifact,
-                     Calibration,
                      CapacitySearch,
                      EngineReport,
                      KernelInfo,
@@ -53,17 +87,24 @@ from .worker import (
                      LoadgenTrial,
                      Parity,
                      Phases,
-                     Quality,
-                     Quantization,
-                     SensitivityPass,
                      ServerResult,
+                     ServerTrial,
                      WorkerJob,
                      WorkerResult,
 )
 
 __all__ = [
-    "INT8_CALIBRATIONS", "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
+    "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings", "VocabularyResize",
+    "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
+    "AsvCache", "AsvResult", "AsvSummary", "ServerTrial",
+    "Option", "check_options", "option", "options",
+    "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
+    "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
+    "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
+    "describe_evidence",
+    "INT8_CALIBRATIONS", "Calibration", "Phases", "Quantization", "SensitivityPass",
+    "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
-    "Metrics", "Parity", "Phases", "Quality", "Quantization", "SensitivityPass", "Calibration", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
-    "WorkerResult", "stable_hash",
+    "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",
+    "WorkerResult", "stable_hash", "Architecture", "TreeVariantManifest", "VariantManifest", "manifest_from_json",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, RecordError, _describe, _finite, _non_default, _positive_int, stable_hash
+from .codec import Contract, RecordError, _describe, _non_default, _positive_int, stable_hash
+from .options import check_options, option
 
 PRECISIONS = ("fp32", "bf16", "int8", "int8-dynamic")  # int8: static (calibrated) where the engine has it
 KERNELS = ("dense", "sparse")
@@ -20,82 +21,79 @@ MIN_SAMPLES = {"p50": 6, "p90": 36, "p99": 368}
 
 @dataclass(frozen=True)
 class Settings(Contract):
-    """How long and how hard to measure one configuration (engine knobs live in each backend's settings)."""
+    """How long and how hard to measure one configuration (engine knobs live in each backend's settings).
 
-    warmup_iters: int = 5
-    warmup_s: float = 1.0
-    min_iters: int = 30
-    min_duration_s: float = 5.0
-    max_iters: int = 100_000
-    max_duration_s: float = 120.0
-    timeout_s: float = 900.0
-    memory_limit_mb: int | None = None
-    pinning: bool = True  # pin worker threads to CPUs
-    sla_ms: float | None = None  # server scenario: the p99 latency target of the LoadGen runs
+    Each field's Option (harness.contracts.options) is its help, flag, unit and bounds: the command line's flags
+    are generated from them (harness.commands.flags) and check_options() checks the bounds, here only.
+    """
+
+    warmup_iters: int = option(5, "warm-up calls before timing", flag="--warmup", metavar="N", minimum=0)
+    warmup_s: float = option(1.0, "warm up for at least S seconds", metavar="S", minimum=0)
+    min_iters: int = option(30, "and at least N timed calls", flag="--min-iters", metavar="N", minimum=0)
+    min_duration_s: float = option(5.0, "time at least S seconds per configuration", flag="--min-duration",
+                                   metavar="S", minimum=0)
+    max_iters: int = option(100_000, "stop timing after N calls", metavar="N", minimum=0)
+    max_duration_s: float = option(120.0, "stop timing after S seconds", metavar="S", minimum=0)
+    timeout_s: float = option(900.0, "kill a worker after S seconds", flag="--timeout", metavar="S", minimum=0,
+                              above=True)
+    memory_limit_mb: int | None = option(None, "address-space limit of each worker", flag="--memory-limit-mb",
+                                         metavar="MB", minimum=1, default_text="none")
+    pinning: bool = option(True, "pin worker threads to CPUs", flag="--no-pinning")
     # MLPerf LoadGen (server and offline scenarios; harness.runner.loadgen_run has the presets)
-    loadgen: str = "quick"  # durations: quick (valid but short: tests, demo) or full (MLPerf's minimums)
-    target_qps: float | None = None  # server: one run at this rate instead of a capacity search
-    loadgen_min_duration_s: float | None = None  # instead of the preset's minimum duration of each run
-    loadgen_min_queries: int | None = None  # instead of the preset's minimum query count of each run
-    max_batch: int = 1  # server: queued queries the system under test may merge into one engine call
-    max_wait_ms: float = 0.0  # server: how long a query may wait for others to join its batch
-    capacity_tolerance: float | None = None  # server: the search stops within this relative width
-    capacity_budget_s: float | None = None  # server: wall-clock budget of the capacity search
+    sla_ms: float | None = option(None, "the p99 latency target", flag="--sla-ms", metavar="MS", minimum=0, above=True,
+                                  scenarios=("server",))
+    loadgen: str = option("quick", "how long each LoadGen run lasts: quick (valid but short: tests, demo) or full "
+                          "(MLPerf's 600 s minimum)", flag="--loadgen", choices=LOADGEN_PRESETS,
+                          scenarios=("server", "offline"))
+    target_qps: float | None = option(None, "one LoadGen run at this rate instead of a capacity search",
+                                      flag="--target-qps", metavar="QPS", minimum=0, above=True, scenarios=("server",))
+    loadgen_min_duration_s: float | None = option(None, "instead of the preset's minimum duration of each run",
+                                                  flag="--loadgen-min-duration", metavar="S", minimum=0, above=True,
+                                                  scenarios=("server", "offline"), preset="min_duration_s")
+    loadgen_min_queries: int | None = option(None, "instead of the preset's minimum query count of each run",
+                                             flag="--loadgen-min-queries", metavar="N", minimum=1,
+                                             scenarios=("server", "offline"), preset="{scenario}_min_queries")
+    max_batch: int = option(1, "merge up to N queued queries into one engine call", flag="--max-batch", metavar="N",
+                            minimum=1, scenarios=("server",))
+    max_wait_ms: float = option(0.0, "how long a query waits for others to join its batch", flag="--max-wait-ms",
+                                metavar="MS", minimum=0, scenarios=("server",))
+    capacity_tolerance: float | None = option(None, "stop the capacity search within this relative width",
+                                              flag="--capacity-tolerance", metavar="F", minimum=0, above=True,
+                                              maximum=0.5, scenarios=("server",), preset="tolerance")
+    capacity_budget_s: float | None = option(None, "wall-clock budget of the capacity search", flag="--capacity-budget",
+                                             metavar="S", minimum=0, above=True, scenarios=("server",),
+                                             preset="budget_s")
     # keep timing until this percentile has a 95% interval (MIN_SAMPLES), or a max_* bound ends the run
     # (the record's stop_reason then says which); None: min_iters alone
-    percentile_target: str | None = "p99"
-    calibration_examples: int = 128  # int8: examples that calibrate the activation ranges (export stage)
+    percentile_target: str | None = option("p99", "keep timing until this percentile has a 95% interval (null: "
+                                           "min_iters alone)", choices=tuple(MIN_SAMPLES))
+    calibration_examples: int = option(128, "--precision int8: examples that calibrate the activation ranges, from the "
+                                       "task's training split or, without a task, generated",
+                                       flag="--calibration-examples", metavar="N", minimum=1)
     # int8 that keeps quality (harness.quantization): weight scales per output channel (else per tensor), how the
     # activation ranges are calibrated, SmoothQuant's migration strength (None: off), and the sensitivity pass's
     # budget: layers return to fp32, most harmful first, until the accuracy drop on `heldout_examples` held-back
     # examples of the training split is at most int8_max_drop points (None: no pass)
-    int8_per_channel: bool = True
-    int8_calibration: str = "minmax"
-    smoothquant_alpha: float | None = None
-    int8_max_drop: float | None = None
-    heldout_examples: int = 512
+    int8_per_channel: bool = option(True, "give --precision int8 weights one scale per output channel (instead: one "
+                                    "per tensor)", flag="--int8-per-tensor")
+    int8_calibration: str = option("minmax", "--precision int8: how the activation ranges are calibrated",
+                                   flag="--int8-calibration", choices=INT8_CALIBRATIONS)
+    smoothquant_alpha: float | None = option(None, "--precision int8: SmoothQuant's migration strength before "
+                                             "quantizing", flag="--smoothquant-alpha", metavar="A", minimum=0,
+                                             maximum=1, default_text="off; NNCF: 0.95")
+    int8_max_drop: float | None = option(None, "--precision int8: return layers to fp32, most harmful first, until the "
+                                         "accuracy drop on held-back training examples is at most P points",
+                                         flag="--int8-max-drop", metavar="P", minimum=0, default_text="no pass")
+    heldout_examples: int = option(512, "--int8-max-drop: held-back training examples it judges on",
+                                   flag="--heldout-examples", metavar="N", minimum=1)
 
     def __post_init__(self):
-        _positive_int("settings.calibration_examples", self.calibration_examples)
-        _positive_int("settings.heldout_examples", self.heldout_examples)
-        if self.int8_calibration not in INT8_CALIBRATIONS:
-            raise RecordError(f"settings.int8_calibration: unknown value {_describe(self.int8_calibration)}; "
-                              f"valid: {', '.join(INT8_CALIBRATIONS)}")
-        if self.smoothquant_alpha is not None:
-            _finite("settings.smoothquant_alpha", self.smoothquant_alpha)
-            if self.smoothquant_alpha > 1.0:
-                raise RecordError(f"settings.smoothquant_alpha: expected a fraction in [0, 1], got "
-                                  f"{_describe(self.smoothquant_alpha)}")
-        if self.int8_max_drop is not None:
-            _finite("settings.int8_max_drop", self.int8_max_drop)
-        for name in ("warmup_iters", "min_iters", "max_iters"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise RecordError(f"settings.{name}: expected an integer >= 0, got {_describe(value)}")
-        for name in ("warmup_s", "min_duration_s", "max_duration_s"):
-            _finite(f"settings.{name}", getattr(self, name))
-        _finite("settings.timeout_s", self.timeout_s, allow_equal=False)
+        check_options(self, "settings")
         if self.min_iters > self.max_iters:
             raise RecordError(f"settings.min_iters ({self.min_iters}) exceeds max_iters ({self.max_iters})")
-        if self.memory_limit_mb is not None:
-            _positive_int("settings.memory_limit_mb", self.memory_limit_mb)
-        for name in ("sla_ms", "target_qps", "loadgen_min_duration_s", "capacity_budget_s"):
-            if getattr(self, name) is not None:
-                _finite(f"settings.{name}", getattr(self, name), allow_equal=False)
-        if self.loadgen not in LOADGEN_PRESETS:
-            raise RecordError(f"settings.loadgen: unknown value {_describe(self.loadgen)}; valid: {', '.join(LOADGEN_PRESETS)}")
-        if self.loadgen_min_queries is not None:
-            _positive_int("settings.loadgen_min_queries", self.loadgen_min_queries)
-        _positive_int("settings.max_batch", self.max_batch)
-        _finite("settings.max_wait_ms", self.max_wait_ms)
-        if self.capacity_tolerance is not None:
-            _finite("settings.capacity_tolerance", self.capacity_tolerance, allow_equal=False)
-            if self.capacity_tolerance > 0.5:
-                raise RecordError(f"settings.capacity_tolerance: expected a fraction > 0 and <= 0.5, got "
-                                  f"{_describe(self.capacity_tolerance)}")
-        if self.percentile_target is not None and self.percentile_target not in MIN_SAMPLES:
-            raise RecordError(f"settings.percentile_target: unknown value {_describe(self.percentile_target)}; "
-                              f"valid: {', '.join(MIN_SAMPLES)} or null")
+        if self.max_wait_ms and self.max_batch == 1:
+            raise RecordError("settings.max_wait_ms: needs settings.max_batch above 1 (a query waits only for others "
+                              "to batch with)")
 
     @property
     def required_samples(self) -> int:

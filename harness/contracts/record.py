@@ -3,7 +3,9 @@
 SCHEMA_VERSION history is in the docstring of harness/contracts/__init__.py. Within version 2, records
 gained the optional metrics.loadgen (server and offline scenarios under MLPerf LoadGen) and stopped writing
 metrics.server and settings.server_requests/server_steps (the Poisson loop LoadGen replaced); records
-without metrics.loadgen read it as null, and old records keep metrics.server.
+without metrics.loadgen read it as null, and old records keep metrics.server. The two retired settings
+(RETIRED_SETTINGS) are not part of Settings any more: a version-1 record's are dropped by its migration, a
+version-2 record's are ignored on reading (the line on disk keeps them, and its config_hash stays as written).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, FutureVersion, RecordError, _describe, _from_mapping
+from .codec import Contract, RecordError, Versioned, _describe, _settle
 from .config import BenchConfig
-from .worker import STATUSES, LoadgenResult, Parity, Phases, Quality, Quantization, ServerResult
+from .engine import EngineDetails, KernelEvidence
+from .quality import Quality
+from .worker import STATUSES, LoadgenResult, Parity, Phases, Quantization, ServerResult
 
 SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,17 @@ class Effective(Contract):
     cpus: tuple[int, ...] | None = None
     cpus_observed: tuple[int, ...] | None = None
     kernel: str | None = None
-    kernel_evidence: dict[str, Any] | None = None
-    engine: dict[str, Any] | None = None
+    kernel_evidence: KernelEvidence | dict[str, Any] | None = None  # harness.contracts.engine
+    engine: EngineDetails | dict[str, Any] | None = None
     backend_version: str | None = None
     device: str = "cpu"
     load_s: float | None = None
     warmup_iters: int | None = None
     stop_reason: str | None = None
     quantization: Quantization | None = None  # int8: how the model was quantized (the export stage's chain)
+
+    def __post_init__(self):
+        _settle(self, "kernel_evidence", "engine")
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,18 @@ class Metrics(Contract):
 
 @dataclass(frozen=True)
 class Machine(Contract):
-    """Who measured: the fingerprint of the machine (harness.foundation.machine) and its declared instance type."""
+    """Who measured: the fingerprint of the machine (harness.foundation.machine) and its declared instance type.
+
+    `id_scheme` says what `id` hashes: 2 (cpu_stepping recorded too) the CPU's vendor, model name, family, model,
+    stepping and ISA flags with the cores, RAM and architecture; 1 (records written before, the field absent)
+    the model name, cores, RAM, architecture and host name. Ids of the two schemes never match, so a history
+    never mixes them."""
 
     id: str = "unknown"
     cpu_model: str | None = None
     cpu_vendor: str | None = None
     cpu_family_model: str | None = None
+    cpu_stepping: str | None = None
     architecture: str | None = None
     physical_cores: int | None = None
     logical_cpus: int | None = None
@@ -116,11 +128,15 @@ class Machine(Contract):
     instance_type: str | None = None
     instance_type_source: str | None = None  # "declared" | "detected" | None
     gemm_peak_gflops: float | None = None
+    id_scheme: int = 1
 
 
 @dataclass(frozen=True)
-class RunRecord(Contract):
-    """One configuration run: one line of results/runs/*.jsonl (docs/records.md)."""
+class RunRecord(Versioned):
+    """One configuration run: one line of results/runs/*.jsonl (docs/records.md); from_json reads every
+    version in READABLE_VERSIONS, older ones through MIGRATIONS."""
+
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     record_id: str
     status: str
@@ -141,24 +157,6 @@ class RunRecord(Contract):
     def __post_init__(self):
         if self.status not in STATUSES:
             raise RecordError(f"status: unknown value {_describe(self.status)}; valid: {', '.join(STATUSES)}")
-
-    @classmethod
-    def from_json(cls, data, path: str = ""):
-        """Read a record of any readable schema version (older ones through MIGRATIONS)."""
-        if not isinstance(data, dict):
-            raise RecordError(f"expected a JSON object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise RecordError(f"schema_version: expected an integer, got {_describe(version)}")
-        if version > SCHEMA_VERSION:
-            raise FutureVersion(f"schema_version {version} was written by a newer harness "
-                                f"(this one reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade the harness")
-        if version not in READABLE_VERSIONS:
-            raise RecordError(f"schema_version {version} is not a version this harness knows "
-                              f"(reads {', '.join(map(str, READABLE_VERSIONS))})")
-        for v in range(version, SCHEMA_VERSION):
-            data = MIGRATIONS[v](data)
-        return _from_mapping(cls, data, path)
 
     @staticmethod
     def peek_id(data) -> str | None:
@@ -220,6 +218,7 @@ _V1_BACKEND_KNOBS = {
     "torch": ("sparse_threshold",),
 }
 _V1_KNOB_DEFAULTS = {"spinning": True, "streams": 1, "openvino_sparse_rate": None, "sparse_threshold": None}
+RETIRED_SETTINGS = ("server_requests", "server_steps")  # the hand-written Poisson server loop's, before LoadGen
 
 
 def _update_to_2(data: dict) -> dict:
@@ -232,6 +231,8 @@ def _update_to_2(data: dict) -> dict:
             settings = dict(settings)
             own = _V1_BACKEND_KNOBS.get(config.get("backend"), ())
             knobs = {k: settings.pop(k) for k in list(settings) if k in _V1_KNOB_DEFAULTS}
+            for retired in RETIRED_SETTINGS:
+                settings.pop(retired, None)
             config["backend_settings"] = {k: v for k, v in knobs.items() if k in own and v != _V1_KNOB_DEFAULTS[k]}
             config["settings"] = settings
         data["config"] = config
@@ -249,18 +250,26 @@ def _update_to_2(data: dict) -> dict:
 
 
 def _update_to_3(data: dict) -> dict:
-    """effective.quantization becomes a typed record: fp32_nodes is renamed fp32_layers."""
+    """effective.quantization (and the engine report's copy of it) becomes a typed record: fp32_nodes is renamed
+    fp32_layers."""
+
+    def renamed(q):
+        if not isinstance(q, dict) or "fp32_nodes" not in q:
+            return q
+        q = dict(q)
+        q["fp32_layers"] = q.pop("fp32_nodes")
+        return q
+
     data = dict(data)
     effective = data.get("effective")
-    if isinstance(effective, dict) and isinstance(effective.get("quantization"), dict):
-        effective = dict(effective)
-        q = dict(effective["quantization"])
-        if "fp32_nodes" in q:
-            q["fp32_layers"] = q.pop("fp32_nodes")
-        effective["quantization"] = q
+    if isinstance(effective, dict):
+        effective = dict(effective, quantization=renamed(effective.get("quantization")))
+        if isinstance(effective.get("engine"), dict) and "quantization" in effective["engine"]:
+            effective["engine"] = dict(effective["engine"], quantization=renamed(effective["engine"]["quantization"]))
         data["effective"] = effective
-    data["schema_version"] = 3
     return data
 
 
 MIGRATIONS = {1: _update_to_2, 2: _update_to_3}
+RunRecord.MIGRATIONS = MIGRATIONS
+READABLE_VERSIONS = RunRecord.readable_versions()

@@ -6,59 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codec import Contract, RecordError, _describe
+from .codec import Contract, RecordError, _describe, _settle
 from .config import BenchConfig
+from .engine import EngineDetails, KernelEvidence
+from .int8 import Quantization
+from .quality import EvalSetMeta, Quality
 
 STATUSES = ("ok", "error", "timeout", "oom", "parity_failed", "unsupported", "skipped")
-
-
-@dataclass(frozen=True)
-class Calibration(Contract):
-    """The examples an int8 model's activation ranges came from."""
-
-    source: str  # "128 examples of sst2 train", "16 generated inputs (seed 7)"
-    examples: int
-
-
-@dataclass(frozen=True)
-class SensitivityPass(Contract):
-    """int8 layers returned to fp32 until the accuracy drop on held-back examples of the training split is within
-    budget (harness.quantization.sensitivity). Accuracies are fractions; `max_drop` and `drop` in points."""
-
-    max_drop: float
-    examples: int
-    source: str  # "512 examples of sst2 train (held back)", or generated inputs
-    metric: str  # "accuracy" (labels) or "agreement" (with the fp32 model, without labels)
-    fp32: float
-    int8_before: float
-    int8_after: float
-    ranked: tuple[str, ...] = ()  # every quantized layer, most harmful first
-    harm: tuple[float, ...] = ()  # ... its logit error vs fp32 when it alone is quantized
-    within_budget: bool = True
-    seconds: float | None = None
-
-    @property
-    def drop(self) -> float:
-        return round(100.0 * (self.fp32 - self.int8_after), 4)
-
-
-@dataclass(frozen=True)
-class Quantization(Contract):
-    """How an int8 model was made: the chain of a record's precision (Effective.quantization)."""
-
-    format: str  # harness.quantization.quantize FORMATS: qdq, dynamic, nncf, matmulinteger
-    method: str  # in words
-    per_channel: bool | None = None  # weight scales per output channel (else per tensor)
-    calibration_method: str | None = None  # minmax, percentile, entropy (static formats)
-    calibration: Calibration | None = None
-    smoothquant_alpha: float | None = None  # activation outliers migrated into the weights (SmoothQuant), or None
-    fp32_layers: tuple[str, ...] = ()  # every quantizable layer left in fp32: classifier, pooler, and returned ones
-    returned_to_fp32: tuple[str, ...] = ()  # by the sensitivity pass, most harmful first
-    sensitivity: SensitivityPass | None = None
-    int8_weight_zero_fraction: float | None = None
-    bytes: int | None = None
-    chain: str | None = None  # what was done to the model, in order: "post-training 40% heads+neurons -> int8 qdq (...)"
-    seconds: float | None = None  # to make it (calibration, smoothing, sensitivity pass), when it was made
 
 
 @dataclass(frozen=True)
@@ -105,7 +59,7 @@ class Artifact(Contract):
     flops_nonzero_per_inference: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts (tree nodes, depth, ...)
     eval_path: str | None = None  # npz: the evaluation set (inputs, labels, the dense fp32 model's top-1)
-    eval_meta: dict[str, Any] | None = None  # what the evaluation set is (task, split, examples, data sha256)
+    eval_meta: EvalSetMeta | None = None  # what the evaluation set is (task, split, examples, data sha256)
     quantization: Quantization | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
     phases: Phases | None = None  # the export stage's share of the wall time
     schema_version: int = 1
@@ -132,7 +86,10 @@ class Parity(Contract):
 @dataclass(frozen=True)
 class KernelInfo(Contract):
     kernel: str = "dense"
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: KernelEvidence | dict[str, Any] = field(default_factory=dict)  # a mapping: a shape not known here
+
+    def __post_init__(self):
+        _settle(self, "evidence")
 
 
 @dataclass(frozen=True)
@@ -143,7 +100,23 @@ class EngineReport(Contract):
     threads: int | None = None
     device: str = "cpu"
     backend_version: str | None = None
-    engine: dict[str, Any] = field(default_factory=dict)
+    engine: EngineDetails | dict[str, Any] = field(default_factory=dict)  # a mapping: an engine not known here
+
+    def __post_init__(self):
+        _settle(self, "engine")
+
+
+@dataclass(frozen=True)
+class ServerTrial(Contract):
+    """Legacy, read only: one arrival rate of the hand-written server scenario, with the latency quantile it kept
+    (p99, or p90 for trials of fewer than 300 requests)."""
+
+    rate_per_s: float
+    met: bool | None = None
+    n: int | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +128,7 @@ class ServerResult(Contract):
     sla_ms: float | None = None
     max_rate_per_s: float | None = None
     quantile: float | None = None
-    trials: tuple[dict[str, Any], ...] = ()
+    trials: tuple[ServerTrial, ...] = ()
     note: str | None = None
 
 
@@ -249,24 +222,6 @@ class LoadgenResult(Contract):
         if self.search is not None:
             return self.search.capacity_qps
         return self.run.target_qps if self.run is not None and self.run.valid else 0.0
-
-
-@dataclass(frozen=True)
-class Quality(Contract):
-    """Task quality of one model: accuracy against labels, or agreement with the dense fp32 model."""
-
-    accuracy: float | None = None
-    top1_agreement: float | None = None
-    kl_dense_pruned: float | None = None
-    task: str | None = None
-    split: str | None = None
-    examples: int | None = None
-    accuracy_ci95: tuple[float, ...] | None = None  # Wilson score interval
-    agreement_ci95: tuple[float, ...] | None = None
-    data_sha256: str | None = None
-    source: str | None = None  # "engine" (measured where timed), "manifest", "teacher"
-    eval_s: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

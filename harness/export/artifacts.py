@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
-from harness.contracts import Artifact, BenchConfig, Phases, Quantization
+from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta, Phases, Quantization, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
 from harness.models.checkpoint import checkpoint_id
 
 from .build import build_model
-
-ARTIFACT_SCHEMA_VERSION = 1
-
 
 def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format: str | None = None) -> Artifact:
     """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`; an int8 model in
@@ -49,17 +47,18 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
     shape = f"b{config.batch_size}-s{config.seq_len}"
     paths = {"io": directory / f"io-{shape}.npz", "onnx": directory / "model.onnx",
              "meta": directory / f"meta-{shape}.json", "manifest": directory / "variant-manifest.json"}
-    cached = not (not paths["io"].exists() or not paths["meta"].exists() or (needs_onnx and not paths["onnx"].exists()))
+    meta = _read_meta(paths["meta"])
+    cached = paths["io"].exists() and meta is not None and (not needs_onnx or paths["onnx"].exists())
     if not cached:
-        _build(config, family, paths, needs_onnx=needs_onnx, static=static)
-    meta = json.loads(paths["meta"].read_text())
+        _build(config, family, paths, needs_onnx=needs_onnx, static=static, rebuild_meta=meta is None)
+        meta = ArtifactMeta.from_json(json.loads(paths["meta"].read_text()), str(paths["meta"]))
     manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
     export_s = time.perf_counter() - started
     t0 = time.perf_counter()
     eval_path, eval_meta = _eval_set(config, family)
     eval_set_s = time.perf_counter() - t0
     onnx_path = str(paths["onnx"]) if needs_onnx else None
-    size = paths["onnx"].stat().st_size if needs_onnx else meta["weights_bytes"]
+    size = paths["onnx"].stat().st_size if needs_onnx else meta.weights_bytes
     ir_path, quantization = None, None
     if int8_format:
         from harness.quantization.int8 import quantized_model
@@ -75,14 +74,22 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
         dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
         onnx_path=onnx_path, openvino_ir_path=ir_path, quantization=quantization, variant_id=variant_id,
         variant_manifest=manifest, artifact_bytes=size,
-        weights_bytes=meta["weights_bytes"], params=meta["params"], nonzero_params=meta["nonzero_params"],
-        flops_per_inference=meta["flops_per_inference"],
-        flops_nonzero_per_inference=meta["flops_nonzero_per_inference"], eval_path=eval_path, eval_meta=eval_meta,
+        weights_bytes=meta.weights_bytes, params=meta.params, nonzero_params=meta.nonzero_params,
+        flops_per_inference=meta.flops_per_inference,
+        flops_nonzero_per_inference=meta.flops_nonzero_per_inference, eval_path=eval_path, eval_meta=eval_meta,
         phases=phases,
     )
 
 
-def _eval_set(config: BenchConfig, family) -> tuple[str | None, dict | None]:
+def _read_meta(path: Path) -> ArtifactMeta | None:
+    """The cached meta file, or None when it is missing or no longer reads (then it is counted again)."""
+    try:
+        return ArtifactMeta.from_json(json.loads(path.read_text()), str(path))
+    except (OSError, ValueError):  # missing, not JSON, or a RecordError: not trusted
+        return None
+
+
+def _eval_set(config: BenchConfig, family) -> tuple[str | None, EvalSetMeta | None]:
     """The evaluation set of config.task, with the dense fp32 model of the same family (or checkpoint) as the
     reference for top-1 agreement; one per dense model, shared by its variants."""
     if config.task is None:
@@ -94,7 +101,7 @@ def _eval_set(config: BenchConfig, family) -> tuple[str | None, dict | None]:
     return prepare_eval_set(config, family, cache_dir() / "eval", dense, dense_id)
 
 
-def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool) -> None:
+def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool, rebuild_meta: bool) -> None:
     import numpy as np
     import torch
 
@@ -104,7 +111,7 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
 
     _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
     if manifest is not None:
-        atomic_write_text(paths["manifest"], json.dumps(manifest))
+        atomic_write_text(paths["manifest"], json.dumps(manifest.to_json()))
     wrapper = ExportWrapper(model, family.input_names).eval()
     inputs = family.example_inputs(config.batch_size, config.seq_len, seed=0)
     args = tuple(inputs[name] for name in family.input_names)
@@ -116,16 +123,15 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
             np.savez(tmp, **arrays)
     if needs_onnx and not paths["onnx"].exists():
         export_onnx(wrapper, family, args, paths["onnx"], dynamic=not static)
-    if not paths["meta"].exists():
-        meta = {
-            "schema_version": ARTIFACT_SCHEMA_VERSION,
-            "flops_per_inference": family.flops(model, 1, config.seq_len),
-            "flops_nonzero_per_inference": family.flops(model, 1, config.seq_len, nonzero=True),
-            "weights_bytes": sum(p.numel() * p.element_size() for p in model.state_dict().values()),
-            "params": sum(p.numel() for p in model.parameters()),
-            "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
-        }
-        atomic_write_text(paths["meta"], json.dumps(meta))
+    if rebuild_meta:
+        meta = ArtifactMeta(
+            flops_per_inference=family.flops(model, 1, config.seq_len),
+            flops_nonzero_per_inference=family.flops(model, 1, config.seq_len, nonzero=True),
+            weights_bytes=sum(p.numel() * p.element_size() for p in model.state_dict().values()),
+            params=sum(p.numel() for p in model.parameters()),
+            nonzero_params=sum(int(torch.count_nonzero(p)) for p in model.parameters()),
+        )
+        atomic_write_text(paths["meta"], json.dumps(meta.to_json()))
 
 
 def chain(manifest: dict | None, quantization: Quantization) -> str:
@@ -133,10 +139,10 @@ def chain(manifest: dict | None, quantization: Quantization) -> str:
     layers the sensitivity pass returned to fp32 are counted."""
     steps = []
     if manifest:
-        realised = manifest.get("realised_sparsity")
-        sparsity = realised.get("overall") if isinstance(realised, dict) else None
-        amount = f" {sparsity:.0%}" if isinstance(sparsity, (int, float)) else ""
-        steps.append(f"{manifest.get('method', '?')}{amount} {manifest.get('structure', '?')}")
+        typed = VariantManifest.from_json(manifest, "variant manifest")
+        sparsity = typed.realised_sparsity.overall
+        amount = f" {sparsity:.0%}" if sparsity is not None else ""
+        steps.append(f"{typed.method or '?'}{amount} {typed.structure or '?'}")
     else:
         steps.append("dense")
     how = [quantization.calibration.source] if quantization.calibration else []

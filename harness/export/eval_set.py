@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.contracts import BenchConfig, TaskSpec, stable_hash
+from harness.contracts import BenchConfig, EvalSetMeta, TaskSpec, stable_hash
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
+from harness.models.checkpoint import checkpoint_family
 
 EVAL_SEED = 20261130  # generated (teacher) inputs: disjoint from the timed inputs (seed 0)
 TEACHER_EXAMPLES = 256  # generated examples for the teacher task unless eval_limit says otherwise
@@ -34,14 +35,14 @@ def eval_key(task: TaskSpec, family, config: BenchConfig, dense_id: str) -> dict
             "kind": family.kind, "version": 1}
 
 
-def prepare_eval_set(config: BenchConfig, family, directory: Path, dense_model, dense_id: str) -> tuple[str, dict]:
+def prepare_eval_set(config: BenchConfig, family, directory: Path, dense_model, dense_id: str) -> tuple[str, EvalSetMeta]:
     """(path of the npz, its description) for config.task; the dense model is asked for lazily (a callable)."""
     task = config.task
     key = stable_hash(eval_key(task, family, config, dense_id))
     path, meta_path = directory / f"eval-{key}.npz", directory / f"eval-{key}.json"
     if not path.is_file() or not meta_path.is_file():
         _build(task, family, config, dense_model, path, meta_path)
-    return str(path), json.loads(meta_path.read_text())
+    return str(path), EvalSetMeta.from_json(json.loads(meta_path.read_text()), str(meta_path))
 
 
 def _inputs(task: TaskSpec, family, config: BenchConfig):
@@ -56,7 +57,9 @@ def _inputs(task: TaskSpec, family, config: BenchConfig):
                            "use --task teacher (agreement with the dense model on generated inputs)")
     from harness.tasks.eval_data import eval_examples
 
-    ex = eval_examples(task, int(family.num_labels), getattr(family, "id2label", None))
+    # a zoo family loading a checkpoint (`--model bert-base --checkpoint DIR`) answers with the checkpoint's head
+    labels = checkpoint_family(config.checkpoint) if config.checkpoint else family
+    ex = eval_examples(task, int(labels.num_labels), getattr(labels, "id2label", None))
     tokenizer, tok_name, clamp = family.task_tokenizer()
     limit = family.max_seq_len()
     if limit is not None and config.seq_len > limit:
@@ -93,4 +96,4 @@ def _build(task: TaskSpec, family, config: BenchConfig, dense_model, path: Path,
     arrays["dense"] = dense_pred
     with atomic_output(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
-    atomic_write_text(meta_path, json.dumps(meta | {"seq_len": config.seq_len}))
+    atomic_write_text(meta_path, json.dumps(EvalSetMeta.from_json(meta | {"seq_len": config.seq_len}).to_json()))

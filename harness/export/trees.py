@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.contracts import Artifact, BenchConfig
+from harness.contracts import Artifact, BenchConfig, TreeArtifactMeta
 from harness.foundation.errors import ConfigError, HarnessError
 from harness.foundation.fsutil import atomic_write_bytes, atomic_write_text
 from harness.models.tree_data import (
@@ -24,7 +24,6 @@ from harness.models.tree_data import (
 from harness.variants.trees import TREE_FILE, read_tree_manifest, variant_id_of
 
 ONNX_OPSETS = {"": 17, "ai.onnx.ml": 3}
-TREE_ARTIFACT_SCHEMA_VERSION = 1
 
 
 def write_onnx(estimator, path, input_name: str = "features") -> Path:
@@ -68,9 +67,9 @@ def prepare_tree_artifact(config: BenchConfig, family, directory, *, needs_onnx:
         raise ConfigError(f"checkpoint: {family.name} is a scikit-learn tree with no Hugging Face checkpoint, "
                           f"got {config.checkpoint!r}; give a pruned tree as --variant DIR (from `harness trees`)")
     if config.variant:
-        manifest = read_tree_manifest(config.variant)
-        if manifest.get("model") != family.name:
-            raise HarnessError(f"tree variant {config.variant!r} was made for {manifest.get('model')!r}, not {family.name!r}")
+        manifest, typed = read_tree_manifest(config.variant)
+        if typed.model != family.name:
+            raise HarnessError(f"tree variant {config.variant!r} was made for {typed.model!r}, not {family.name!r}")
         arrays = load_tree_file(Path(config.variant) / TREE_FILE)
         variant_id = tag = variant_id_of(manifest, arrays)
     else:
@@ -90,20 +89,18 @@ def prepare_tree_artifact(config: BenchConfig, family, directory, *, needs_onnx:
         features = model_inputs(load_split(family.dataset, 0), config.batch_size, seed=0)
         save_npz({"input:features": features, "reference": predict_output(estimator, features)}, io_path)
     if not meta_path.exists():
-        meta = {
-            "schema_version": TREE_ARTIFACT_SCHEMA_VERSION,
-            "tree_bytes": tree_path.stat().st_size,
-            "nodes": int(estimator.tree_.node_count),
-            "leaves": int(estimator.get_n_leaves()),
-            "depth": int(estimator.get_depth()),
-            "mean_decisions_per_item": mean_decisions(estimator, load_split(family.dataset, 0).X_test),
-        }
-        atomic_write_text(meta_path, json.dumps(meta))
-    meta = json.loads(meta_path.read_text())
+        meta = TreeArtifactMeta(
+            tree_bytes=tree_path.stat().st_size,
+            nodes=int(estimator.tree_.node_count),
+            leaves=int(estimator.get_n_leaves()),
+            depth=int(estimator.get_depth()),
+            mean_decisions_per_item=mean_decisions(estimator, load_split(family.dataset, 0).X_test),
+        )
+        atomic_write_text(meta_path, json.dumps(meta.to_json()))
+    meta = TreeArtifactMeta.from_json(json.loads(meta_path.read_text()), str(meta_path))
     return Artifact(
         dir=str(sub), io_path=str(io_path), input_names=tuple(family.input_names), framework=family.framework,
         variant_id=variant_id, variant_manifest=manifest, tree_path=str(tree_path),
         onnx_path=str(onnx_path) if needs_onnx else None,
-        artifact_bytes=onnx_path.stat().st_size if needs_onnx else meta["tree_bytes"],
-        extra={k: meta[k] for k in ("tree_bytes", "nodes", "leaves", "depth", "mean_decisions_per_item")},
+        artifact_bytes=onnx_path.stat().st_size if needs_onnx else meta.tree_bytes, extra=meta.facts(),
     )

@@ -5,6 +5,7 @@ can write where it was asked to, and that what it reads is there.
     check_output_file("out/sweep.md", "--out")   # a file that can be written (its directory, as above)
     check_input_dir("fleet/", "PLAN")            # an existing directory
     check_input_file("prices.csv", "--prices")   # an existing regular file
+    files_in("data/sst2", ["dev.tsv"], "data directory", "SST-2 layout: train.tsv, dev.tsv")   # a directory's files
 
 A directory passes when it exists and is writable, or when it does not exist and its nearest existing
 ancestor is a writable directory (never a file). Nothing is created or written by the checks. Each
@@ -89,17 +90,53 @@ def check_output_file(path, flag: str) -> Path:
 
 def check_input_dir(path, flag: str) -> Path:
     """`path` as an existing directory; ConfigError otherwise."""
-    text = check_path_text(path, flag)
-    if not os.path.isdir(text):
-        missing = not os.path.lexists(text)
-        raise ConfigError(f"{flag}: {_show(text)} {'does not exist' if missing else 'is not a directory'}")
-    return Path(text)
+    return _check_input(path, flag, os.path.isdir, "a directory")
 
 
 def check_input_file(path, flag: str) -> Path:
     """`path` as an existing regular file; ConfigError otherwise."""
+    return _check_input(path, flag, os.path.isfile, "a regular file")
+
+
+def _check_input(path, flag: str, is_kind, kind: str) -> Path:
     text = check_path_text(path, flag)
-    if not os.path.isfile(text):
+    if not is_kind(text):
         missing = not os.path.lexists(text)
-        raise ConfigError(f"{flag}: {_show(text)} {'does not exist' if missing else 'is not a regular file'}")
+        raise ConfigError(f"{flag}: {_show(text)} {'does not exist' if missing else 'is not ' + kind}")
     return Path(text)
+
+
+def files_in(directory, names, what: str, layout: str = "") -> list[Path]:
+    """directory/name for each of `names`, when `directory` exists and holds them all; otherwise a one-line
+    ConfigError naming the `what` ("data directory") and, for a missing file, the `layout` it should have."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
+    for name in names:
+        if not (path / name).is_file():
+            raise ConfigError(f"{what} {str(path)!r} has no {name}" + (f" ({layout})" if layout else ""))
+    return [path / name for name in names]
+
+
+def check_replaceable_output(path, flag: str, *, what: str, owned) -> Path:
+    """`path` as an output a command writes whole (and may replace): it does not exist yet, is an empty directory,
+    or holds `what` the harness wrote before, as `owned(path)` (a function) or a marker file of that name
+    recognises it. Anything else is refused in one line: nothing a user owns is replaced or deleted.
+
+        check_replaceable_output(args.out, "--out", what="a compression output", owned="compress.json")
+
+    Call it before any work; the write itself then goes beside the target and is renamed into place
+    (harness.foundation.fsutil.atomic_write_dir), so a reader sees the old output or the new one."""
+    checked = check_output_dir(path, flag)
+    target = Path(os.path.abspath(os.fspath(checked)))
+    if not target.is_dir():
+        return checked
+    entries = sorted(p.name for p in target.iterdir())
+    if not entries:
+        return checked
+    mine = owned(target) if callable(owned) else (target / owned).is_file()
+    if not mine:
+        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        raise ConfigError(f"{flag}: {_show(checked)} exists and is not {what} (it holds {count} the harness did not "
+                          f"write, e.g. {_show(entries[0])}); choose a new or empty directory: nothing in it is replaced")
+    return checked

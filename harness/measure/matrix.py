@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import re
 import typing
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,7 +31,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, create_model
 
 from harness.backends.registry import USER_BACKENDS, backend_class
-from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig, RecordError, Settings, TaskSpec
+from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, RecordError, Settings, TaskSpec
 from harness.foundation.errors import ConfigError, HarnessError
 from harness.foundation.pathchecks import check_input_dir
 from harness.foundation.validation import short, validate
@@ -71,18 +72,6 @@ def settings_model() -> type[BaseModel]:
     return create_model("MatrixSettings", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
-class TaskModel(BaseModel):
-    """`task:` in a matrix (or --task/--data/... on the command line): quality measured on each engine."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    name: Literal[TASKS]  # type: ignore[valid-type]
-    data: str | None = None
-    text_columns: list[str] = Field(default=[], max_length=2)
-    label_column: str | None = None
-    eval_limit: PositiveInt | None = None
-
-
 class MatrixFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -99,7 +88,7 @@ class MatrixFile(BaseModel):
     scenario: Literal[SCENARIOS] = "single-stream"  # type: ignore[valid-type]
     instance_type: str | None = None
     settings: dict = Field(default_factory=dict)
-    task: TaskModel | None = None
+    task: dict | None = None  # checked by harness.contracts.TaskSpec (the one task model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,9 +155,9 @@ def validate_matrix(data, where: str | None = "matrix", flags: dict | None = Non
     task = None
     if parsed.task is not None:
         try:
-            task = TaskSpec.from_json(parsed.task.model_dump(), "task")
+            task = TaskSpec.from_json(parsed.task, "task", exact=True)
         except RecordError as exc:
-            raise ConfigError(f"{prefix}{exc}") from None
+            raise ConfigError(f"{prefix}{_named(str(exc), flags or {})}") from None
     families = [family_for(m) for m in parsed.models]
     for directory in parsed.checkpoints:
         check_input_dir(directory, f"{prefix}{_flag(flags, 'checkpoints')}")
@@ -209,7 +198,7 @@ def check_scenario_settings(scenario: str, settings: Settings, prefix: str = "",
         raise ConfigError(f"{prefix}{sla} is set but scenario is {scenario}; it is the p99 latency target of the "
                           f"{' and '.join(SLA_SCENARIOS)} scenario ({_flag(flags, 'scenario')} server)")
     if scenario in SLA_SCENARIOS and settings.sla_ms is None:
-        raise ConfigError(f"{prefix}scenario {scenario} needs {sla} (its p99 latency target)")
+        raise ConfigError(f"{prefix}{_flag(flags, 'scenario')} {scenario} needs {sla} (the p99 latency target)")
 
 
 def split_settings(values: dict, backends, where: str | None = None, flags: dict | None = None) -> tuple[Settings, dict]:
@@ -237,9 +226,11 @@ def split_settings(values: dict, backends, where: str | None = None, flags: dict
 
 
 def _named(message: str, flags: dict) -> str:
-    """A Settings message ("settings.min_iters: ...") naming the flag that set the field, where one did."""
-    field, sep, rest = message.partition(":")
-    return f"{flags[field]}:{rest}" if sep and field in flags else message
+    """A Settings message ("settings.min_iters: ...") naming the flags that set the fields it names, where flags did."""
+    for path, flag in flags.items():
+        if "." in path:  # a whole field path: settings.loadgen is not the start of settings.loadgen_min_queries
+            message = re.sub(rf"(?<![\w.]){re.escape(path)}(?![\w.])", flag, message)
+    return message
 
 
 def backend_settings_for(backend: str, knobs: dict) -> dict:

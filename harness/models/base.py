@@ -84,19 +84,25 @@ class ModelFamily:
             raise HarnessError(f"checkpoint directory {str(path)!r} has no model.safetensors or pytorch_model.bin")
         torch.manual_seed(0)  # heads missing from the checkpoint are initialised reproducibly
         model = self.model_class()(config)
+        self.fit_state(model, state, path)
+        return model.eval()
+
+    def fit_state(self, model: nn.Module, state: dict, path, *, assign: bool = False) -> None:
+        """Load a checkpoint's `state` into `model` (names adapted to the model's prefix); one line when a tensor
+        has the wrong shape or a weight other than a task head is missing. With `assign` (meta tensors into a
+        model built on the meta device) it checks names and shapes without any data."""
         state = _adapt_prefixes(state, model)
         try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
+            missing, _ = model.load_state_dict(state, strict=False, assign=assign)
         except RuntimeError as exc:  # a tensor of the wrong shape: the directory holds another architecture
             raise HarnessError(f"checkpoint directory {str(path)!r} does not match {self.name}: "
-                               f"{_first_line(exc).replace('Error(s) in loading state_dict for ', '')}") from None
+                               f"{_mismatch(exc)}") from None
         missing = [k for k in missing if not _is_head(k)]
         if missing:
             raise HarnessError(
                 f"checkpoint directory {str(path)!r} does not match {self.name}: {len(missing)} weights missing "
                 f"(first: {missing[0]})"
             )
-        return model.eval()
 
     # -- inputs -----------------------------------------------------------------------------
     def example_inputs(self, batch_size: int = 1, seq_len: int | None = None, seed: int = 0) -> dict:
@@ -215,6 +221,13 @@ def quiet_transformers() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+
+
+def _mismatch(exc) -> str:
+    """The first tensor that does not fit, from load_state_dict's error (its first line only names the class)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    found = next((ln for ln in lines if ln.startswith("size mismatch")), lines[0] if lines else type(exc).__name__)
+    return found.replace("Error(s) in loading state_dict for ", "")[:300]
 
 
 def _first_line(exc) -> str:

@@ -4,6 +4,8 @@ Sources, each returning `PriceQuote` rows that carry their source and as-of date
   - the bundled dated snapshot (harness/pricing/data/aws-*.json), see `snapshot.py`;
   - user snapshots written by `harness prices refresh` (AWS Price List API + spot), see `aws.py`;
   - a user CSV (`--prices FILE`), see `user_csv.py`.
+The file formats (snapshot, user CSV) are typed contracts with migrations from their older versions: `formats.py`.
+The instance catalogue (CPU model, ISA, GPUs) is `catalog.py`; published GPU figures `gpu_reference.py`.
 
 `load_price_book()` layers them: for each (instance, region, purchase option) the user CSV wins, then
 the newest user snapshot that has the cell, then older ones, then the bundled snapshot. Every quote keeps

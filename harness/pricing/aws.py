@@ -1,5 +1,8 @@
 """Live prices from AWS: the Price List Query API (on-demand) and EC2 spot price history.
 
+Hardware facts (DescribeInstanceTypes: vCPUs, cores, memory, architecture, GPUs) are read with the prices and
+saved in the same snapshot, so that `prices refresh` keeps the instance catalogue current too.
+
 On-demand recipe (see prices.md): pricing client in us-east-1, get_products paginated over NextToken,
 TERM_MATCH filters for Linux / shared tenancy / no pre-installed software / used capacity / no licence /
 on-demand market, keep `operation == "RunInstances"`, expect exactly one hourly USD rate.
@@ -23,6 +26,7 @@ from pathlib import Path
 from harness.foundation.errors import HarnessError
 
 from .catalog import lookup
+from .formats import HardwareRow
 from .quotes import PriceQuote, validate_region
 
 PRICING_API_REGION = "us-east-1"  # the Query API endpoint; it serves every region's prices
@@ -203,6 +207,37 @@ def fetch_spot(instances, region: str, client=None, now: _dt.datetime | None = N
     return quotes
 
 
+def hardware_from_describe(item: dict) -> HardwareRow:
+    """One DescribeInstanceTypes entry as a HardwareRow (memory and GPU memory in GiB; arm64 or x86_64)."""
+    vcpu_info, processor = item.get("VCpuInfo") or {}, item.get("ProcessorInfo") or {}
+    archs = [a for a in processor.get("SupportedArchitectures") or [] if a in ("x86_64", "arm64")]
+    gpus = (item.get("GpuInfo") or {}).get("Gpus") or []
+    gpu = gpus[0] if gpus else {}
+    return HardwareRow(
+        instance=item["InstanceType"], vcpu=int(vcpu_info["DefaultVCpus"]),
+        physical_cores=int(vcpu_info.get("DefaultCores") or vcpu_info["DefaultVCpus"]),
+        memory_gib=round(float((item.get("MemoryInfo") or {})["SizeInMiB"]) / 1024, 3),
+        architecture=archs[0] if archs else "x86_64",
+        gpu_model=gpu.get("Name"), gpu_count=sum(int(g.get("Count") or 0) for g in gpus),
+        gpu_memory_gib=round(float(gpu["MemoryInfo"]["SizeInMiB"]) / 1024, 3) if gpu.get("MemoryInfo") else None,
+        clock_ghz=processor.get("SustainedClockSpeedInGhz"), manufacturer=processor.get("Manufacturer"),
+    )
+
+
+def fetch_hardware(instances, region: str, client=None) -> list[HardwareRow]:
+    """DescribeInstanceTypes for `instances` (paginated), in the order asked."""
+    if client is None:
+        import boto3  # lazy: see module docstring
+
+        client = boto3.client("ec2", region_name=region)
+    found: dict[str, HardwareRow] = {}
+    for page in client.get_paginator("describe_instance_types").paginate(InstanceTypes=list(instances)):
+        for item in page.get("InstanceTypes", []):
+            row = hardware_from_describe(item)
+            found[row.instance] = row
+    return [found[i] for i in instances if i in found]
+
+
 @dataclass(frozen=True)
 class RefreshResult:
     path: Path | None  # the new snapshot file, None when nothing was saved
@@ -231,12 +266,14 @@ def refresh(
     instances,
     snapshot_dir="results/prices",
     spot: bool = True,
+    hardware: bool = True,
     pricing_client=None,
     ec2_client=None,
     warn=_stderr,
     now: _dt.datetime | None = None,
 ) -> RefreshResult:
-    """Fetch live prices for `instances` in `region` and save them as a new dated snapshot.
+    """Fetch live prices (and, with `hardware`, the types' DescribeInstanceTypes facts) for `instances` in `region`
+    and save them as a new dated snapshot.
 
     On a price API error or no network, return the quotes of the snapshot in force instead and warn.
     Data problems (no match, several rates) are errors, not fallbacks.
@@ -258,7 +295,8 @@ def refresh(
         where = f"{newest.kind} {Path(newest.path).name}, as of {newest.as_of}" if newest else "none"
         msg = f"warning: AWS price refresh failed ({_one_line(exc)}); using the price snapshot in force ({where})"
         warn(msg)
-        kept = tuple(q for q in book.in_region(region) if q.instance in instances)
+        kept = tuple(q for q in book.in_region(region) if q.instance in instances
+                     and (spot or q.purchase_option == "on-demand"))
         return RefreshResult(path=None, quotes=kept, warnings=(msg,), fell_back=True)
     if spot:
         try:
@@ -267,6 +305,13 @@ def refresh(
             msg = f"warning: spot price refresh failed ({_one_line(exc)}); saving on-demand prices only"
             warn(msg)
             warnings.append(msg)
+    facts: list[HardwareRow] = []
+    try:
+        facts = fetch_hardware(instances, region, client=ec2_client) if hardware else []
+    except errors as exc:
+        msg = f"warning: instance-type refresh failed ({_one_line(exc)}); the catalogue keeps its hardware facts"
+        warn(msg)
+        warnings.append(msg)
     from .snapshot import save_snapshot
 
     path = save_snapshot(
@@ -274,5 +319,6 @@ def refresh(
         snapshot_dir,
         now=now,
         description=f"live refresh of {', '.join(instances)} in {region}",
+        hardware=facts,
     )
     return RefreshResult(path=path, quotes=tuple(quotes), warnings=tuple(warnings), fell_back=False)

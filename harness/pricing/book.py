@@ -14,23 +14,27 @@ def load_price_book(
     prices_csv: str | None = None,
     include_bundled: bool = True,
 ) -> PriceBook:
-    """The book in force: bundled snapshot < user snapshots (oldest to newest) < user CSV."""
+    """The book in force: bundled snapshot < user snapshots (oldest to newest) < user CSV; the hardware facts of
+    the newest snapshot that has each instance type."""
     from .snapshot import bundled_snapshot, find_snapshots
 
     layered: list[tuple[PriceLayer, list[PriceQuote]]] = []
+    hardware = []
     if include_bundled:
         snap = bundled_snapshot()
         layered.append((snap.layer("bundled"), list(snap.quotes)))
+        hardware += snap.hardware
     if snapshot_dir:
         for snap in find_snapshots(snapshot_dir):
             layered.append((snap.layer("snapshot"), list(snap.quotes)))
+            hardware += snap.hardware
     if prices_csv:
         from .user_csv import load_prices_csv
 
         quotes = load_prices_csv(prices_csv)
         newest = max((q.as_of_date for q in quotes), default=_quotes.current_date()).isoformat()
         layered.append((PriceLayer("csv", str(prices_csv), newest, len(quotes)), quotes))
-    return PriceBook.from_layers(layered)
+    return PriceBook.from_layers(layered, hardware)
 
 
 def stale_warnings(book: PriceBook, max_age_days: int, today: _dt.date | None = None, region: str | None = None) -> list[str]:

@@ -87,19 +87,6 @@ class PriceQuote:
     def age_days(self, today: _dt.date | None = None) -> int:
         return ((today or current_date()) - self.as_of_date).days
 
-    def to_dict(self) -> dict:
-        return {
-            "instance": self.instance,
-            "region": self.region,
-            "purchase_option": self.purchase_option,
-            "usd_per_hour": self.usd_per_hour,
-            "source": self.source,
-            "source_date": self.as_of,
-            "grade": self.grade,
-            "notes": self.notes,
-        }
-
-
 @dataclass(frozen=True)
 class PriceLayer:
     """One source of quotes in a book: a snapshot file or a CSV, with its own date."""
@@ -119,16 +106,19 @@ class PriceBook:
 
     quotes: tuple[PriceQuote, ...]
     layers: tuple[PriceLayer, ...] = field(default=())
+    hardware: tuple = field(default=())  # formats.HardwareRow facts read with prices, newest per instance type
 
     @classmethod
-    def from_layers(cls, layered: list[tuple[PriceLayer, list[PriceQuote]]]) -> "PriceBook":
-        """Build from layers given lowest priority first; a later layer's quote replaces an earlier one."""
+    def from_layers(cls, layered: list[tuple[PriceLayer, list[PriceQuote]]], hardware=()) -> "PriceBook":
+        """Build from layers given lowest priority first; a later layer's quote replaces an earlier one (and a later
+        hardware row an earlier one of the same instance type)."""
         cells: dict[tuple[str, str, str], PriceQuote] = {}
         for _layer, quotes in layered:
             for q in quotes:
                 cells[q.key] = q
         ordered = tuple(sorted(cells.values(), key=lambda q: (q.region, q.purchase_option, q.instance)))
-        return cls(quotes=ordered, layers=tuple(layer for layer, _ in layered))
+        facts = {h.instance: h for h in hardware}
+        return cls(quotes=ordered, layers=tuple(layer for layer, _ in layered), hardware=tuple(facts.values()))
 
     def get(self, instance: str, region: str, purchase_option: str = "on-demand") -> PriceQuote | None:
         for q in self.quotes:

@@ -1,8 +1,6 @@
 """Dated price snapshots: the bundled one (read-only) and user snapshots written by `prices refresh`.
 
-SNAPSHOT_SCHEMA_VERSION history (aws-YYYY-MM-DD[-N].json):
-  1 - first version: schema_version, provider, as_of, created_at, description, grades, rows with
-      instance, region, purchase_option, usd_per_hour, source, source_date, grade, notes.
+The file format (schema versions and their migrations) is harness.pricing.formats.SnapshotDoc.
 """
 
 from __future__ import annotations
@@ -14,18 +12,16 @@ from pathlib import Path
 
 from harness.foundation.errors import ConfigError, HarnessError
 
+from .formats import SNAPSHOT_SCHEMA_VERSION, HardwareRow, QuoteRow, SnapshotDoc, quotes_of
 from .quotes import PriceLayer, PriceQuote, parse_source_date
 
-SNAPSHOT_SCHEMA_VERSION = 1
-READABLE_SNAPSHOT_VERSIONS = (1,)
-
 DATA_DIR = Path(__file__).resolve().parent / "data"
-BUNDLED_SNAPSHOT = DATA_DIR / "aws-2026-11-24.json"
+BUNDLED_SNAPSHOT = DATA_DIR / "aws-2026-12-05.json"
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One snapshot file's content: a date, and the quotes it holds."""
+    """One snapshot file's content: a date, the quotes it holds and the hardware facts read with them."""
 
     path: str
     as_of: str
@@ -34,6 +30,9 @@ class Snapshot:
     quotes: tuple[PriceQuote, ...]
     schema_version: int = SNAPSHOT_SCHEMA_VERSION
     description: str = ""
+    hardware: tuple[HardwareRow, ...] = ()
+    source: str | None = None
+    source_date: str | None = None
 
     def layer(self, kind: str) -> PriceLayer:
         return PriceLayer(kind=kind, path=self.path, as_of=self.as_of, n_quotes=len(self.quotes))
@@ -41,68 +40,23 @@ class Snapshot:
 
 def snapshot_from_dict(data: dict, path: str = "<memory>") -> Snapshot:
     name = Path(path).name
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name}: expected a JSON object with schema_version, as_of and rows")
-    version = data.get("schema_version")
-    if version not in READABLE_SNAPSHOT_VERSIONS:
-        raise ConfigError(
-            f"{name}: schema_version {version!r} is not readable; valid choices: "
-            + ", ".join(str(v) for v in READABLE_SNAPSHOT_VERSIONS)
-        )
-    as_of = data.get("as_of")
+    doc = SnapshotDoc.read(data, name)
     try:
-        parse_source_date(as_of)
+        parse_source_date(doc.as_of)
     except ConfigError:
-        raise ConfigError(f"{name}: as_of {as_of!r} is not a date; valid form: YYYY-MM-DD") from None
-    rows = data.get("rows")
-    if not isinstance(rows, list):
-        raise ConfigError(f"{name}: rows: expected a list, got {type(rows).__name__}")
-    quotes = []
-    seen: dict[tuple, int] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ConfigError(f"{name}: rows[{i}]: expected an object")
-        missing = [k for k in ("instance", "region", "purchase_option", "usd_per_hour", "source", "source_date") if k not in row]
-        if missing:
-            raise ConfigError(f"{name}: rows[{i}]: missing field {missing[0]!r}")
-        try:
-            q = PriceQuote(
-                instance=row["instance"],
-                region=row["region"],
-                purchase_option=row["purchase_option"],
-                usd_per_hour=row["usd_per_hour"],
-                source=row["source"],
-                as_of=row["source_date"],
-                grade=row.get("grade"),
-                notes=row.get("notes"),
-                origin=str(path),
-            )
-        except ConfigError as exc:
-            raise ConfigError(f"{name}: rows[{i}]: {exc}") from None
-        if q.key in seen:
-            raise ConfigError(f"{name}: rows[{i}]: duplicate {'/'.join(q.key)} (also rows[{seen[q.key]}])")
-        seen[q.key] = i
-        quotes.append(q)
-    return Snapshot(
-        path=str(path),
-        as_of=as_of,
-        created_at=str(data.get("created_at") or as_of),
-        provider=str(data.get("provider") or "aws"),
-        quotes=tuple(quotes),
-        schema_version=version,
-        description=str(data.get("description") or ""),
-    )
+        raise ConfigError(f"{name}: as_of {doc.as_of!r} is not a date; valid form: YYYY-MM-DD") from None
+    quotes = quotes_of(((row, f"{name}: rows[{i}]") for i, row in enumerate(doc.rows)), str(path))
+    version = data.get("schema_version")
+    return Snapshot(path=str(path), as_of=doc.as_of, created_at=doc.created_at or doc.as_of, provider=doc.provider,
+                    quotes=tuple(quotes), schema_version=version, description=doc.description,
+                    hardware=doc.hardware, source=doc.source, source_date=doc.source_date)
 
 
 def snapshot_to_dict(snap: Snapshot) -> dict:
-    return {
-        "schema_version": SNAPSHOT_SCHEMA_VERSION,
-        "provider": snap.provider,
-        "as_of": snap.as_of,
-        "created_at": snap.created_at,
-        "description": snap.description,
-        "rows": [q.to_dict() for q in snap.quotes],
-    }
+    """The current schema version's document for a snapshot."""
+    return SnapshotDoc(as_of=snap.as_of, rows=tuple(QuoteRow.of(q) for q in snap.quotes), provider=snap.provider,
+                       created_at=snap.created_at, description=snap.description, source=snap.source,
+                       source_date=snap.source_date, hardware=tuple(snap.hardware)).to_json()
 
 
 def load_snapshot(path) -> Snapshot:
@@ -137,8 +91,10 @@ def save_snapshot(
     provider: str = "aws",
     now: _dt.datetime | None = None,
     description: str = "",
+    hardware=(),
 ) -> Path:
-    """Write quotes as a NEW dated snapshot file (never overwriting any file) and return its path."""
+    """Write quotes (and the hardware facts read with them) as a NEW dated snapshot file (never overwriting any
+    file) and return its path."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     d = Path(snapshot_dir)
     if d.resolve() == DATA_DIR:
@@ -155,6 +111,7 @@ def save_snapshot(
         provider=provider,
         quotes=quotes,
         description=description,
+        hardware=tuple(hardware),
     )
     text = json.dumps(snapshot_to_dict(snap), indent=1) + "\n"
     n = 1

@@ -1,14 +1,9 @@
 """User price lists (`--prices FILE`): a CSV the user controls, layered over every snapshot.
 
-PRICES_CSV_SCHEMA_VERSION history:
-  1 - first version: columns instance, region, purchase_option, usd_per_hour, source, as_of
-      (optional: grade, notes); the version is given by a first comment line `# schema_version: 1`
-      or by a `schema_version` column.
+The format and its versions are in harness.pricing.formats (PRICES_CSV_SCHEMA_VERSION history). Example (v2):
 
-Example:
-    # schema_version: 1
-    instance,region,purchase_option,usd_per_hour,source,as_of
-    c7a.large,us-east-2,on-demand,0.09,negotiated rate (contract 42),2026-11-01
+    schema_version,instance,region,purchase_option,usd_per_hour,source,source_date,grade,notes
+    2,c7a.large,us-east-2,on-demand,0.09,negotiated rate (contract 42),2026-11-01,,
 """
 
 from __future__ import annotations
@@ -20,106 +15,93 @@ from pathlib import Path
 
 from harness.foundation.errors import ConfigError, HarnessError
 
+from .formats import (
+    PRICES_CSV_COLUMNS,
+    PRICES_CSV_MIGRATIONS,
+    PRICES_CSV_SCHEMA_VERSION,
+    PRICES_CSV_V1_OPTIONAL,
+    PRICES_CSV_V1_REQUIRED,
+    QuoteRow,
+    migrate,
+    quote_row_from_cells,
+    quotes_of,
+)
 from .quotes import PriceQuote
 
-PRICES_CSV_SCHEMA_VERSION = 1
-READABLE_CSV_VERSIONS = (1,)
-REQUIRED_COLUMNS = ("instance", "region", "purchase_option", "usd_per_hour", "source", "as_of")
-OPTIONAL_COLUMNS = ("grade", "notes", "schema_version")
 _VERSION_COMMENT = re.compile(r"^#\s*schema_version\s*[:=]\s*(\S+)\s*$")
+_COLUMNS = {1: (PRICES_CSV_V1_REQUIRED, PRICES_CSV_V1_OPTIONAL), 2: (PRICES_CSV_COLUMNS[:7], PRICES_CSV_COLUMNS[7:])}
 
 
-def _version(raw: str, where: str) -> int:
+def _int(raw: str):
     try:
-        v = int(raw)
+        return int(raw)
     except ValueError:
-        v = None
-    if v not in READABLE_CSV_VERSIONS:
-        raise ConfigError(f"{where}: schema_version {raw!r}; valid choices: {', '.join(map(str, READABLE_CSV_VERSIONS))}")
-    return v
+        return raw
 
 
-def load_prices_csv(path) -> list[PriceQuote]:
-    path = Path(path)
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise HarnessError(f"prices file {str(path)!r} not found") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name}: not a UTF-8 text file (byte {exc.start})") from None
     except IsADirectoryError:
         raise HarnessError(f"prices file {str(path)!r} is a directory") from None
+
+
+def load_prices_csv(path) -> list[PriceQuote]:
+    """The quotes of a user price CSV of any readable version (older ones through PRICES_CSV_MIGRATIONS)."""
+    path = Path(path)
     name = path.name
-    lines = text.splitlines()
-    comment_version = None
-    header_line = 1
-    body_start = 0
-    for i, line in enumerate(lines):  # leading comment lines; one may carry the version
+    lines = _read_text(path).splitlines()
+    comment_version, body_start = None, 0
+    for i, line in enumerate(lines):  # leading comment lines (version 1); one may carry the version
         if not line.startswith("#"):
             break
         m = _VERSION_COMMENT.match(line)
         if m:
-            comment_version = _version(m.group(1), f"{name} line {i + 1}")
+            comment_version = _int(m.group(1))
+            migrate({}, comment_version, PRICES_CSV_SCHEMA_VERSION, PRICES_CSV_MIGRATIONS, f"{name} line {i + 1}")
         body_start = i + 1
-        header_line = i + 2
+    header_line = body_start + 1
     reader = csv.DictReader(io.StringIO("\n".join(lines[body_start:])))
-    columns = reader.fieldnames or []
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise ConfigError(
-            f"{name} line {header_line}: missing column {missing[0]!r}; required columns: {', '.join(REQUIRED_COLUMNS)}"
-        )
-    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    if unknown:
-        raise ConfigError(
-            f"{name} line {header_line}: unknown column {unknown[0]!r}; valid choices: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
-        )
+    columns = tuple(reader.fieldnames or ())
     if comment_version is None and "schema_version" not in columns:
-        raise ConfigError(f"{name}: no schema_version; add a first line '# schema_version: 1' or a schema_version column")
-    quotes: list[PriceQuote] = []
-    seen: dict[tuple, int] = {}
-    for n, row in enumerate(reader):
-        line_no = header_line + 1 + n
-        where = f"{name} line {line_no}"
-        if None in row or any(row.get(c) is None for c in REQUIRED_COLUMNS):
+        raise ConfigError(f"{name}: no schema_version; give a schema_version column (first), e.g. the header "
+                          f"{','.join(PRICES_CSV_COLUMNS)}")
+    version = comment_version or (1 if "as_of" in columns else PRICES_CSV_SCHEMA_VERSION)
+    required, optional = _COLUMNS.get(version, _COLUMNS[PRICES_CSV_SCHEMA_VERSION])
+    missing = [c for c in required if c not in columns and c != "schema_version"]
+    if missing:
+        raise ConfigError(f"{name} line {header_line}: missing column {missing[0]!r}; required columns: "
+                          f"{', '.join(required)}")
+    unknown = [c for c in columns if c not in required + optional]
+    if unknown:
+        raise ConfigError(f"{name} line {header_line}: unknown column {unknown[0]!r}; valid choices: "
+                          f"{', '.join(required + optional)}")
+    rows: list[tuple[QuoteRow, str]] = []
+    for n, cells in enumerate(reader):
+        where = f"{name} line {header_line + 1 + n}"
+        if None in cells or any(cells.get(c) is None for c in columns):
             raise ConfigError(f"{where}: expected {len(columns)} fields ({', '.join(columns)})")
-        if "schema_version" in columns:
-            _version(row["schema_version"].strip(), f"{where}: field schema_version")
-        raw_price = row["usd_per_hour"].strip()
-        try:
-            price = float(raw_price)
-        except ValueError:
-            raise ConfigError(f"{where}: field usd_per_hour {raw_price!r} is not a number; valid: a number > 0") from None
-        try:
-            q = PriceQuote(
-                instance=row["instance"].strip(),
-                region=row["region"].strip(),
-                purchase_option=row["purchase_option"].strip(),
-                usd_per_hour=price,
-                source=row["source"].strip(),
-                as_of=row["as_of"].strip(),
-                grade=(row.get("grade") or "").strip() or "user",
-                notes=(row.get("notes") or "").strip() or None,
-                origin=str(path),
-            )
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        if q.key in seen:
-            raise ConfigError(f"{where}: duplicate {'/'.join(q.key)} (also line {seen[q.key]})")
-        seen[q.key] = line_no
-        quotes.append(q)
-    if not quotes:
+        row_version = _int(cells["schema_version"].strip()) if "schema_version" in columns else version
+        cells = migrate(cells, row_version, PRICES_CSV_SCHEMA_VERSION, PRICES_CSV_MIGRATIONS,
+                        f"{where}: field schema_version")
+        rows.append((quote_row_from_cells(cells, where), where))
+    if not rows:
         raise ConfigError(f"{name}: no price rows after the header (line {header_line})")
-    return quotes
+    return quotes_of(rows, str(path))
 
 
 def write_prices_csv(quotes, path) -> Path:
-    """Write quotes in the format load_prices_csv reads (with the schema_version comment line)."""
+    """Write quotes in the current format (schema_version the first column, the header the first line)."""
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as f:
-        f.write(f"# schema_version: {PRICES_CSV_SCHEMA_VERSION}\n")
         w = csv.writer(f)
-        w.writerow(REQUIRED_COLUMNS + ("grade", "notes"))
+        w.writerow(PRICES_CSV_COLUMNS)
         for q in quotes:
-            w.writerow([q.instance, q.region, q.purchase_option, repr(q.usd_per_hour), q.source, q.as_of, q.grade or "", q.notes or ""])
+            row = QuoteRow.of(q)
+            w.writerow([PRICES_CSV_SCHEMA_VERSION, row.instance, row.region, row.purchase_option,
+                        repr(row.usd_per_hour), row.source, row.source_date, row.grade or "", row.notes or ""])
     return path

@@ -128,7 +128,7 @@ def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | No
             model = start.model
         dense_quality = evaluate(teacher, task, teacher=teacher)
         start_quality = evaluate(model, task, teacher=teacher) if start is not None else None
-        keep_zeros = start is not None and _masked(start.manifest.get("structure"))
+        keep_zeros = start is not None and _masked(start.manifest.structure)
         outcomes = []
         for stage in stages:
             outcome = Pruner(family, stage, task=task, teacher=teacher, progress=progress, keep_zeros=keep_zeros).run(model)
@@ -178,8 +178,9 @@ def _manifest(family, r: Recipe, stages: list[Recipe], outcomes: list[PruneOutco
     earlier = []
     if start is not None:
         m = start.manifest
-        earlier = m.get("stages") or [{k: m.get(k) for k in ("method", "structure", "target_sparsity", "regime")}
-                                      | {"realised_sparsity": (m.get("realised_sparsity") or {}).get("overall")}]
+        earlier = [s.to_json() for s in m.stages] or [{
+            "method": m.method, "structure": m.structure, "target_sparsity": m.target_sparsity, "regime": m.regime,
+            "realised_sparsity": m.realised_sparsity.overall}]
     every = earlier + summaries
     last = outcomes[-1]
     dense_total = sum(m.weight.numel() for m in family.prunable_layers(teacher).values())
@@ -198,12 +199,12 @@ def _manifest(family, r: Recipe, stages: list[Recipe], outcomes: list[PruneOutco
         "data": task.data_id,
         "history": last.history,
         "train_steps": sum(o.train_steps for o in outcomes),
-        "architecture": compose_architectures(start.manifest.get("architecture") if start else None,
+        "architecture": compose_architectures(start.manifest.architecture if start else None,
                                               *(o.architecture for o in outcomes)),
     }
     if len(every) > 1:
         manifest["stages"] = every
     if start is not None:
-        manifest["source"] = {"path": start.path, "variant_id": start.variant_id, "method": start.manifest.get("method"),
-                              "structure": start.manifest.get("structure")}
+        manifest["source"] = {"path": start.path, "variant_id": start.variant_id, "method": start.manifest.method,
+                              "structure": start.manifest.structure}
     return manifest

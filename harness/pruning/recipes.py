@@ -2,6 +2,7 @@
 hashed into every variant's manifest.
 
 ```yaml
+schema_version: 2             # optional; a recipe without one is read as version 2 (see below)
 method: second-order          # magnitude | movement | second-order
 structure: unstructured       # unstructured | block4 | 2:4 | heads | neurons | channels | layers (default unstructured)
 sparsity: 0.8                 # fraction of prunable weights (of units for heads/neurons/channels/layers); 2:4 is 0.5
@@ -31,6 +32,11 @@ merged in (`sparsity` may be left out for `structure: layers` with `layers.keep`
 above except dense, data and seed (the first stage's apply), and may hold its own `then`. Unknown keys
 and bad values raise ConfigError with one line naming the file, the field path, the value and the valid
 choices, e.g. `recipe.yaml: schedule.kind: unknown value 'cubicc'; valid: oneshot, cubic`.
+
+RECIPE_SCHEMA_VERSION history (recipe files and the `recipe` of a variant's manifest; a recipe without
+schema_version is version 2; the version is migrated before validation, harness.contracts.codec.upgrade):
+  1 - structure required; no movement, layers or then sections.
+  2 - adds movement, layers and then; structure defaults to unstructured. A version-1 recipe means the same.
 """
 
 from __future__ import annotations
@@ -41,14 +47,23 @@ from typing import Annotated, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from harness.contracts import stable_hash
+from harness.contracts import RecordError, stable_hash
+from harness.contracts.codec import document_version, upgrade
 from harness.foundation.errors import ConfigError
 from harness.foundation.paths import REPO_ROOT
 from harness.foundation.validation import short, validate
 
 from . import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
-RECIPE_SCHEMA_VERSION = 2  # 1 - first version; 2 - movement, layers and then sections, structure defaults to unstructured
+RECIPE_SCHEMA_VERSION = 2  # the history is in the module docstring
+UNVERSIONED_RECIPE = 2  # the version of a recipe without schema_version
+
+
+def _update_to_2(data: dict) -> dict:
+    return dict(data)  # version 2 only added sections and a default: a version-1 recipe reads unchanged
+
+
+RECIPE_MIGRATIONS = {1: _update_to_2}
 
 
 # -- value checks: each returns the cleaned value or raises ValueError with the message users see ------
@@ -261,10 +276,15 @@ class Recipe(Stage):
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of recipe fields, got {type(data).__name__}")
-        return validate(cls, data, source)
+        try:
+            data = upgrade(data, document_version(data, UNVERSIONED_RECIPE), RECIPE_SCHEMA_VERSION, RECIPE_MIGRATIONS)
+        except RecordError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return validate(cls, {k: v for k, v in data.items() if k != "schema_version"}, source)
 
     def to_dict(self) -> dict:
-        return self.model_dump()
+        """The recipe as a file would hold it, with its schema_version (what a variant's manifest records)."""
+        return {"schema_version": RECIPE_SCHEMA_VERSION, **self.model_dump()}
 
     def with_overrides(self, overrides: dict, source: str = "command line") -> "Recipe":
         """A copy with dotted-path fields replaced (None values are ignored), validated again."""
@@ -280,7 +300,8 @@ class Recipe(Stage):
         return Recipe.from_dict(data, source)
 
     def hash(self) -> str:
-        return stable_hash(self.to_dict())
+        """Of the fields alone: a recipe hashes the same whichever version it was read from."""
+        return stable_hash(self.model_dump())
 
     def stages(self) -> list["Recipe"]:
         """This recipe and each `then`, as recipes of one stage each (sharing seed, dense and data)."""

@@ -22,10 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.contracts import DenseFinetuneEntry, DenseFinetuneSettings
 from harness.foundation.errors import ConfigError, HarnessError
 from harness.tasks.base import weights_hash
-
-FINETUNE_CACHE_SCHEMA_VERSION = 1  # 1 - first version: model.safetensors + finetune.json {schema_version, key, ...}
 
 
 def _logits(model: nn.Module, inputs: dict) -> torch.Tensor:
@@ -238,32 +237,25 @@ def finetune_dense(family, model: nn.Module, task, *, steps: int, lr: float, bat
     meta_path = entry / "finetune.json"
     if meta_path.is_file() and (entry / "model.safetensors").is_file():
         try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            meta = {}
-        if meta.get("schema_version") == FINETUNE_CACHE_SCHEMA_VERSION and meta.get("key") == key:
+            cached = DenseFinetuneEntry.from_json(json.loads(meta_path.read_text()), str(meta_path))
+        except (OSError, ValueError):  # damaged, or another version: trained again (harness.contracts.training)
+            cached = None
+        if cached is not None and cached.key == key:
             load_model(model, str(entry / "model.safetensors"), strict=True)
             return model.eval()
 
     started = time.perf_counter()
     result = train(model, task, steps=steps, lr=lr, batch_size=batch_size, seed=seed, progress=False)
-    meta = {
-        "schema_version": FINETUNE_CACHE_SCHEMA_VERSION,
-        "kind": "harness-dense-finetune",
-        "key": key,
-        "model": family.name,
-        "data": task.data_id,
-        "train_data": train_data,
-        "init_weights": init,
-        "settings": {"steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed},
-        "final_loss": result["final_loss"],
-        "wall_time_s": round(time.perf_counter() - started, 3),
-    }
+    meta = DenseFinetuneEntry(
+        key=key, model=family.name, data=task.data_id, train_data=train_data, init_weights=init,
+        settings=DenseFinetuneSettings(steps=steps, lr=lr, batch_size=batch_size, seed=seed),
+        final_loss=result["final_loss"], wall_time_s=round(time.perf_counter() - started, 3),
+    )
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=root))
     try:
         save_model(model, str(tmp / "model.safetensors"))
-        (tmp / "finetune.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (tmp / "finetune.json").write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n")
         if entry.exists():  # a stale or unreadable entry with this key
             shutil.rmtree(entry)
         os.replace(tmp, entry)

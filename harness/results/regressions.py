@@ -2,9 +2,12 @@
 
 A benchmark is one measurement identity on one machine, from the run records in results/runs: the
 record's config_hash (BenchConfig.identity: fields at their default values are left out, so a field added
-later with a default does not cut a benchmark's history in two), plus the machine id. The latest commit is the commit of the newest record (or --commit); each benchmark run at
-that commit is compared with its own previous commit (the newest other commit it was run at), or with
---since REV for all of them. All samples of all runs of a benchmark at one commit are pooled.
+later with a default does not cut a benchmark's history in two), plus the machine id (CPU vendor, family,
+model, stepping and ISA flags among what it hashes: harness.foundation.machine). Runs on different machine
+ids are never compared; when the newest run's machine has no earlier runs, the report says so by name. The
+latest commit is the commit of the newest record (or --commit); each benchmark run at that commit is
+compared with its own previous commit (the newest other commit it was run at), or with --since REV for all
+of them. All samples of all runs of a benchmark at one commit are pooled.
 
 A change is flagged only when both hold:
   - the median ratio latest/baseline exceeds the threshold (default 1.10, i.e. 10% slower), and also
@@ -26,6 +29,7 @@ import numpy as np
 
 from harness.contracts import RunRecord
 from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.machine import cpu_label
 
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
@@ -73,6 +77,7 @@ class Report:
     alpha: float
     comparisons: tuple[Comparison, ...]
     without_baseline: tuple[str, ...]  # benchmarks at the latest commit with nothing to compare against
+    machine_note: str | None = None  # the newest run's machine has no history of its own (other machines' is not used)
 
     @property
     def regressions(self) -> tuple[Comparison, ...]:
@@ -207,7 +212,24 @@ def find_regressions(records: list[RunRecord], *, since: str | None = None, late
                                       baseline_commit=_commit_of(before[0]), latest_commit=latest_commit, **nums))
     order = {v: i for i, v in enumerate(VERDICTS)}
     comparisons.sort(key=lambda c: (order[c.verdict], -c.ratio if c.verdict != "improvement" else c.ratio))
-    return Report(latest_commit, since, threshold, alpha, tuple(comparisons), tuple(sorted(without)))
+    return Report(latest_commit, since, threshold, alpha, tuple(comparisons), tuple(sorted(without)),
+                  _machine_note(usable, latest_commit, comparisons))
+
+
+def _machine_note(usable: list[RunRecord], latest_commit: str, comparisons: list[Comparison]) -> str | None:
+    """A line when the machine of the newest run at the latest commit has no earlier run of its own."""
+    newest = max((r for r in usable if _commit_of(r) == latest_commit), key=lambda r: r.created_at or "")
+    mid = newest.machine.id
+    if any(c.machine_id == mid for c in comparisons):
+        return None
+    earlier = [r for r in usable if r.machine.id == mid and _commit_of(r) != latest_commit]
+    if earlier:
+        return None
+    others = sorted({r.machine.id for r in usable if r.machine.id != mid})
+    where = (f"; runs of {len(others)} other machine(s) ({', '.join(others[:3])}{' ...' if len(others) > 3 else ''}) "
+             "are not compared with it") if others else ""
+    return (f"the newest run's machine {mid} ({cpu_label(newest.machine)}) has no earlier runs: nothing of it is "
+            f"compared{where}")
 
 
 def _known(records: list[RunRecord]) -> str:
@@ -245,6 +267,8 @@ def render(report: Report, *, show_all: bool = False) -> str:
     shown = report.comparisons if show_all else report.regressions + report.improvements
     if shown:
         lines.append(format_table(table_rows(shown), TABLE_COLUMNS))
+    if report.machine_note:
+        lines.append(report.machine_note)
     if report.without_baseline:
         lines.append(f"{len(report.without_baseline)} benchmark(s) at the latest commit have no earlier run to compare with")
     return "\n".join(lines)

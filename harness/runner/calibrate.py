@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from harness.backends.gemm import GEMM_ENGINES
-from harness.contracts import Artifact, BenchConfig, Settings, WorkerJob
+from harness.contracts import Artifact, BenchConfig, GemmEngine, Settings, WorkerJob
 from harness.foundation.machine import gemm_peak_gflops
 
 from .parent import REPO_ROOT, choose_cpus, spawn_worker
@@ -23,10 +23,11 @@ def calibrate_peak(threads: int, precision: str = "fp32") -> float | None:
         job = WorkerJob(config=config, artifact=Artifact(dir="", input_names=()), backend_spec=_gemm_spec(),
                         repo_root=str(REPO_ROOT))
         result = spawn_worker(job, interpreter=sys.executable, cpus=choose_cpus(threads), threads=threads, timeout_s=120)
-        if result.status != "ok" or not result.samples_ms or result.effective is None:
+        engine = result.effective.engine if result.effective is not None else None
+        if result.status != "ok" or not result.samples_ms or not isinstance(engine, GemmEngine):
             continue
         # a peak is a best case: the fastest call, so a busy neighbour during calibration does not lower it
-        gflops = result.effective.engine["flops_per_call"] / (min(result.samples_ms) / 1000.0) / 1e9
+        gflops = engine.flops_per_call / (min(result.samples_ms) / 1000.0) / 1e9
         best = gflops if best is None else max(best, gflops)
     return best
 

@@ -17,11 +17,10 @@ from harness.contracts import (
     Machine,
     Metrics,
     Phases,
-    Quality,
     RecordConfig,
-    RecordError,
     RunRecord,
     WorkerResult,
+    manifest_from_json,
 )
 from harness.foundation.stats import summarize, throughput_per_s
 
@@ -30,30 +29,10 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _sparsity(manifest: dict | None):
-    if not manifest:
-        return 0.0 if manifest is None else None
-    rs = manifest.get("realised_sparsity")
-    if isinstance(rs, dict):
-        return rs.get("overall")
-    return rs if isinstance(rs, (int, float)) else None
-
-
-def _manifest_quality(manifest: dict | None) -> Quality | None:
-    quality = (manifest or {}).get("quality")
-    if not isinstance(quality, dict):
-        return None
-    pruned = quality.get("pruned") if isinstance(quality.get("pruned"), dict) else quality
-    fields = {k: pruned[k] for k in ("accuracy", "top1_agreement", "kl_dense_pruned") if k in pruned}
-    if isinstance(pruned.get("n"), int):
-        fields["examples"] = pruned["n"]
-    details = dict(pruned)
-    if isinstance(quality.get("dense"), dict):  # the same manifest's dense figure: the baseline of the drop
-        details["dense"] = quality["dense"]
-    try:
-        return Quality.from_json({**fields, "source": "manifest", "details": details}, "variant manifest quality")
-    except RecordError:  # a manifest from elsewhere with odd types: keep what it says, type nothing
-        return Quality(source="manifest", details=dict(pruned))
+def _manifest(artifact: Artifact | None):
+    """The typed manifest of the variant an artifact was made from (neural or tree), or None for a dense model."""
+    stored = artifact.variant_manifest if artifact else None
+    return manifest_from_json(stored, "variant manifest") if stored else None
 
 
 def _phases(artifact: Artifact | None, result: WorkerResult) -> Phases | None:
@@ -71,13 +50,13 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
                 commit: str | None, peak_gflops: float | None = None, record_id: str | None = None) -> RunRecord:
     """Turn one worker result into a run record (see docs/records.md); `record_id` when the run already has one
     (its LoadGen logs are filed under it), else a new one."""
-    manifest = artifact.variant_manifest if artifact else None
+    manifest = _manifest(artifact)
     record_config = RecordConfig(
         **{f: getattr(config, f) for f in config.__dataclass_fields__},
         variant_id=artifact.variant_id if artifact else None,
         variant_name=Path(config.variant).name if config.variant else "dense",
-        sparsity=_sparsity(manifest) if config.variant else 0.0,
-        method=(manifest or {}).get("method"), structure=(manifest or {}).get("structure"),
+        sparsity=(manifest.realised_sparsity.overall if manifest else None) if config.variant else 0.0,
+        method=manifest.method if manifest else None, structure=manifest.structure if manifest else None,
     )
     samples = list(result.samples_ms)
     latency, throughput, gflops, roofline = None, None, None, None
@@ -93,7 +72,7 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
         peak_rss_bytes=result.peak_rss_bytes, artifact_bytes=artifact.artifact_bytes if artifact else None,
         flops_per_inference=flops,
         flops_nonzero_per_inference=artifact.flops_nonzero_per_inference if artifact else None,
-        parity=result.parity, quality=result.quality, manifest_quality=_manifest_quality(manifest),
+        parity=result.parity, quality=result.quality, manifest_quality=manifest.as_quality() if manifest else None,
         loadgen=result.loadgen,
     )
     eff = result.effective

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-from harness.contracts import Parity, Phases, Quality, WorkerJob, WorkerResult
+from harness.contracts import EvalDetails, Parity, Phases, Quality, WorkerJob, WorkerResult
 
 from .loadgen_run import LOADGEN_SCENARIOS
 
@@ -163,17 +163,17 @@ def evaluate(np, backend, artifact, batch_size: int):
         preds.append(np.asarray(out).reshape(len(rows), -1).argmax(-1)[: min(batch_size, n - start)])
     eval_s = time.perf_counter() - t0
     pred = np.concatenate(preds)
-    meta = artifact.eval_meta or {}
+    meta = artifact.eval_meta
     agree = int((pred == dense).sum())
     labelled = bool((labels >= 0).all())
     correct = int((pred == labels).sum()) if labelled else None
     return Quality(
         accuracy=correct / n if labelled else None, accuracy_ci95=wilson_interval(correct, n) if labelled else None,
-        top1_agreement=agree / n, agreement_ci95=wilson_interval(agree, n), task=meta.get("task"),
-        split=meta.get("split"), examples=n, data_sha256=meta.get("data_sha256"),
+        top1_agreement=agree / n, agreement_ci95=wilson_interval(agree, n), task=meta.task,
+        split=meta.split, examples=n, data_sha256=meta.data_sha256,
         source="engine" if labelled else "teacher", eval_s=eval_s,
-        details={**{k: v for k, v in meta.items() if k in ("data_file", "tokenizer", "label_names", "inputs", "seq_len")},
-                 "batch_size": batch_size},
+        details=EvalDetails(batch_size=batch_size, data_file=meta.data_file, tokenizer=meta.tokenizer,
+                            label_names=meta.label_names, inputs=meta.inputs, seq_len=meta.seq_len),
     )
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.foundation.errors import HarnessError
+from harness.foundation.pathchecks import files_in
 
 SST2_LABELS = ("negative", "positive")
+SST2_LAYOUT = "SST-2 layout: train.tsv, dev.tsv"
+SST2_TEXT_COLUMNS = ("sentence", "content")  # GLUE's train.tsv and dev.tsv name the text column differently
 MAX_DATA_BYTES = 512 * 2**20  # a larger evaluation file is refused rather than read whole
 
 
@@ -41,21 +45,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_text(path: Path, what: str = "data file") -> str:
+    """The whole of a data file as text: present, a regular file, at most MAX_DATA_BYTES, UTF-8 (a byte-order mark
+    is dropped). A problem is one HarnessError line naming the file and, for bad bytes, the line they are on."""
+    if not path.is_file():
+        raise HarnessError(f"{what} {str(path)!r} does not exist")
+    if path.stat().st_size > MAX_DATA_BYTES:
+        raise HarnessError(f"{what} {str(path)!r} is larger than {MAX_DATA_BYTES // 2**20} MiB")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise HarnessError(f"{what} {str(path)!r} is not a UTF-8 text file (line {line}, byte {exc.start}: "
+                           f"{raw[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+
+
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(line number, cells)]) of a TSV (.tsv, .txt) or CSV file."""
-    if not path.is_file():
-        raise HarnessError(f"data file {str(path)!r} does not exist")
-    if path.stat().st_size > MAX_DATA_BYTES:
-        raise HarnessError(f"data file {str(path)!r} is larger than {MAX_DATA_BYTES // 2**20} MiB")
+    text = read_text(path)
     tab = path.suffix.lower() in (".tsv", ".txt")
     csv.field_size_limit(sys.maxsize)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE) if tab else csv.reader(fh)
-            header = [h.strip() for h in next(reader, [])]
-            rows = [(reader.line_num, row) for row in reader if row and any(c.strip() for c in row)]
-    except UnicodeDecodeError as exc:
-        raise HarnessError(f"data file {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
+        lines = io.StringIO(text, newline="")
+        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if tab else csv.reader(lines)
+        header = [h.strip() for h in next(reader, [])]
+        rows = [(reader.line_num, row) for row in reader if row and any(c.strip() for c in row)]
     except csv.Error as exc:
         raise HarnessError(f"data file {str(path)!r} is not a readable {'TSV' if tab else 'CSV'} file: {exc}") from None
     if not header:
@@ -88,15 +103,55 @@ def label_mapping(raw: list[str], num_labels: int, id2label: dict[int, str], pat
     return [by_name[v.strip().lower()] for v in raw], names
 
 
-def sst2_examples(data_dir: str, num_labels: int) -> EvalExamples:
-    from .sst2 import read_tsv
-
-    directory = Path(data_dir)
-    if not directory.is_dir():
-        raise HarnessError(f"data directory {str(directory)!r} does not exist")
-    path = directory / "dev.tsv"
+def read_tsv(path: Path) -> tuple[list[str], list[int]]:
+    """(texts, labels) of a GLUE SST-2 file, whichever text column name it uses; every problem (not there, not
+    UTF-8, no header, a missing column, a short row, a label other than 0 or 1) is one HarnessError line."""
     if not path.is_file():
-        raise HarnessError(f"data directory {str(directory)!r} has no dev.tsv (SST-2 layout: train.tsv, dev.tsv)")
+        raise HarnessError(f"data directory {str(path.parent)!r} has no {path.name} ({SST2_LAYOUT})")
+    csv.field_size_limit(sys.maxsize)
+    rows = csv.reader(io.StringIO(read_text(path, "SST-2 file"), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        header = [h.strip() for h in next(rows)]
+    except StopIteration:
+        raise HarnessError(f"SST-2 file {str(path)!r} is empty") from None
+    if "label" not in header:
+        raise HarnessError(f"SST-2 file {str(path)!r} has no 'label' column; header is {header[:12]}")
+    text_col = next((c for c in SST2_TEXT_COLUMNS if c in header), None)
+    if text_col is None:
+        raise HarnessError(
+            f"SST-2 file {str(path)!r} has no text column; header is {header[:12]}, expected one of {list(SST2_TEXT_COLUMNS)}"
+        )
+    li, ti = header.index("label"), header.index(text_col)
+    texts, labels = [], []
+    for row in rows:
+        lineno = rows.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        try:
+            label = int(row[li])
+            text = row[ti]
+        except (IndexError, ValueError):
+            shown = repr(row)[:80]
+            raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: bad row {shown}: expected "
+                               f"{len(header)} tab-separated cells ({', '.join(header[:4])})") from None
+        if label not in (0, 1):
+            raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: label {label} is not 0 or 1")
+        texts.append(text)
+        labels.append(label)
+    return texts, labels
+
+
+def check_sst2_dir(data_dir) -> None:
+    """An SST-2 directory, checked before any work as training and evaluating on it would read it: both splits
+    present, UTF-8, with their columns, every row's cells and labels, and at least one example each."""
+    for path in files_in(data_dir, ["train.tsv", "dev.tsv"], "data directory", SST2_LAYOUT):
+        texts, _ = read_tsv(path)
+        if not texts:
+            raise HarnessError(f"SST-2 file {str(path)!r} has no examples")
+
+
+def sst2_examples(data_dir: str, num_labels: int) -> EvalExamples:
+    (path,) = files_in(data_dir, ["dev.tsv"], "data directory", SST2_LAYOUT)
     if num_labels != len(SST2_LABELS):
         raise HarnessError(f"task sst2 has 2 labels ({', '.join(SST2_LABELS)}) but the model has {num_labels}; "
                            "evaluate it with --task text-classification on data with its own labels")
@@ -148,3 +203,17 @@ def eval_examples(task, num_labels: int, id2label: dict[int, str] | None = None)
         ex = EvalExamples(ex.task, ex.split, ex.texts[:n], ex.pairs[:n] if ex.pairs else None, ex.labels[:n],
                           ex.label_names, ex.data_file, ex.data_sha256)
     return ex
+
+
+def check_task_data(task, family) -> None:
+    """A labelled task's data, checked before any work as evaluating it would (encoding, columns, every row's cells,
+    labels against the model's classes), and for sst2 the training split too (int8 calibration and fine-tuning
+    read it). `task` is a TaskSpec; teacher tasks have no data."""
+    if task.name == "teacher":
+        return
+    if family.kind != "text":
+        raise HarnessError(f"task {task.name} is text but model {family.name!r} is an {family.kind} model; "
+                           "use --task teacher (agreement with the dense model on generated inputs)")
+    if task.name == "sst2":
+        check_sst2_dir(task.data)
+    eval_examples(task, int(family.num_labels), getattr(family, "id2label", None))

@@ -8,53 +8,19 @@ data_id records). Batches are padded dynamically to their longest example.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 from harness.foundation.errors import HarnessError
+from harness.foundation.pathchecks import files_in
 
 from .base import Task
+from .eval_data import SST2_LAYOUT, read_tsv
 
-TEXT_COLUMNS = ("sentence", "content")
 DEFAULT_MAX_LEN = 64
-
-
-def read_tsv(path: Path) -> tuple[list[str], list[int]]:
-    """(texts, labels) of a GLUE SST-2 file, whichever text column name it uses."""
-    csv.field_size_limit(sys.maxsize)
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        try:
-            header = [h.strip() for h in next(rows)]
-        except StopIteration:
-            raise HarnessError(f"SST-2 file {str(path)!r} is empty") from None
-        if "label" not in header:
-            raise HarnessError(f"SST-2 file {str(path)!r} has no 'label' column; header is {header}")
-        text_col = next((c for c in TEXT_COLUMNS if c in header), None)
-        if text_col is None:
-            raise HarnessError(
-                f"SST-2 file {str(path)!r} has no text column; header is {header}, expected one of {list(TEXT_COLUMNS)}"
-            )
-        li, ti = header.index("label"), header.index(text_col)
-        texts, labels = [], []
-        for lineno, row in enumerate(rows, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                label = int(row[li])
-                text = row[ti]
-            except (IndexError, ValueError):
-                raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: bad row {row!r}") from None
-            if label not in (0, 1):
-                raise HarnessError(f"SST-2 file {str(path)!r} line {lineno}: label {label} is not 0 or 1")
-            texts.append(text)
-            labels.append(label)
-    return texts, labels
 
 
 def files_sha(paths: list[Path], length: int = 12) -> str:
@@ -79,13 +45,7 @@ class SST2Task(Task):
                 f"SST-2 data is text but model {family.name!r} is an {family.kind} model; "
                 "leave out --data to use generated inputs labelled by the dense model"
             )
-        directory = Path(data_dir)
-        if not directory.is_dir():
-            raise HarnessError(f"data directory {str(directory)!r} does not exist")
-        files = [directory / "train.tsv", directory / "dev.tsv"]
-        for f in files:
-            if not f.is_file():
-                raise HarnessError(f"data directory {str(directory)!r} has no {f.name} (SST-2 layout: train.tsv, dev.tsv)")
+        files = files_in(data_dir, ["train.tsv", "dev.tsv"], "data directory", SST2_LAYOUT)
         for name, value in (("max_train", max_train), ("max_eval", max_eval), ("seq_len", seq_len)):
             if value is not None and value < 1:
                 raise HarnessError(f"{name}: must be >= 1, got {value}")

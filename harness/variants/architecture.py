@@ -13,9 +13,8 @@ Units and what removing one slices:
            the kept layers (renumbered 0..n-1, their attention's layer_idx too) and the config's layer count
            follows, so the model saves, loads and exports like any other.
 
-ARCHITECTURE versions (a variant manifest's `architecture` section):
-  1 - one step: {schema_version: 1, structure, layers: {group name: {units, keep}}, ...counts}
-  2 - several steps in the order they were made (layers, then heads): {schema_version: 2, steps: [step, ...]}
+The `architecture` section's typed form, its versions (1: one step; 2: several) and the migration between them
+are harness.contracts.architecture (Architecture); apply_architecture takes that form or the stored mapping.
 
 Which units to remove is decided above this layer (harness.pruning); this module only describes and applies.
 """
@@ -27,13 +26,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from harness.contracts import RecordError
+from harness.contracts.architecture import Architecture, ArchitectureStep
 from harness.foundation.errors import ConfigError, HarnessError, choices_error
 
 from .slicing import index, set_module, slice_bn, slice_conv, slice_linear
 
 STRUCTURES = ("heads", "neurons", "channels", "layers")
-ARCHITECTURE_SCHEMA_VERSION = 1  # one step (see the module docstring); 2: a list of steps
-ARCHITECTURE_VERSIONS = (1, 2)
+ARCHITECTURE_SCHEMA_VERSION = 1  # what a writer stores for one step (several: version 2, compose_architectures)
 UNIT_NAMES = {"heads": "head", "neurons": "neuron", "channels": "channel", "layers": "layer"}
 STRUCTURE_KINDS = {"heads": "text", "neurons": "text", "channels": "image", "layers": "text"}
 
@@ -185,16 +185,18 @@ def drop_layers(model: nn.Module, stack: str, keep: list[int]) -> None:
             config.num_hidden_layers = len(keep)
 
 
-def architecture_steps(architecture: dict | None) -> list[dict]:
-    """The steps of an architecture, in order (none for None)."""
+def architecture_steps(architecture: Architecture | dict | None) -> list[dict]:
+    """The steps of an architecture (typed or stored), in order, as stored mappings (none for None)."""
     if not architecture:
         return []
+    if isinstance(architecture, Architecture):
+        return [step.to_json() for step in architecture.steps]
     if isinstance(architecture, dict) and architecture.get("schema_version") == 2:
         return list(architecture.get("steps") or [])
     return [architecture]
 
 
-def compose_architectures(*architectures: dict | None) -> dict | None:
+def compose_architectures(*architectures: Architecture | dict | None) -> dict | None:
     """One architecture that replays the given ones in order: None, a single step, or version 2."""
     steps = [step for a in architectures for step in architecture_steps(a)]
     if not steps:
@@ -202,55 +204,39 @@ def compose_architectures(*architectures: dict | None) -> dict | None:
     return steps[0] if len(steps) == 1 else {"schema_version": 2, "steps": steps}
 
 
-def apply_architecture(model: nn.Module, family, architecture: dict) -> nn.Module:
+def typed_architecture(architecture: Architecture | dict) -> Architecture:
+    """The typed form of a stored architecture section (any readable version); one line when it is malformed."""
+    if isinstance(architecture, Architecture):
+        return architecture
+    try:
+        return Architecture.from_json(architecture, "architecture")
+    except RecordError as exc:
+        raise HarnessError(str(exc)) from None
+
+
+def apply_architecture(model: nn.Module, family, architecture: Architecture | dict) -> nn.Module:
     """Slice a dense `model` (in place) to the shapes `architecture` records and return it."""
-    if not isinstance(architecture, dict):
-        raise HarnessError(f"architecture: expected a dict, got {type(architecture).__name__}")
-    version = architecture.get("schema_version")
-    if version not in ARCHITECTURE_VERSIONS:
-        raise HarnessError(
-            f"architecture.schema_version {version!r} is not supported; valid choices: {', '.join(map(str, ARCHITECTURE_VERSIONS))}"
-        )
-    if version == 1:
-        _apply_step(model, family, architecture, "architecture")
-        return model
-    steps = architecture.get("steps")
-    if not isinstance(steps, list) or not steps:
-        raise HarnessError("architecture.steps: expected a non-empty list of version-1 steps")
+    steps = typed_architecture(architecture).steps
     for i, step in enumerate(steps):
-        where = f"architecture.steps[{i}]"
-        if not isinstance(step, dict) or step.get("schema_version") != 1:
-            raise HarnessError(f"{where}: expected a version-1 step (a mapping with schema_version 1)")
-        _apply_step(model, family, step, where)
+        _apply_step(model, family, step, "architecture" if len(steps) == 1 else f"architecture.steps[{i}]")
     return model
 
 
-def _apply_step(model: nn.Module, family, architecture: dict, where: str) -> None:
-    structure = architecture.get("structure")
+def _apply_step(model: nn.Module, family, step: ArchitectureStep, where: str) -> None:
+    structure = step.structure
     check_structure(family, structure)
-    layers = architecture.get("layers")
-    if not isinstance(layers, dict):
-        raise HarnessError(f"{where}.layers: missing or not a mapping of layer name -> {{units, keep}}")
     counts = unit_counts(model, family, structure)
-    for name, entry in layers.items():
+    for name, entry in step.layers.items():
         if name not in counts:
             raise HarnessError(
                 f"{where}.layers: {name!r} is not a {structure} layer of model {family.name!r}; "
                 f"valid choices: {', '.join(counts)}"
             )
-        units = counts[name]
-        if not isinstance(entry, dict) or entry.get("units") != units:
-            got = entry.get("units") if isinstance(entry, dict) else entry
+        if entry.units != counts[name]:
             raise HarnessError(
-                f"{where}.layers[{name!r}].units is {got!r} but the model has {units} "
+                f"{where}.layers[{name!r}].units is {entry.units!r} but the model has {counts[name]} "
                 f"{structure} there (apply an architecture to the dense model)"
             )
-        keep = entry.get("keep")
-        if (not isinstance(keep, list) or not keep or sorted(set(keep)) != keep
-                or not all(isinstance(i, int) and 0 <= i < units for i in keep)):
-            raise HarnessError(
-                f"{where}.layers[{name!r}].keep: expected sorted distinct indices in [0, {units}), got {keep!r}"
-            )
-    for name, entry in layers.items():
-        if len(entry["keep"]) < counts[name]:
-            slice_units(model, structure, name, entry["keep"])
+    for name, entry in step.layers.items():
+        if len(entry.keep) < counts[name]:
+            slice_units(model, structure, name, list(entry.keep))

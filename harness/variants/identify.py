@@ -1,4 +1,4 @@
-"""The id of any variant directory, whatever made it (its manifest's kind says which reader applies)."""
+"""The id and the check of any variant directory, whatever made it (its manifest's kind says which reader applies)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,17 @@ def variant_id(path) -> str:
         return neural_variant_id(path)
     except (OSError, ValueError) as exc:
         raise HarnessError(f"variant {str(path)!r} cannot be read: {exc}") from None
+
+
+def check_variant_dir(path, model: str | None = None) -> None:
+    """A variant directory of either kind (a pruned torch model or a pruned tree), checked as loading it would,
+    without reading its weights' data; with `model`, one made from another model is refused."""
+    from .neural import check_variant
+    from .trees import is_tree_variant, read_tree_manifest
+
+    if is_tree_variant(path):
+        _, manifest = read_tree_manifest(path)
+        if model is not None and manifest.model != model:
+            raise HarnessError(f"tree variant {str(path)!r} was made for {manifest.model!r}, not {model!r}")
+        return
+    check_variant(path, model)

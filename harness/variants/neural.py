@@ -1,22 +1,11 @@
 """Variants: a pruned model on disk, DIR/model.safetensors + DIR/manifest.json.
 
-VARIANT_SCHEMA_VERSION history (manifest.json):
-  1 - first version: schema_version, kind="harness-variant", model, method, structure, target_sparsity,
-      realised_sparsity {overall, per_layer}, recipe, recipe_hash, seeds, data, wall_time_s,
-      peak_rss_bytes, quality {dense, pruned}, architecture, created_at, harness_version.
-      harness prune also records scope, history [{step, target, realised}], train_steps,
-      prune_peak_rss_bytes and timings_s. For unit structures (heads, neurons, channels)
-      realised_sparsity.overall is the fraction of units removed (what target_sparsity means there),
-      with unit, weights_overall (fraction of prunable weights removed) and per_layer weight fractions.
-  2 - regime (which pruning regime ran: one-shot, gradual, movement during fine-tuning), stages (a recipe
-      chain) and source (a variant pruned again with --from) when present, realised_sparsity.weights_vs_dense,
-      quality.start (with --from); architecture may be {"schema_version": 2, "steps": [...]} (several
-      structural steps); base {"checkpoint", "checkpoint_id"} when the variant was made from a local
-      checkpoint (its `model` is then the checkpoint's name). Version 1 manifests read unchanged.
+The manifest's typed form, its versions and their migrations are harness.contracts.manifest
+(VariantManifest); every reader here and above uses the typed form.
 
 A variant directory is written to a temporary sibling and renamed into place, so a reader sees either
-the old variant, the new one, or nothing; never half of one. Its id is a short hash of the manifest and
-the weight file's bytes, the same on every load.
+the old variant, the new one, or nothing; never half of one. Its id is a short hash of the manifest as
+stored and the weight file's bytes, the same on every load.
 """
 
 from __future__ import annotations
@@ -28,14 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.manifest import VARIANT_KIND, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_write_dir
+from harness.foundation.pathchecks import check_replaceable_output
 
-from .manifest import MANIFEST_FILE, read_checked_manifest
+from .manifest import MANIFEST_FILE, manifest_kind, read_checked_manifest
 
-VARIANT_SCHEMA_VERSION = 2
-READABLE_VARIANT_VERSIONS = (1, 2)
-VARIANT_KIND = "harness-variant"
+VARIANT_SCHEMA_VERSION = VariantManifest.SCHEMA_VERSION
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -45,16 +34,15 @@ class Variant:
 
     model_name: str
     model: Any  # torch.nn.Module
-    manifest: dict
+    manifest: VariantManifest
     variant_id: str
     path: str
     checkpoint: str | None = None  # the local checkpoint the variant was made from, if any
 
 
-def base_of(manifest: dict) -> tuple[str | None, str | None]:
-    """(model name, checkpoint directory or None) a variant was made from."""
-    base = manifest.get("base") if isinstance(manifest.get("base"), dict) else {}
-    return manifest.get("model"), base.get("checkpoint")
+def is_variant(path) -> bool:
+    """Whether `path` holds a variant of this kind (what `harness prune --out` may replace)."""
+    return manifest_kind(path) == VARIANT_KIND
 
 
 def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
@@ -63,9 +51,7 @@ def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
 
     from harness import __version__
 
-    out = Path(out_dir)
-    if out.exists() and not (out / MANIFEST_FILE).is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise HarnessError(f"--out {str(out)!r} exists and is not a variant directory; choose an empty or new path")
+    out = check_replaceable_output(out_dir, "--out", what="a variant directory", owned=is_variant)
     full = {
         "schema_version": VARIANT_SCHEMA_VERSION,
         "kind": VARIANT_KIND,
@@ -91,47 +77,106 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def read_manifest(path) -> dict:
-    """The manifest of the variant at `path`, checked for kind and schema version."""
-    return read_checked_manifest(path, what="variant", kind=VARIANT_KIND, versions=READABLE_VARIANT_VERSIONS,
-                                 payload=WEIGHTS_FILE)
+def read_manifest(path) -> VariantManifest:
+    """The typed manifest of the variant at `path` (any readable version); one line when it cannot be read."""
+    return read_checked_manifest(path, what="variant", cls=VariantManifest, payload=WEIGHTS_FILE)[1]
 
 
 def variant_id(path) -> str:
-    """Short hash of the manifest (canonical JSON) and the weight file's bytes."""
+    """Short hash of the manifest as stored (canonical JSON) and the weight file's bytes."""
     p = Path(path)
-    manifest = read_manifest(p)
+    stored, _ = read_checked_manifest(p, what="variant", cls=VariantManifest, payload=WEIGHTS_FILE)
     h = hashlib.sha256()
-    h.update(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+    h.update(json.dumps(stored, sort_keys=True, separators=(",", ":")).encode())
     with open(p / WEIGHTS_FILE, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
 
 
-def load_variant(path) -> Variant:
-    """Build the family's dense model, replay any structural change, load the weights strictly."""
-    from safetensors.torch import load_model
-
+def variant_family(manifest: VariantManifest, path, model: str | None = None):
+    """The family a variant's manifest names (a zoo family, or the checkpoint it was made from), checked against
+    the model it is used with."""
     from harness.models.registry import MODELS, family_for
 
     p = Path(path)
-    manifest = read_manifest(p)
-    name, checkpoint = base_of(manifest)
-    if name not in MODELS and not checkpoint:
-        raise HarnessError(f"{p / MANIFEST_FILE}: model {name!r} is not a known model family; valid: {', '.join(MODELS)}")
-    family = family_for(name, checkpoint)
-    model = family.build()
-    architecture = manifest.get("architecture")
-    if architecture:
-        from .architecture import apply_architecture  # lazy: torch
+    if model is not None and manifest.model != model:
+        raise HarnessError(f"variant {str(p)!r} was made from model {manifest.model!r}, not {model!r}")
+    if manifest.model not in MODELS and not manifest.checkpoint:
+        raise HarnessError(f"{p / MANIFEST_FILE}: model {manifest.model!r} is not a known model family; "
+                           f"valid: {', '.join(MODELS)}")
+    if manifest.checkpoint and not Path(manifest.checkpoint).is_dir():
+        raise HarnessError(f"variant {str(p)!r} was made from checkpoint {manifest.checkpoint!r}, which does not exist")
+    return family_for(manifest.model, manifest.checkpoint)
 
-        model = apply_architecture(model, family, architecture)
+
+def _fit(model, weights, p: Path, name: str, *, assign: bool = False) -> None:
+    """Load `weights` ({name: tensor}) into `model` strictly; one line when they do not fit."""
     try:
-        load_model(model, str(p / WEIGHTS_FILE), strict=True)
-    except (RuntimeError, ValueError, OSError) as exc:
+        missing, unexpected = model.load_state_dict(weights, strict=False, assign=assign)
+    except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HarnessError(f"variant {str(p)!r}: weights do not fit model {name}: {first}") from None
-    model.eval()
-    return Variant(model_name=name, model=model, manifest=manifest, variant_id=variant_id(p), path=str(p),
-                   checkpoint=checkpoint)
+        raise HarnessError(f"variant {str(p)!r}: weights do not fit model {name}: "
+                           f"{first.replace('Error(s) in loading state_dict for ', '')[:300]}") from None
+    shared: dict[int, list[str]] = {}  # tied weights are stored once (safetensors' save_model)
+    for n, t in model.named_parameters(remove_duplicate=False):
+        shared.setdefault(id(t), []).append(n)
+    aliases = {n: names for names in shared.values() for n in names}
+    missing = [k for k in missing if not any(a in weights for a in aliases.get(k, ()))]
+    if missing or unexpected:
+        which, names = ("missing", missing) if missing else ("unexpected", unexpected)
+        raise HarnessError(f"variant {str(p)!r}: weights do not fit model {name}: {len(names)} weights {which} "
+                           f"(first: {names[0]})")
+
+
+def _replay(model, family, manifest: VariantManifest, p: Path) -> None:
+    """Slice the dense `model` to the manifest's architecture; a mismatch names the manifest file."""
+    from .architecture import apply_architecture  # lazy: torch
+
+    if manifest.architecture is not None:
+        try:
+            apply_architecture(model, family, manifest.architecture)
+        except HarnessError as exc:
+            raise HarnessError(f"{p / MANIFEST_FILE}: {exc}") from None
+
+
+def check_variant(path, model: str | None = None) -> VariantManifest:
+    """Everything loading the variant at `path` would find wrong, found before any work and without reading its
+    weights' data: the manifest (typed, any readable version), the model it was made from against the one it is used
+    with, the architecture against that model, the weight file's safetensors header covering
+    the file, and every tensor's name and shape (the model is built and sliced on the meta device)."""
+    import torch
+
+    from harness.models.checkpoint import weight_shapes
+
+    p = Path(path)
+    manifest = read_manifest(p)
+    family = variant_family(manifest, p, model)
+    state = weight_shapes(p, what="variant")
+    with torch.device("meta"):
+        dense = family.model_class()(family.make_config())
+    _replay(dense, family, manifest, p)
+    _fit(dense, state, p, manifest.model, assign=True)
+    return manifest
+
+
+def load_variant(path, model: str | None = None) -> Variant:
+    """Build the family's dense model, replay any structural change, load the weights strictly. With `model`, a
+    variant made from another model is refused in one line."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    manifest = read_manifest(p)
+    family = variant_family(manifest, p, model)
+    dense = family.build()
+    _replay(dense, family, manifest, p)
+    try:
+        weights = load_file(str(p / WEIGHTS_FILE))
+    except (SafetensorError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise HarnessError(f"variant file {str(p / WEIGHTS_FILE)!r} is not a readable safetensors file: {first}") from None
+    _fit(dense, weights, p, manifest.model)
+    dense.eval()
+    return Variant(model_name=manifest.model, model=dense, manifest=manifest, variant_id=variant_id(p), path=str(p),
+                   checkpoint=manifest.checkpoint)

@@ -172,14 +172,15 @@ class Compressor:
                                                  calibration_examples=self.plan.calibration_examples,
                                                  heldout_examples=self.plan.heldout_examples,
                                                  seq_len=self.plan.seq_len, threads=self.plan.threads)
-            _, manifest = self.pruner.make(Target(flops=flops), path)
+            self.pruner.make(Target(flops=flops), path)
             self.clock.add("prune", time.monotonic() - t0)
-            entry = {"name": name, "dir": str(path), "manifest": manifest}
-        q = entry["manifest"]["quality"]
-        entry["heldout_drop"] = round(100.0 * (q["dense"]["accuracy"] - q["pruned"]["accuracy"]), 4)
+            entry = {"name": name, "dir": str(path), "manifest": read_manifest(path)}
+        manifest = entry["manifest"]
+        q = manifest.quality
+        entry["heldout_drop"] = round(100.0 * (q.dense.accuracy - q.pruned.accuracy), 4)
         self.variants[name] = entry
-        self.say(f"{name}: {entry['manifest']['post_training']['cost_fraction']:.2f} of the FLOPs, held-back drop "
-                 f"{entry['heldout_drop']:.2f} points, made in {entry['manifest']['wall_time_s']:.0f} s")
+        self.say(f"{name}: {manifest.post_training['cost_fraction']:.2f} of the FLOPs, held-back drop "
+                 f"{entry['heldout_drop']:.2f} points, made in {manifest.wall_time_s:.0f} s")
         return entry
 
     # -- the run -----------------------------------------------------------------------------------------

@@ -101,9 +101,9 @@ def write(run) -> dict:
                      "accuracy": dense_row.quality if dense_row else None} if base else None,
         "candidates": candidates(run, rows), "chosen": chosen(run, rows), "skipped": run.skipped,
         "variants": {n: {"dir": v["dir"], "heldout_drop": v["heldout_drop"],
-                         "flops_fraction": v["manifest"]["post_training"]["cost_fraction"],
-                         "wall_time_s": v["manifest"]["wall_time_s"],
-                         "peak_rss_bytes": v["manifest"]["peak_rss_bytes"]} for n, v in run.variants.items()},
+                         "flops_fraction": v["manifest"].post_training["cost_fraction"],
+                         "wall_time_s": v["manifest"].wall_time_s,
+                         "peak_rss_bytes": v["manifest"].peak_rss_bytes} for n, v in run.variants.items()},
         "timings_s": {k: round(sum(v), 1) for k, v in run.clock.spent.items()},
     }
     atomic_write_text(run.out / "compress.json", json.dumps(document, indent=1) + "\n")

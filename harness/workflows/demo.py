@@ -171,34 +171,41 @@ def run_demo(*, matrix_path, root=None, force=False, progress=True, prune=True, 
 
 
 def machine_note(records: list) -> list[str]:
-    """A caveat when the machine that measured is not the CPU the declared instance type has."""
-    from harness.pricing.catalog import get
+    """A caveat per declared instance type whose CPU's ISA differs from the CPU that measured, naming the catalogue type
+    that matches the measuring CPU."""
+    from harness.pricing.catalog import all_instances, get, isa_classes, isa_mismatch, matching_instance
 
     notes = []
     for instance in sorted({r.instance_type for r in records if r.instance_type}):
         entry = get(instance)
-        flags = next((set(r.machine.isa_flags) for r in records if r.instance_type == instance), set())
-        if entry and "Genoa" in (entry.cpu_family or "") and "avx512f" not in flags:
-            notes.append(f"Measured on a CPU without AVX-512/VNNI ({next(r.machine.cpu_model for r in records)}, "
-                         f"{', '.join(sorted(flags)) or 'no ISA flags recorded'}) while declared as {instance} "
-                         f"({entry.cpu_family}, AVX-512 + VNNI): CPU numbers here are pessimistic for {instance}, "
-                         "int8 most of all.")
+        machines = {r.machine.id: r.machine for r in records if r.instance_type == instance}
+        for m in machines.values():
+            if entry is None or not isa_mismatch(entry, m.architecture, m.isa_flags):
+                continue
+            match = matching_instance(all_instances(), architecture=m.architecture, vendor_id=m.cpu_vendor,
+                                      flags=m.isa_flags, logical_cpus=m.logical_cpus)
+            notes.append(f"Measured on {m.cpu_model or 'a CPU'} ({m.cpu_family_model or '?'}: "
+                         f"{' '.join(isa_classes(m.isa_flags)) or 'no ISA flags recorded'}) while declared as {instance} "
+                         f"({entry.isa_label()}): its rows carry 'isa mismatch'"
+                         + (f"; the catalogue type matching this CPU is {match.name}" if match else "") + ".")
     return notes
 
 
 def write_reports(records: list, root=None) -> dict:
-    from harness.results.report.cost_report import seed_example, write_analysis, write_cost_report
+    from harness.results.cost.query import CostQuery
+    from harness.results.report.cost_report import write_cost_report, write_seed_example
     from harness.results.report.seed import SEED
 
     reports = Path(root or "results") / "reports"
     notes = machine_note(records)
-    cost = write_cost_report(records, reports / "demo", DEMO_SLA_MS, DEMO_QPS, DEMO_REGION, preface=notes or None,
+    query = CostQuery(sla_ms=DEMO_SLA_MS, qps=DEMO_QPS, region=DEMO_REGION)
+    print("\nthe answer (CPU or GPU, per model):")
+    cost = write_cost_report(records, reports / "demo", query, preface=notes or None, echo=print,
                              title=f"Demo cost report (SLA p99 <= {DEMO_SLA_MS:g} ms, {DEMO_QPS:g} requests/s, {DEMO_REGION})")
-    analysis, verdict = seed_example(records, DEMO_SLA_MS, DEMO_QPS, DEMO_REGION)
-    seed = write_analysis(analysis, reports / "seed", title=SEED.title, preface=notes + verdict)
-    print(f"\ncost report: {cost['markdown']} (also .html, .csv)")
-    print(f"seed comparison (BERT-base: c7a.large vs t4g.xlarge vs g4dn.xlarge): {seed['markdown']}")
-    for line in notes + verdict[:6]:
+    seed, verdict = write_seed_example(records, reports / "seed", query, notes=notes)
+    print(f"cost report: {cost['markdown']} (also .html, .png, .csv)")
+    print(f"seed comparison ({SEED.model_label} on CPU vs {SEED.gpu}): {seed['markdown']}")
+    for line in notes + list(verdict.lines[:2]):
         print(f"- {line}")
     return {"cost": cost, "seed": seed}
 

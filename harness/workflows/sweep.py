@@ -173,10 +173,8 @@ def ensure_variants(spec: SweepSpec, *, echo=None) -> dict:
         path = variant_path(spec, s)
         try:
             m = read_manifest(path)
-            recipe = m.get("recipe") or {}
-            fresh = (m.get("model") == spec.model and m.get("method") == SWEEP_METHOD and m.get("target_sparsity") == s
-                     and m.get("structure") == SWEEP_STRUCTURE and recipe.get("scope") == spec.scope
-                     and not (recipe.get("finetune") or {}).get("steps"))
+            fresh = (m.model == spec.model and m.method == SWEEP_METHOD and m.target_sparsity == s
+                     and m.structure == SWEEP_STRUCTURE and m.scope == spec.scope and not m.train_steps)
         except HarnessError:
             fresh = False
         if not fresh:

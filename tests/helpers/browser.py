@@ -1,43 +1,20 @@
-"""Headless Chromium for the tests that render HTML, found the way `make browser` finds it.
-
-A test that needs the browser calls require_chromium(): without one it is skipped, with the install
-hint, except under CI (the environment variable CI set, as .ci/run sets it), where a missing browser
-is a failure: CI must render what it builds.
-"""
+"""Headless Chromium for the tests that render HTML, found the way `make browser` finds it (tests/helpers/require.py:
+without one a test skips with the install hint, except under CI, where it fails)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.helpers.require import require
 
-INSTALL_HINT = "make browser installs it: apt-get install chromium"
 HEADLESS_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
-def find_chromium() -> str | None:
-    """The browser `make browser` checks for (`command -v chromium`), or None."""
-    return shutil.which("chromium")
-
-
-def in_ci(environ=None) -> bool:
-    value = (os.environ if environ is None else environ).get("CI", "")
-    return value.strip().lower() not in ("", "0", "false", "no")
-
-
 def require_chromium(what: str = "this test renders HTML") -> str:
     """The browser's path; else fail the test under CI, skip it elsewhere."""
-    path = find_chromium()
-    if path:
-        return path
-    message = f"chromium is not on PATH ({INSTALL_HINT}): {what}"
-    if in_ci():
-        pytest.fail(f"{message}; CI is set, so a missing browser is a failure, not a skip", pytrace=False)
-    pytest.skip(message)
+    return require("chromium", what)
 
 
 def headless(url: str, profile: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:

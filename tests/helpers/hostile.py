@@ -9,6 +9,29 @@ import os
 import subprocess
 from pathlib import Path
 
+# the functions where each command's work begins: reaching one means validation let a bad input through
+WORK = (
+    ("harness.measure.bench", "run_configs"), ("harness.workflows.demo", "run_demo"), ("harness.workflows.sweep", "ensure_variants"),
+    ("harness.workflows.sweep", "run_sweep"), ("harness.workflows.trees.run", "run_trees"), ("harness.pruning.pruner", "prepare"),
+    ("harness.workflows.finetune", "finetune"), ("harness.results.report.cost_report", "write_analysis"), ("harness.workflows.fleet.plan", "write_plan"),
+    ("harness.workflows.fleet.collect", "collect"), ("harness.workflows.fleet.worker", "run_shard"), ("harness.workflows.nightly.driver", "run_nightly"),
+    ("harness.results.sync", "push"), ("harness.results.sync", "pull"), ("harness.pricing.aws", "refresh"),
+)
+
+
+def forbid_work(monkeypatch) -> None:
+    """Make every function in WORK fail the test when called (a bad input must be refused before it)."""
+    import importlib
+
+    import pytest
+
+    def reached(*args, **kwargs):
+        pytest.fail("a bad input reached the work it should have prevented")
+
+    for module, name in WORK:
+        monkeypatch.setattr(importlib.import_module(module), name, reached)
+
+
 TINY_MATRIX = "models: [bert-tiny]\nbackends: [torch]\nthreads: [1]\nbatch_sizes: [1]\nseq_lens: [16]\n"
 
 
@@ -18,6 +41,9 @@ def billion_laughs(levels: int = 10) -> str:
     for i in range(1, levels):
         text += f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]\n"
     return text + f"models: *l{levels - 1}\nbackends: [torch]\nthreads: [1]\nbatch_sizes: [1]\n"
+
+
+VALID_HOSTILE = ("long_value",)  # hostile in size only: a valid matrix under the size limit, read and run
 
 
 def hostile_yaml_files(directory: Path) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""`analyze`: run records x a price book x a catalog -> the rows of a cost report.
+"""`analyze`: run records x a cost query x a price book x a catalog -> the rows of a cost report.
 
 Pure: the price book and the catalog (instance types, published GPU figures) are passed in; nothing here
 reads a file or the network. Steps:
@@ -7,12 +7,14 @@ reads a file or the network. Steps:
      device the newest record is kept (records from several machines merge by instance type);
   2. measured rows, each with its quality judged against the dense fp32 baseline (harness.results.cost.quality), where a
      server measurement supersedes single-stream/offline ones of the same configuration;
-  3. GPU reference rows for GPU types without a measured record (priced ones only);
+  3. GPU reference rows for GPU types without a measured record (priced ones only): published figures of the model,
+     else derived from its family's by GFLOPs; a model that can have none gets one line saying why;
   4. the best configuration per group, projections to asked-for CPU types, rows for asked-for types with
      no record;
   5. break-even rates between the cheapest eligible CPU row and each GPU type's cheapest eligible row.
 Rows beyond the quality budget or of unknown quality stay in the rows, never in the break-even
-(CostRow.eligible); `--allow-unknown-quality` lets the unknown ones be chosen.
+(CostRow.eligible); `--allow-unknown-quality` lets the unknown ones be chosen. The per-model answer (cheapest CPU
+against cheapest GPU at the target rate) is harness.results.cost.answer.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.contracts import RunRecord
-from harness.foundation.errors import ConfigError, choices_error
-from harness.pricing import PURCHASE_OPTIONS, validate_region
+from harness.foundation.errors import ConfigError
 from harness.pricing.catalog import InstanceType
 
-from .arithmetic import BreakEven, break_even_qps, is_positive, pareto_front
+from .arithmetic import BreakEven, break_even_qps, pareto_front
 from .catalog import CostCatalog
-from .quality import DEFAULT_MAX_QUALITY_DROP, Baselines, QualityGate
+from .quality import Baselines
+from .query import CostQuery, QueryTerms
 from .rows import (
     MEASURED,
     CostRow,
@@ -46,27 +48,23 @@ from .rows import (
 class BreakEvenRow:
     model: str
     purchase_option: str
-    scope: str  # "cheapest GPU" or "vs <gpu instance>"
+    scope: str  # "cheapest GPU" or "vs <GPU model>" (e.g. "vs 1x NVIDIA L4 22 GiB")
     cpu: CostRow
     gpu: CostRow
     break_even: BreakEven
 
 
 @dataclass(frozen=True)
-class CostAnalysis:
-    sla_ms: float
-    qps: float
-    region: str
+class CostAnalysis(QueryTerms):
+    query: CostQuery
     rows: tuple[CostRow, ...]  # best configuration per group, cheapest first
     candidates: tuple[CostRow, ...]  # every evaluated configuration
     skipped: tuple[SkippedRecord, ...]
     unmapped: tuple[SkippedRecord, ...]
     not_measured: tuple[str, ...]  # one line each
     break_even: tuple[BreakEvenRow, ...]
-    purchase_options: tuple[str, ...] = ("on-demand",)
     price_layers: tuple = field(default=())
-    gate: QualityGate = QualityGate()
-    within_qps: float = 10_000.0  # how far break-even rates are searched
+    no_gpu_figure: tuple[str, ...] = ()  # one line per model that can have no GPU figure, and why
 
     def cheapest(self, model: str, option: str, device: str | None = None, *, at_target: bool = False) -> CostRow | None:
         """The cheapest eligible row of a model and purchase option (on one device when given), or None: per item,
@@ -95,45 +93,23 @@ class CostAnalysis:
         return out
 
 
-def analyze(
-    records: list[RunRecord],
-    sla_ms: float,
-    qps: float,
-    region: str,
-    book,
-    catalog: CostCatalog,
-    *,
-    purchase_options=("on-demand",),
-    gpu_reference: bool = True,
-    project_to=(),
-    instances=None,
-    models=None,
-    reference_workloads=None,
-    within_qps: float | None = None,
-    max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
-    allow_unknown_quality: bool = False,
-) -> CostAnalysis:
+def analyze(records: list[RunRecord], query: CostQuery, book, catalog: CostCatalog) -> CostAnalysis:
     """Join records with prices (see the module docstring).
 
     book: a PriceBook. catalog: from load_catalog(models), holding every model that may get GPU reference rows.
-    instances / models: keep only these. project_to: CPU instance types to estimate from measured CPU rows
-    (labelled estimates). reference_workloads: (model, seq_len) pairs for GPU reference rows; default: those
-    in the records. max_quality_drop: accuracy points a row may lose against its dense fp32 baseline;
-    allow_unknown_quality: rows of unknown quality may be chosen too.
     """
-    gate = _gate(max_quality_drop, allow_unknown_quality)
-    baselines = Baselines(r for r in records if not models or r.config.model in models)
-    terms = _terms(sla_ms, qps, region, book, catalog, purchase_options, baselines, gate)
-    targets = [catalog.lookup(t) for t in project_to]
+    models = query.models
+    terms = Terms(query=query, book=book, catalog=catalog,
+                  baselines=Baselines(r for r in records if not models or r.config.model in models))
+    targets = [catalog.lookup(t, "--project-to") for t in query.project_to]
     for t in targets:
         if t.is_gpu:
             raise ConfigError(f"--project-to: {t.name!r} is a GPU instance; projection scales CPU cores only; "
                               "valid: CPU instance types")
-    keep = set(instances) if instances else None
+    keep = set(query.instances) if query.instances else None
     for name in keep or ():
-        catalog.lookup(name)
+        catalog.lookup(name, "--instances")
 
-    within_qps = within_qps or max(100.0 * qps, 10_000.0)
     newest, skipped, unmapped = _select(records, models, keep)
     candidates: list[CostRow] = []
     for rec in newest:
@@ -144,8 +120,10 @@ def analyze(
         else:
             candidates += rows
     candidates = _server_supersedes(candidates)
-    if gpu_reference:
-        candidates += _reference_candidates(candidates, terms, reference_workloads, models, keep)
+    no_gpu: list[str] = []
+    if query.gpu_reference:
+        reference, no_gpu = _reference_candidates(candidates, terms, query.reference_workloads, models, keep)
+        candidates += reference
 
     groups: dict[tuple, list[CostRow]] = {}
     for r in candidates:
@@ -156,32 +134,10 @@ def analyze(
     best += placeholders
     best.sort(key=sort_key)
     return CostAnalysis(
-        sla_ms=float(sla_ms), qps=float(qps), region=region, rows=tuple(best), candidates=tuple(candidates),
-        skipped=tuple(skipped), unmapped=tuple(unmapped), not_measured=tuple(not_measured),
-        break_even=tuple(_break_evens(best, terms.options, within_qps)), within_qps=float(within_qps),
-        purchase_options=terms.options, price_layers=tuple(getattr(book, "layers", ())), gate=gate,
+        query=query, rows=tuple(best), candidates=tuple(candidates), skipped=tuple(skipped), unmapped=tuple(unmapped),
+        not_measured=tuple(not_measured), break_even=tuple(_break_evens(best, query.purchase_options, query.search_qps)),
+        price_layers=tuple(getattr(book, "layers", ())), no_gpu_figure=tuple(no_gpu),
     )
-
-
-def _gate(max_quality_drop, allow_unknown_quality) -> QualityGate:
-    if not (is_positive(max_quality_drop) or max_quality_drop == 0) or isinstance(max_quality_drop, bool):
-        raise ConfigError(f"--max-quality-drop: {max_quality_drop!r}; valid: a number of accuracy points >= 0")
-    return QualityGate(max_drop_points=float(max_quality_drop), allow_unknown=bool(allow_unknown_quality))
-
-
-def _terms(sla_ms, qps, region, book, catalog, purchase_options, baselines, gate) -> Terms:
-    """The checked terms of an analysis; a bad one is a one-line ConfigError naming the flag."""
-    if not is_positive(sla_ms):
-        raise ConfigError(f"--sla-ms: {sla_ms!r}; valid: a number of milliseconds > 0")
-    if not is_positive(qps):
-        raise ConfigError(f"--qps: {qps!r}; valid: a request rate > 0")
-    validate_region(region, "--region")
-    options = tuple(purchase_options)
-    for opt in options:
-        if opt not in PURCHASE_OPTIONS:
-            raise choices_error("purchase option", opt, PURCHASE_OPTIONS)
-    return Terms(sla_ms=sla_ms, qps=qps, region=region, book=book, options=options, catalog=catalog,
-                 baselines=baselines, gate=gate)
 
 
 def _select(records, models, keep) -> tuple[list[RunRecord], list[SkippedRecord], list[SkippedRecord]]:
@@ -206,7 +162,8 @@ def _select(records, models, keep) -> tuple[list[RunRecord], list[SkippedRecord]
         if keep and instance not in keep:
             continue
         # the same type on a different CPU model (a fingerprint difference that changes speed) stays apart
-        key = (rec.config_hash, instance, rec.machine.cpu_model, cfg.scenario, rec.device)
+        key = (rec.config_hash, instance, rec.machine.cpu_model, rec.machine.cpu_family_model,
+               tuple(rec.machine.isa_flags), cfg.scenario, rec.device)
         if key not in newest or (rec.created_at or "") >= (newest[key].created_at or ""):
             newest[key] = rec
     return list(newest.values()), skipped, unmapped
@@ -221,20 +178,25 @@ def _server_supersedes(candidates: list[CostRow]) -> list[CostRow]:
     return [r for r in candidates if r.scenario == "server" or config_key(r) not in with_server]
 
 
-def _reference_candidates(candidates: list[CostRow], terms: Terms, workloads, models, keep) -> list[CostRow]:
-    """Priced GPU reference rows for each workload on GPU types without a measured record of that model."""
+def _reference_candidates(candidates: list[CostRow], terms: Terms, workloads, models,
+                          keep) -> tuple[list[CostRow], list[str]]:
+    """(priced GPU reference rows for each workload on GPU types without a measured record of that model, one line per
+    model that can have no figure)."""
     measured_gpu = {(r.model, r.instance) for r in candidates if r.device == "gpu"}
+    gflops = {(r.model, r.seq_len): r.gflop for r in candidates if r.gflop}
     if workloads is None:
         workloads = sorted({(r.model, r.seq_len) for r in candidates}, key=str)
     gpu_types = [i for i in terms.catalog.gpu_instances() if keep is None or i.name in keep]
-    out = []
+    out, why = [], []
     for model, seq_len in workloads:
         if models and model not in models:
             continue
         types = [i for i in gpu_types if (model, i.name) not in measured_gpu]
+        rows, reasons = reference_rows(model, seq_len, gflops.get((model, seq_len)), terms, types)
         # a reference GPU nobody prices here is noise, not a finding
-        out += [r for r in reference_rows(model, seq_len, terms, types) if r.usd_per_hour is not None]
-    return out
+        out += [r for r in rows if r.usd_per_hour is not None]
+        why += [x for x in reasons if x not in why]
+    return out, why
 
 
 def _projections(best: list[CostRow], targets: list[InstanceType], terms: Terms) -> list[CostRow]:
@@ -266,13 +228,13 @@ def _not_measured(best: list[CostRow], keep, models, terms: Terms) -> tuple[list
         hint = "" if entry.is_gpu else f" (use --project-to {name} for a labelled estimate)"
         line = f"{name}: not measured: no record declares this instance type{hint}"
         lines.append(line)
-        rows += [not_measured_row(model, entry, opt, line, terms) for model in row_models for opt in terms.options]
+        rows += [not_measured_row(model, entry, opt, line, terms) for model in row_models for opt in terms.purchase_options]
     return lines, rows
 
 
 def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakEvenRow]:
-    """Per model and purchase option: the cheapest eligible CPU row against the cheapest eligible GPU row and each
-    other GPU type's cheapest eligible row."""
+    """Per model and purchase option: the cheapest eligible CPU row against the cheapest eligible GPU row and against
+    the cheapest eligible row of each other GPU model, cheapest at the target rate (as the answer chooses)."""
     out = []
     for model in sorted({r.model for r in rows}):
         for opt in options:
@@ -281,14 +243,14 @@ def _break_evens(rows: list[CostRow], options, within_qps: float) -> list[BreakE
             gpus = [r for r in priced if r.device == "gpu"]
             if not cpus or not gpus:
                 continue
-            key = _cheapest_key
-            cpu = min(cpus, key=key)
-            cheapest = min(gpus, key=key)
+            cpu = min(cpus, key=_monthly_key)
+            cheapest = min(gpus, key=_monthly_key)
             pairs = [("cheapest GPU", cheapest)]
-            for inst in sorted({g.instance for g in gpus} - {cheapest.instance}):
-                pairs.append((f"vs {inst}", min((g for g in gpus if g.instance == inst), key=key)))
+            for gpu_model in sorted({g.vcpu_or_gpu for g in gpus} - {cheapest.vcpu_or_gpu}):
+                pairs.append((f"vs {gpu_model}", min((g for g in gpus if g.vcpu_or_gpu == gpu_model), key=_monthly_key)))
             for scope, gpu in pairs:
-                be = break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour, within_qps)
+                be = break_even_qps(cpu.throughput_per_s, cpu.usd_per_hour, gpu.throughput_per_s, gpu.usd_per_hour,
+                                    within_qps)
                 out.append(BreakEvenRow(model, opt, scope, cpu, gpu, be))
     return out
 

@@ -127,12 +127,13 @@ def _server_capacity(server: ServerResult, sla_ms: float) -> Capacity:
         return Capacity(float(max_rate), met, f"server: max rate {float(max_rate):.4g}/s with {pct} <= {sla_ms:g} ms"
                         + ("" if met else ": SLA not met at any rate"), sla_ms, "server", float(max_rate))
     if trials:
-        ok = [t for t in trials if t.get(key) is not None and t[key] <= sla_ms and is_positive(t.get("rate_per_s"))]
+        ok = [t for t in trials if getattr(t, key, None) is not None and getattr(t, key) <= sla_ms
+              and is_positive(t.rate_per_s)]
         if ok:
-            best = max(ok, key=lambda t: t["rate_per_s"])
-            rate = float(best["rate_per_s"])
-            return Capacity(rate, True, f"server trials: max rate {best['rate_per_s']:.4g}/s with {pct} "
-                            f"{best[key]:.4g} ms <= {sla_ms:g} ms", float(best[key]), "server", rate)
+            best = max(ok, key=lambda t: t.rate_per_s)
+            rate, kept = float(best.rate_per_s), float(getattr(best, key))
+            return Capacity(rate, True, f"server trials: max rate {rate:.4g}/s with {pct} {kept:.4g} ms <= {sla_ms:g} ms",
+                            kept, "server", rate)
         return Capacity(0.0, False, f"server trials: no rate kept {pct} <= {sla_ms:g} ms: SLA not met", None, "server",
                         0.0)
     if bound is not None and float(bound) <= sla_ms and max_rate is not None:

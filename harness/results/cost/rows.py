@@ -2,10 +2,13 @@
 
 Four kinds, each labelled in `measured_or_reference`:
   measured      from a run record whose machine declares its instance type (machine.instance_type);
-  reference     published GPU figures for a GPU type with no measured record (cited, never measured here);
+  reference     published GPU figures for a GPU type with no measured record (cited, never measured here), or
+                figures derived from the model family's published ones by GFLOPs (reference_grade "derived");
   estimate      a measured CPU row scaled by physical cores to another CPU type (asked for, labelled);
   not measured  an asked-for instance type with no record: its price and no numbers (never a zero).
 Every row carries its quality and verdict (harness.results.cost.quality); `eligible` says whether it may be chosen.
+A CPU row measured on a CPU whose ISA differs from the priced instance's (isa_mismatch) says so; it stays eligible
+(the numbers are real, for another CPU) and the answer names the mismatch and the type that matches the CPU.
 Per (model, variant, backend, precision, seq_len, instance) the best batch/threads/streams/kernel
 configuration within the SLA is kept, preferring configurations whose quality passes the gate (`pick_best`).
 """
@@ -16,28 +19,25 @@ import math
 from dataclasses import dataclass, replace
 
 from harness.contracts import RunRecord, ServerResult
-from harness.pricing.catalog import InstanceType
+from harness.pricing.catalog import InstanceType, isa_classes, isa_mismatch
 
 from .arithmetic import fleet_size, is_positive, usd_per_million, usd_per_month
 from .capacity import LATENCY_FALLBACK, capacity_under_sla, is_server
 from .catalog import CostCatalog
-from .quality import NONE, UNKNOWN, Baselines, QualityGate, assess, assess_reference
+from .quality import NONE, UNKNOWN, Baselines, assess, assess_reference
+from .query import CostQuery, QueryTerms
 
 MEASURED, REFERENCE, ESTIMATE, NOT_MEASURED = "measured", "reference", "estimate", "not measured"
 
 
 @dataclass(frozen=True)
-class Terms:
+class Terms(QueryTerms):
     """What every row of one analysis is judged and priced against."""
 
-    sla_ms: float
-    qps: float
-    region: str
+    query: CostQuery
     book: object  # a harness.pricing.PriceBook (or anything with .get(instance, region, option))
-    options: tuple[str, ...]  # purchase options
     catalog: CostCatalog
     baselines: Baselines = Baselines(())
-    gate: QualityGate = QualityGate()
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,16 @@ class CostRow:
     quality_task: str | None = None
     quality_baseline: str | None = None
     quality_note: str = ""
+    # how the SLA was judged: the latency compared with it and which percentile ("p99", "p90", "p50", "server", "avg")
+    sla_latency_ms: float | None = None
+    sla_percentile: str | None = None
+    reference_grade: str | None = None  # reference rows: "published" | "derived"
+    # CPU rows: the measuring CPU's ISA classes against the priced instance's (None: not recorded)
+    isa_mismatch: bool | None = None
+    measured_isa: str | None = None
+    instance_isa: str | None = None
+    cpu_match: str | None = None  # the catalogue type whose CPU matches the measuring one, when they differ
+    gflop: float | None = None  # dense GFLOP per inference at this row's sequence length (from the records)
 
     @property
     def group(self) -> tuple:
@@ -201,6 +211,8 @@ def measured_rows(record: RunRecord, terms: Terms) -> list[CostRow] | str:
     instance, how = record_instance(record)
     throughput = cap.throughput_per_s if cap.throughput_per_s is not None or is_server(record) else record.metrics.throughput_per_s
     entry = terms.catalog.get(instance)
+    isa = _isa_fields(record, entry, terms) if record.device == "cpu" else {}
+    flops = record.metrics.flops_per_inference
     base = dict(
         model=cfg.model, variant=record.variant_label, backend=cfg.backend,
         engine_version=record.effective.backend_version, precision=record.precision, instance=instance,
@@ -212,32 +224,51 @@ def measured_rows(record: RunRecord, terms: Terms) -> list[CostRow] | str:
         kernel=record.kernel, scenario=cfg.scenario, sparsity=record_sparsity(record)[0],
         citation=f"record {record.record_id} (instance type {how})", record_id=record.record_id,
         created_at=record.created_at, **assess(record, terms.baselines, terms.gate).row_fields(),
+        sla_latency_ms=cap.latency_ms, sla_percentile=cap.percentile, gflop=flops / 1e9 if is_positive(flops) else None,
+        **isa,
     )
     return [with_money(CostRow(**base, **price_fields(terms, instance, opt), purchase_option=opt), terms.qps)
-            for opt in terms.options]
+            for opt in terms.purchase_options]
 
 
-def reference_rows(model: str, seq_len: int | None, terms: Terms, gpu_instances) -> list[CostRow]:
-    """Rows from published GPU figures for `model` on each of `gpu_instances`, one per purchase option."""
-    out = []
+def _isa_fields(record: RunRecord, entry: InstanceType | None, terms: Terms) -> dict:
+    """A CPU row's ISA columns: the measuring CPU's classes against the priced instance's, and the matching type."""
+    machine = record.machine
+    mismatch = isa_mismatch(entry, machine.architecture, machine.isa_flags) if entry else None
+    match = terms.catalog.matching(machine) if mismatch else None
+    return dict(isa_mismatch=mismatch, measured_isa=" ".join(isa_classes(machine.isa_flags)) or None,
+                instance_isa=" ".join(entry.isa) if entry and not entry.is_gpu else None,
+                cpu_match=match.name if match and match.name != entry.name else None)
+
+
+def reference_rows(model: str, seq_len: int | None, gflop: float | None, terms: Terms,
+                   gpu_instances) -> tuple[list[CostRow], list[str]]:
+    """(rows from published, or derived, GPU figures for `model` on each of `gpu_instances`, one per purchase option;
+    one line per reason the model has no figure)."""
+    out, why = [], []
     for inst in gpu_instances:
-        for p in terms.catalog.reference_points(model, inst.gpu_model):
-            if seq_len is not None and p.seq_len is not None and p.seq_len != seq_len:
-                continue
+        points, reason = terms.catalog.gpu_figures(model, inst.gpu_model, seq_len, gflop)
+        if reason and reason not in why:
+            why.append(reason)
+        for p in points:
             met, notes = _reference_sla(p, inst, terms.sla_ms)
             backend = "TensorRT" if "TensorRT" in p.source else "MLPerf (NVIDIA)"
-            quality = assess_reference(model, p.precision, terms.baselines, terms.gate).row_fields()
-            for opt in terms.options:
+            quality = assess_reference(p.precision, terms.gate).row_fields()
+            citation = f"{p.grade} reference: {p.source}" if p.grade == "published" else f"{p.label}; base figure: {p.source}"
+            for opt in terms.purchase_options:
                 row = CostRow(
                     model=model, variant="dense", backend=backend, engine_version=None, precision=p.precision,
                     instance=inst.name, region=terms.region, purchase_option=opt, **price_fields(terms, inst.name, opt),
                     vcpu_or_gpu=inst.describe(), batch=p.batch, seq_len=p.seq_len,
                     throughput_per_s=p.throughput_per_s * inst.gpu_count, p50_ms=None, p99_ms=None, sla_met=met,
                     **_NO_MONEY, measured_or_reference=REFERENCE, device="gpu", capacity_basis="; ".join(notes),
-                    scenario=p.scenario, sparsity=0.0, citation=f"{p.grade} reference: {p.source}", **quality,
+                    scenario=p.scenario, sparsity=0.0, citation=citation, **quality, reference_grade=p.grade,
+                    sla_latency_ms=p.latency_ms if p.latency_ms is not None else p.latency_bound_ms,
+                    sla_percentile="avg" if p.latency_ms is not None else ("p99 bound" if p.latency_bound_ms else None),
+                    gflop=gflop,
                 )
                 out.append(with_money(row, terms.qps))
-    return out
+    return out, why
 
 
 def _reference_sla(p, inst: InstanceType, sla_ms: float) -> tuple[bool | None, list[str]]:
@@ -271,6 +302,10 @@ def projected_row(row: CostRow, target: InstanceType, terms: Terms) -> CostRow |
         row,
         instance=target.name,
         vcpu_or_gpu=target.describe(),
+        instance_isa=" ".join(target.isa) or None,
+        isa_mismatch=None if row.measured_isa is None else isa_mismatch(
+            target, "arm64" if "neon" in row.measured_isa.split() else "x86_64", row.measured_isa.split()),
+        cpu_match=None,
         **price_fields(terms, target.name, row.purchase_option),
         throughput_per_s=None if row.throughput_per_s is None else row.throughput_per_s * factor,
         measured_or_reference=ESTIMATE,

@@ -43,12 +43,13 @@ def pull_records(results_url: str, into=None, endpoint_url: str | None = None) -
 def collect(results_url: str, out_dir, *, sla_ms: float, qps: float, region: str, book, into=None,
             endpoint_url: str | None = None, purchase_option: str = "on-demand", batch_children=None) -> dict[str, Path]:
     """Pull, report, price the fleet; returns the paths written. `batch_children`: submit.child_times(...)."""
+    from harness.results.cost.query import CostQuery
     from harness.results.report.cost_report import write_cost_report
 
     records, files = pull_records(results_url, into, endpoint_url)
     preface = [f"Merged from {results_url}: {len(records)} record(s) in {files} machine file(s)."]
-    paths = write_cost_report(records, out_dir, sla_ms, qps, region, book=book, purchase_options=(purchase_option,),
-                              title="Fleet cost report", preface=preface)
+    query = CostQuery(sla_ms=sla_ms, qps=qps, region=region, purchase_options=(purchase_option,))
+    paths = write_cost_report(records, out_dir, query, book=book, title="Fleet cost report", preface=preface)
     spans = selfcost.spans_from_batch(batch_children) if batch_children else selfcost.spans_from_records(records)
     paths.update(selfcost.write_self_cost(selfcost.price_spans(spans, book, region, purchase_option), out_dir))
     return paths

@@ -1,6 +1,6 @@
 """Write a fleet's scheduler files, and read them back (validated) for `harness fleet submit`.
 
-    OUT/fleet.json                               what was planned, and where each file is
+    OUT/fleet.json                               what was planned, and where each file is (FleetPlan)
     OUT/batch/<type>.job-definition.json         boto3 batch.register_job_definition(**this)
     OUT/batch/<type>.submit-job.json             boto3 batch.submit_job(**this)
     OUT/kubernetes/<type>.yaml                   kubectl apply -f this
@@ -16,12 +16,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contracts import FleetPlan, PlanFiles, RecordError
 from harness.foundation.errors import ConfigError
+from harness.foundation.fsutil import atomic_write_dir
 
 from . import batch, kubernetes
 from .spec import FleetSpec, slug, validate
 
-PLAN_SCHEMA_VERSION = 1
 PLAN_FILE = "fleet.json"
 
 
@@ -39,27 +40,32 @@ class BatchJob:
 
 
 def write_plan(spec: FleetSpec, out_dir) -> dict[str, Path]:
-    """Write every file for every instance type; returns {label: path}."""
+    """Write every file for every instance type; returns {label: path}. The plan is written beside `out_dir` and
+    renamed into place: an earlier plan there is replaced whole, never mixed with this one."""
     validate(spec)
     out = Path(out_dir)
-    (out / "batch").mkdir(parents=True, exist_ok=True)
-    (out / "kubernetes").mkdir(parents=True, exist_ok=True)
-    index = {"schema_version": PLAN_SCHEMA_VERSION, "name": spec.name, "shards": spec.shards, "results": spec.results,
-             "matrix": spec.matrix.to_mapping(), "instance_types": {}}
     paths: dict[str, Path] = {}
-    for instance in spec.instance_types:
-        files = {
-            "job_definition": Path("batch") / f"{slug(instance)}.job-definition.json",
-            "submit_job": Path("batch") / f"{slug(instance)}.submit-job.json",
-            "kubernetes": Path("kubernetes") / f"{slug(instance)}.yaml",
-        }
-        _write_json(out / files["job_definition"], batch.job_definition(spec, instance))
-        _write_json(out / files["submit_job"], batch.submit_job(spec, instance))
-        (out / files["kubernetes"]).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)), encoding="utf-8")
-        index["instance_types"][instance] = {k: str(v) for k, v in files.items()}
-        paths.update({f"{instance} {k}": out / v for k, v in files.items()})
-    _write_json(out / PLAN_FILE, index)
-    paths["plan"] = out / PLAN_FILE
+
+    def fill(tmp: Path) -> None:
+        (tmp / "batch").mkdir()
+        (tmp / "kubernetes").mkdir()
+        planned: dict[str, PlanFiles] = {}
+        for instance in spec.instance_types:
+            files = PlanFiles(job_definition=f"batch/{slug(instance)}.job-definition.json",
+                              submit_job=f"batch/{slug(instance)}.submit-job.json",
+                              kubernetes=f"kubernetes/{slug(instance)}.yaml")
+            _write_json(tmp / files.job_definition, batch.job_definition(spec, instance))
+            _write_json(tmp / files.submit_job, batch.submit_job(spec, instance))
+            (tmp / files.kubernetes).write_text(kubernetes.to_yaml(kubernetes.indexed_job(spec, instance)),
+                                                encoding="utf-8")
+            planned[instance] = files
+            paths.update({f"{instance} {k}": out / v for k, v in files.to_json().items()})
+        index = FleetPlan(name=spec.name, shards=spec.shards, results=spec.results, matrix=spec.matrix.to_mapping(),
+                          instance_types=planned)
+        _write_json(tmp / PLAN_FILE, index.to_json())
+        paths["plan"] = out / PLAN_FILE
+
+    atomic_write_dir(out, fill)
     return paths
 
 
@@ -76,24 +82,21 @@ def _read_json(path: Path, what: str):
         raise ConfigError(f"{path}: {what} is not readable JSON ({exc})") from None
 
 
-def read_index(plan_dir) -> dict:
-    index = _read_json(Path(plan_dir) / PLAN_FILE, "plan index")
-    version = index.get("schema_version") if isinstance(index, dict) else None
-    if version != PLAN_SCHEMA_VERSION:
-        raise ConfigError(f"{Path(plan_dir) / PLAN_FILE}: schema_version {version!r}; valid: {PLAN_SCHEMA_VERSION}")
-    if not isinstance(index.get("instance_types"), dict) or not index["instance_types"]:
-        raise ConfigError(f"{Path(plan_dir) / PLAN_FILE}: no instance types planned")
-    return index
+def read_index(plan_dir) -> FleetPlan:
+    path = Path(plan_dir) / PLAN_FILE
+    try:
+        return FleetPlan.from_json(_read_json(path, "plan index"))
+    except RecordError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def read_batch_plan(plan_dir) -> list[BatchJob]:
     """Every instance type's Batch requests, each checked; the first problem is one ConfigError line."""
     plan_dir = Path(plan_dir)
     jobs = []
-    for instance, files in read_index(plan_dir)["instance_types"].items():
-        files = files if isinstance(files, dict) else {}
-        definition = _read_json(plan_dir / str(files.get("job_definition")), f"{instance} job definition")
-        submission = _read_json(plan_dir / str(files.get("submit_job")), f"{instance} submission")
+    for instance, files in read_index(plan_dir).instance_types.items():
+        definition = _read_json(plan_dir / files.job_definition, f"{instance} job definition")
+        submission = _read_json(plan_dir / files.submit_job, f"{instance} submission")
         job = BatchJob(instance, definition, submission)
         check_batch_job(job, plan_dir)
         jobs.append(job)

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.foundation.errors import HarnessError
+from harness.contracts import Submissions, SubmittedJob
+from harness.foundation.errors import ConfigError, HarnessError
 
 from .plan import BatchJob
 
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 DESCRIBE_LIMIT = 100  # describe_jobs takes at most 100 ids
 SUBMITTED_FILE = "submitted.json"
-
-
-@dataclass(frozen=True)
-class Submitted:
-    instance_type: str
-    job_name: str
-    job_id: str
-    job_queue: str
-    size: int
 
 
 def batch_client(region: str | None = None, endpoint_url: str | None = None):
@@ -64,9 +55,9 @@ def register_all(client, jobs: list[BatchJob]) -> dict[str, str]:
     return arns
 
 
-def submit_all(client, jobs: list[BatchJob], arns: dict[str, str]) -> list[Submitted]:
+def submit_all(client, jobs: list[BatchJob], arns: dict[str, str]) -> list[SubmittedJob]:
     """Submit every array job; on a rejection terminate those already accepted, then raise one line."""
-    done: list[Submitted] = []
+    done: list[SubmittedJob] = []
     for job in jobs:
         request = {**job.submit_job, "jobDefinition": arns[job.submit_job["jobDefinition"]]}
         try:
@@ -75,11 +66,11 @@ def submit_all(client, jobs: list[BatchJob], arns: dict[str, str]) -> list[Submi
             undone = terminate_all(client, done, f"harness fleet submit: {request['jobName']} was rejected")
             raise HarnessError(f"AWS Batch rejected {request['jobName']} ({job.instance_type}) on queue "
                                f"{request['jobQueue']}: {_message(exc)}; {undone}") from None
-        done.append(Submitted(job.instance_type, reply["jobName"], reply["jobId"], request["jobQueue"], job.size))
+        done.append(SubmittedJob(job.instance_type, reply["jobName"], reply["jobId"], request["jobQueue"], job.size))
     return done
 
 
-def terminate_all(client, submitted: list[Submitted], reason: str) -> str:
+def terminate_all(client, submitted: list[SubmittedJob], reason: str) -> str:
     """Terminate every job in `submitted`; returns what happened, in words, for the error line."""
     if not submitted:
         return "nothing had been submitted"
@@ -96,23 +87,26 @@ def terminate_all(client, submitted: list[Submitted], reason: str) -> str:
     return text
 
 
-def submit_plan(client, jobs: list[BatchJob]) -> list[Submitted]:
+def submit_plan(client, jobs: list[BatchJob]) -> list[SubmittedJob]:
     return submit_all(client, jobs, register_all(client, jobs))
 
 
-def save_submitted(plan_dir, submitted: list[Submitted]) -> Path:
+def save_submitted(plan_dir, submitted: list[SubmittedJob]) -> Path:
     path = Path(plan_dir) / SUBMITTED_FILE
-    path.write_text(json.dumps([asdict(s) for s in submitted], indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(Submissions(jobs=tuple(submitted)).to_json(), indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def load_submitted(path) -> list[Submitted]:
-    from harness.foundation.errors import ConfigError
-
+def load_submitted(path) -> list[SubmittedJob]:
+    """The jobs in a submitted.json of any readable version (harness.contracts.fleet)."""
     try:
-        return [Submitted(**row) for row in json.loads(Path(path).read_text(encoding="utf-8"))]
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a list of submitted jobs written by `harness fleet submit` ({exc})") from None
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: not readable ({exc.strerror}); run `harness fleet submit` first") from None
+    try:
+        return list(Submissions.from_json(json.loads(text)).jobs)
+    except ValueError as exc:  # not JSON, or a RecordError naming the field
+        raise ConfigError(f"{path}: not the submitted jobs `harness fleet submit` writes ({exc})") from None
 
 
 def describe(client, job_ids: list[str]) -> dict[str, dict]:
@@ -127,7 +121,7 @@ def describe(client, job_ids: list[str]) -> dict[str, dict]:
     return out
 
 
-def state_line(s: Submitted, detail: dict | None) -> str:
+def state_line(s: SubmittedJob, detail: dict | None) -> str:
     if detail is None:
         return f"{s.instance_type} {s.job_name} {s.job_id}: not found"
     summary = (detail.get("arrayProperties") or {}).get("statusSummary") or {}
@@ -136,7 +130,7 @@ def state_line(s: Submitted, detail: dict | None) -> str:
     return f"{s.instance_type} {s.job_name} {s.job_id}: {detail['status']}{f' [{counts}]' if counts else ''}{reason}"
 
 
-def wait(client, submitted: list[Submitted], *, poll_s: float = 30.0, timeout_s: float | None = None,
+def wait(client, submitted: list[SubmittedJob], *, poll_s: float = 30.0, timeout_s: float | None = None,
          sleep=time.sleep, clock=time.monotonic, echo=print) -> dict[str, str]:
     """Poll until every job is SUCCEEDED or FAILED; returns {job id: final status}."""
     start, last = clock(), {}
@@ -158,7 +152,7 @@ def wait(client, submitted: list[Submitted], *, poll_s: float = 30.0, timeout_s:
         sleep(poll_s)
 
 
-def child_times(client, submitted: list[Submitted]) -> list[tuple[str, str, float, float]]:
+def child_times(client, submitted: list[SubmittedJob]) -> list[tuple[str, str, float, float]]:
     """(instance type, child job id, started, stopped) in epoch seconds, for every child that ran."""
     owner, ids = {}, []
     for s in submitted:

@@ -1,12 +1,16 @@
 """`harness nightly`: asv run for HEAD of a repository on this machine, in the existing environment, then
 asv publish with the site's scripts served from the repository's vendored copies.
 
-    asv machine --yes --machine HOST
-    asv run --environment existing:PYTHON --set-commit-hash HEAD --machine HOST
+    asv machine --yes --machine HOST-ID --cpu "..." --arch ... --num_cpu N --ram ... --os ...
+    asv run --environment existing:PYTHON --set-commit-hash HEAD --machine HOST-ID
     asv publish --html-dir RESULTS/html       (built beside it and swapped in whole)
 
 asv reads a copy of asv.conf.json with absolute paths (derived_conf); the suites' processes learn the
 suite, the results directory and the commit through the environment (nightly_env).
+
+The asv machine is named after the machine id (harness.foundation.machine: CPU vendor, family, model, stepping,
+ISA flags, cores, RAM), with the host name beside it ("HOST-ID"), so two CPUs that report the same model name
+never share one asv history, and the site shows the CPU in words.
 """
 
 from __future__ import annotations
@@ -112,6 +116,22 @@ def nightly_env(suite: str, root: Path, record_commit: str, instance_type: str |
     return env
 
 
+def asv_machine_name(fp: dict) -> str:
+    """"HOST-ID": the host name (letters, digits, dots and dashes, at most 40) beside the machine id."""
+    host = "".join(c if c.isalnum() or c in ".-" else "-" for c in (platform.node() or "localhost"))[:40].strip("-.")
+    return f"{host or 'host'}-{fp['id']}"
+
+
+def asv_machine_args(fp: dict) -> list[str]:
+    """What `asv machine` records about this machine besides its name."""
+    from harness.foundation.machine import cpu_label
+
+    ram_gb = f"{(fp.get('ram_bytes') or 0) / 2**30:.0f}GB"
+    return ["--cpu", cpu_label(fp), "--arch", str(fp.get("architecture") or platform.machine()),
+            "--num_cpu", str(fp.get("logical_cpus") or os.cpu_count() or 1), "--ram", ram_gb,
+            "--os", str(fp.get("os") or platform.platform())]
+
+
 def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Path | None = None,
                 results: str | Path | None = None, python: str | None = None, machine: str | None = None,
                 instance_type: str | None = None, region: str | None = None, bench: str | None = None,
@@ -122,7 +142,7 @@ def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Pa
     (replaced whole, never half-written). Returns what ran; asv's own return code says whether every
     benchmark succeeded (a skipped backend is not a failure).
     """
-    from harness.foundation.machine import git_commit
+    from harness.foundation.machine import fingerprint, git_commit
     from harness.pricing import validate_instance_name, validate_region
 
     out = out or sys.stdout
@@ -138,7 +158,8 @@ def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Pa
     rec_commit = git_commit(repo_path) or commit
     root = Path(results or os.environ.get("HARNESS_RESULTS_DIR") or "results").resolve()
     root.mkdir(parents=True, exist_ok=True)
-    machine_name = machine or platform.node() or "localhost"
+    fp = fingerprint(instance_type)
+    machine_name = machine or asv_machine_name(fp)
     python = python or environment_python()
     env = nightly_env(name, root, rec_commit, instance_type, region)
     conf = derived_conf(load_asv_conf(), repo=repo_path, branch=branch, root=root, html_dir=root / "html",
@@ -148,7 +169,7 @@ def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Pa
         asv = Asv(python, atomic_write_text(conf_dir / "asv.conf.json", json.dumps(conf, indent=1)), env, out)
         print(f"harness nightly: suite {name}, commit {commit[:12]} ({branch}) of {repo_path}, machine {machine_name}",
               file=out, flush=True)
-        asv.run("machine", "--yes", "--machine", machine_name, check=True, echo=False)
+        asv.run("machine", "--yes", "--machine", machine_name, *asv_machine_args(fp), check=True, echo=False)
         code = asv.run("run", "--environment", f"existing:{python}", "--set-commit-hash", commit,
                        "--machine", machine_name, "--show-stderr", *(["--bench", bench] if bench else []))
         html = publish_site(asv, root / "html", vendor_assets) if publish else None

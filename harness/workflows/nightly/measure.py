@@ -3,16 +3,13 @@
 asv calls `measure_for_asv()` once, in the suites' shared `setup_cache`: it makes the pruned variants,
 runs the suite's configurations through harness.measure.bench.run_configs (one pinned worker per configuration,
 records appended to results/runs like any `harness bench`) and returns the cache asv pickles for the
-track benchmarks. Each track then reads one number with `asv_value()`.
+track benchmarks (harness.contracts.AsvCache, with its version history). Each track then reads one number
+with `asv_value()`.
 
 Environment read here (set by `harness nightly`):
   HARNESS_NIGHTLY_COMMIT      the commit the records are filed under (default: this checkout's)
   HARNESS_RESULTS_DIR         where records go (default: results/ beside asv.conf.json)
   and the suite's (harness.workflows.nightly.suites.selected_suite).
-
-ASV_CACHE_SCHEMA_VERSION history (the dict measure_suite returns, pickled by asv between processes):
-  1 - schema_version, suite, commit, region, results {(model, variant, backend, threads, batch): summary},
-      a summary being asv_summary()'s dict, or {"status": "unavailable" | "error", "reason", "why"}.
 """
 
 from __future__ import annotations
@@ -21,14 +18,13 @@ import functools
 import os
 from pathlib import Path
 
-from harness.contracts import BenchConfig, RunRecord
+from harness.contracts import AsvCache, AsvResult, AsvSummary, BenchConfig, RecordError, RunRecord
 from harness.foundation.errors import HarnessError
 from harness.foundation.paths import REPO_ROOT
 
 from .suites import Suite, selected_suite
 from .variants import ensure_variant
 
-ASV_CACHE_SCHEMA_VERSION = 1
 CONFIDENCE = 0.95  # of the percentile intervals (harness.foundation.stats.summarize's default)
 
 
@@ -180,8 +176,8 @@ def suite_configs(suite: Suite) -> tuple[dict, dict]:
     return configs, entries
 
 
-def measure_suite(suite: Suite, *, root: Path, commit: str | None, echo: bool = True) -> dict:
-    """Run every configuration of `suite` once, append its record under `root`, return the asv cache dict."""
+def measure_suite(suite: Suite, *, root: Path, commit: str | None, echo: bool = True) -> AsvCache:
+    """Run every configuration of `suite` once, append its record under `root`, return the asv cache."""
     from harness.measure.bench import run_configs
 
     configs, entries = suite_configs(suite)
@@ -192,34 +188,36 @@ def measure_suite(suite: Suite, *, root: Path, commit: str | None, echo: bool = 
         entries[key] = asv_summary(record, book, suite.region)
         if record.status == "unsupported":  # the engine cannot run this configuration here: n/a, not a failure
             entries[key]["status"] = "unavailable"
-    return {"schema_version": ASV_CACHE_SCHEMA_VERSION, "suite": suite.name, "commit": commit,
-            "region": suite.region, "results": {key: entries[key] for key in suite.keys()}}
+    results = tuple(AsvResult(*key, summary=AsvSummary.from_json(entries[key], str(key))) for key in suite.keys())
+    return AsvCache(suite=suite.name, commit=commit, region=suite.region, results=results)
 
 
-def measure_for_asv() -> dict:
+def measure_for_asv() -> AsvCache:
     """asv setup_cache: measure the selected suite for the commit named by the environment."""
     return measure_suite(selected_suite(), root=results_root(), commit=record_commit())
 
 
-def asv_value(cache: dict, key: tuple, metric: str) -> float:
+def asv_value(cache, key: tuple, metric: str) -> float:
     """One tracked number for one parameter combination.
 
     Raises NotImplementedError (asv: skipped, n/a) when the backend is not installed or the metric cannot
     exist for this run (p99 with too few samples, $/1M without an instance type), and RuntimeError
-    (asv: failed) when the configuration ran and failed.
+    (asv: failed) when the configuration ran and failed. `cache` is an AsvCache, or one in its JSON form
+    of any readable version.
     """
-    version = cache.get("schema_version") if isinstance(cache, dict) else None
-    if version != ASV_CACHE_SCHEMA_VERSION:
-        raise RuntimeError(f"asv cache has schema_version {version!r}, expected {ASV_CACHE_SCHEMA_VERSION}")
-    entry = cache["results"].get(tuple(key))
+    if not isinstance(cache, AsvCache):
+        try:
+            cache = AsvCache.from_json(cache, "asv cache")
+        except RecordError as exc:
+            raise RuntimeError(str(exc)) from None
+    entry = cache.summary(key)
     if entry is None:
-        raise NotImplementedError(f"{key} is not part of suite {cache.get('suite')!r}")
-    status = entry.get("status")
-    if status == "unavailable":
-        raise NotImplementedError(entry.get("reason") or "backend not available")
-    if status != "ok":
-        raise RuntimeError(f"{status}: {entry.get('reason')}")
-    value = entry.get(metric)
+        raise NotImplementedError(f"{key} is not part of suite {cache.suite!r}")
+    if entry.status == "unavailable":
+        raise NotImplementedError(entry.reason or "backend not available")
+    if entry.status != "ok":
+        raise RuntimeError(f"{entry.status}: {entry.reason}")
+    value = getattr(entry, metric)
     if value is None:
-        raise NotImplementedError(entry.get("why", {}).get(metric) or f"{metric} was not measured")
+        raise NotImplementedError(entry.why.get(metric) or f"{metric} was not measured")
     return float(value)
