@@ -17,6 +17,7 @@ COMMANDS = (
     "models",
     "finetune",
     "prune",
+    "compress",
     "bench",
     "run",
     "results",

@@ -45,6 +45,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 FIXTURE_VERSIONS = {
     "run-record-v1.json": (RunRecord, 1),
     "run-record-v2.json": (RunRecord, 2),
+    "run-record-v2-int8.json": (RunRecord, 2),  # effective.quantization with fp32_nodes (renamed fp32_layers in 3)
+    "run-record-v3.json": (RunRecord, 3),
     "submitted-v1.json": (Submissions, 1),
     "submitted-v2.json": (Submissions, 2),
     "asv-cache-v2.json": (AsvCache, 2),
@@ -217,3 +219,12 @@ def test_a_versioned_section_inside_a_document_is_migrated_too():
     assert artifact.eval_meta.schema_version == 1 and artifact.eval_meta.label_names == ("negative", "positive")
     with pytest.raises(FutureVersion, match=r"^eval_meta: schema_version 9 was written by a newer harness"):
         Artifact.from_json({"dir": "d", "input_names": ["x"], "eval_meta": {"schema_version": 9}})
+
+
+def test_record_migration_v2_names_the_int8_fp32_layers_and_keeps_them():
+    v2 = _fixture("run-record-v2-int8.json")
+    record = RunRecord.from_json(v2)
+    q = record.effective.quantization
+    assert record.schema_version == 3 and q.fp32_layers == tuple(v2["effective"]["quantization"]["fp32_nodes"])
+    assert (q.format, q.calibration.examples, q.chain) == ("qdq", 128, v2["effective"]["quantization"]["chain"])
+    assert "fp32_nodes" not in record.to_json()["effective"]["quantization"]

@@ -51,18 +51,6 @@ def test_demo_path_goes_from_models_to_a_cost_answer(tmp_path, capsys):
     assert len(load_records(results)) == len(records)
 
 
-TINY_RECIPE = """\
-method: second-order
-structure: unstructured
-sparsity: 0.8
-scope: global
-schedule: {kind: oneshot}
-finetune: {steps: 20, lr: 1.0e-3, batch_size: 8}
-distillation: {temperature: 2.0, hardness: 1.0}
-second_order: {block_size: 16, num_grads: 8, damping: 1.0e-7, grad_batch_size: 4}
-"""
-
-
 def _tiny_sst2(directory):
     directory.mkdir()
     good, bad = ["a fine warm film", "great fun"], ["a dull cold film", "boring mess"]
@@ -73,28 +61,40 @@ def _tiny_sst2(directory):
 
 
 def test_demo_measures_the_fine_tuned_model_for_accuracy_on_every_engine(tmp_path, capsys):
-    """With data, the demo fine-tunes, prunes with recovery, and measures both models' accuracy on each engine
-    (fp32 and int8); the random-weight zoo rows stay latency-only and the cost answer rests on measured quality."""
+    """With data, the demo fine-tunes, lets `harness compress` choose a compressed model within its budget, and
+    measures the checkpoint and the chosen variant's accuracy on each engine; the random-weight zoo rows stay
+    latency-only and the cost answer rests on measured quality."""
+    import json
+
+    from harness.contracts import Settings
+    from harness.foundation.machine import cache_dir
     from harness.workflows.demo import QualityPart
 
     matrix = tmp_path / "demo.yaml"
     matrix.write_text(QUICK.replace("backends: [torch, onnxruntime, openvino]", "backends: [onnxruntime]"))
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(TINY_RECIPE)
+    tiny = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, max_duration_s=2.0,
+                    percentile_target=None, timeout_s=300)
     part = QualityPart(model="minilm-tiny", finetune_steps=60, batch_size=8, max_train=None, seq_len=16,
                        engines=("torch", "onnxruntime"), int8_engines=("onnxruntime",),
-                       variant_int8_engines=("onnxruntime",), recipe=recipe)
+                       compress_engines=("onnxruntime",), compress_targets=(0.5,), compress_budget_minutes=5.0,
+                       max_quality_drop=100.0, calibration_examples=16, heldout_examples=16, compress_settings=tiny)
     results = tmp_path / "results"
     data = _tiny_sst2(tmp_path / "sst2")
     code = run_demo(matrix_path=matrix, root=results, progress=False, prune=False, data_dir=str(data), part=part)
     assert code == 0
     records = load_records(results)
     measured = [r for r in records if r.config.task is not None]
-    # dense and pruned checkpoint, each: torch fp32 (the pruned one on the sparse kernel), onnxruntime fp32 and int8
-    assert len(measured) == 6 and all(r.ok for r in measured), [(r.status, r.reason) for r in measured]
-    assert {(r.config.backend, r.config.precision, r.config.kernel, r.config.variant is not None) for r in measured} == {
-        ("torch", "fp32", "dense", False), ("torch", "fp32", "sparse", True), ("onnxruntime", "fp32", "dense", False),
-        ("onnxruntime", "fp32", "dense", True), ("onnxruntime", "int8", "dense", False), ("onnxruntime", "int8", "dense", True)}
+    chosen = json.loads((cache_dir() / "demo" / "compress" / "compress.json").read_text())["chosen"]
+    # with a 100-point budget the fastest candidate wins; the demo measures it beside the checkpoint
+    assert chosen is not None and all(r.ok for r in measured), [(r.status, r.reason) for r in measured]
+    expected = {("torch", "fp32", False), ("onnxruntime", "fp32", False), ("onnxruntime", "int8", False)}
+    if chosen["variant_dir"]:
+        expected |= {("torch", "fp32", True), ("onnxruntime", "fp32", True)}
+    if chosen["precision"] == "int8":
+        expected.add((chosen["backend"], "int8", chosen["variant_dir"] is not None))
+    assert {(r.config.backend, r.config.precision, r.config.variant is not None) for r in measured} == expected
+    if chosen["variant_dir"]:
+        assert {r.config.variant for r in measured if r.config.variant} == {chosen["variant_dir"]}
     assert all(r.config.settings.max_duration_s == 60.0 for r in measured)  # room for p99's 368 samples
     for r in measured:
         q = r.metrics.quality

@@ -61,8 +61,8 @@ def test_each_engine_runs_int8_and_reports_it_back(backend, precision, counter, 
     assert r.precision == ("int8-dynamic" if backend == "torch" or precision == "int8-dynamic" else "int8")
     if backend != "torch":
         q = r.effective.quantization
-        assert q["fp32_nodes"] and all("classifier" in n or "pooler" in n for n in q["fp32_nodes"])
-        assert q["bytes"] == r.metrics.artifact_bytes
+        assert q.fp32_layers and all("classifier" in n or "pooler" in n for n in q.fp32_layers)
+        assert q.bytes == r.metrics.artifact_bytes
 
 
 def test_engines_refuse_what_they_do_not_offer():
@@ -78,10 +78,10 @@ def test_calibration_comes_from_the_task_training_split(tmp_path):
     r = run("onnxruntime", model="minilm-tiny", task=TaskSpec(name="sst2", data=str(sst2)))
     q = r.effective.quantization
     assert r.status == "ok", r.reason
-    assert q["calibration"] == {"source": "16 examples of sst2 train", "examples": 16}
+    assert q.calibration.to_json() == {"source": "16 examples of sst2 train", "examples": 16}
     assert r.metrics.quality.examples == 10 and r.metrics.quality.task == "sst2"
     generated = run("onnxruntime", model="minilm-tiny").effective.quantization
-    assert generated["calibration"]["source"] == "16 generated inputs (seed 7)"
+    assert generated.calibration.source == "16 generated inputs (seed 7)"
 
 
 def test_pruned_zeros_stay_zero_in_the_int8_weights(tmp_path):
@@ -91,8 +91,8 @@ def test_pruned_zeros_stay_zero_in_the_int8_weights(tmp_path):
     r = run("onnxruntime", variant=str(variant))
     assert r.status == "ok", r.reason
     # every encoder weight is 90% zeros (round(0.9 * n) of n); symmetric int8 keeps them exactly at the zero point
-    assert r.effective.quantization["int8_weight_zero_fraction"] >= 0.8999
-    dense = run("onnxruntime").effective.quantization["int8_weight_zero_fraction"]
+    assert r.effective.quantization.int8_weight_zero_fraction >= 0.8999
+    dense = run("onnxruntime").effective.quantization.int8_weight_zero_fraction
     assert dense < 0.05
 
 
@@ -108,7 +108,7 @@ def test_the_deepsparse_rewrite_computes_what_the_qdq_graph_computes(tmp_path):
     model = onnx.load(art.onnx_path)
     kinds = [n.op_type for n in model.graph.node]
     assert kinds.count("MatMulInteger") == 12 and "Cast" in kinds
-    assert "matmulinteger" == art.quantization["format"] and "12 MatMuls" in art.quantization["method"]
+    assert "matmulinteger" == art.quantization.format and "12 MatMuls" in art.quantization.method
     # the same calibrated per-tensor QDQ graph before the rewrite, run by ONNX Runtime, gives the same logits
     qdq = tmp_path / "qdq.onnx"
     from harness.models.registry import model_family
@@ -146,5 +146,5 @@ def test_deepsparse_runs_the_rewritten_int8_graph(loud):
     assert r.status == "ok", r.reason
     assert_parity_can_fail(r.metrics.parity)
     assert r.precision == "int8"
-    assert r.effective.quantization["format"] == "matmulinteger"
+    assert r.effective.quantization.format == "matmulinteger"
     assert 0 < r.effective.engine.fraction_of_supported_ops <= 1

@@ -46,6 +46,7 @@ class Backend:
     needs_onnx = True
     static_shapes = False
     interpreter: str | None = None
+    compile_cached: bool | None = None  # set by load(): the engine reused a compiled or optimised model (None: no cache)
     engine_module: str | None = None
 
     def __init__(self, config: BenchConfig, artifact: Artifact):

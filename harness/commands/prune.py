@@ -13,7 +13,9 @@ from harness.pruning import (
 )
 
 from . import add_command
-from .checks import check_inputs, check_path_text, check_replaceable_output
+from .checks import check_inputs, check_path_text, check_replaceable_output, integer, real
+
+POST_TRAINING = "post-training"  # heads and neurons after training, no retraining (harness.pruning.post_training)
 
 EXAMPLE = "harness prune minilm --method second-order --sparsity 0.8 --structure unstructured --data data/sst2 --out variants/minilm-obert-80"
 
@@ -30,7 +32,10 @@ def register(sub):
             "without data, randomly initialised models learn from generated inputs labelled by the dense model. "
             "--from prunes an existing variant again (e.g. unstructured sparsity on a layer-dropped model). "
             "More examples: harness prune bert-base --method magnitude --sparsity 0.9 --out variants/bert-base-mag-90; "
-            "harness prune bert-base --method magnitude --structure layers --keep-layers 0,2,4,6,8,10 --out variants/bert-base-l6"
+            "harness prune bert-base --method magnitude --structure layers --keep-layers 0,2,4,6,8,10 --out variants/bert-base-l6; "
+            "harness prune --checkpoint checkpoints/minilm-sst2 --method post-training --target-flops 0.6 --data data/sst2 "
+            "--out variants/minilm-pt-60 (heads and FFN neurons of a fine-tuned checkpoint, no retraining; "
+            "--target-latency-ms X --backend B instead prunes to a latency measured on that engine)"
         ),
     )
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
@@ -38,7 +43,7 @@ def register(sub):
     p.add_argument("--checkpoint", metavar="DIR",
                    help="prune a local checkpoint (config.json + weights; e.g. from `harness finetune`); its own "
                         "classifier is kept, so no dense fine-tuning runs first")
-    p.add_argument("--method", choices=METHODS, help="criterion: what to remove")
+    p.add_argument("--method", choices=METHODS + (POST_TRAINING,), help="criterion: what to remove")
     p.add_argument("--sparsity", type=float, metavar="S",
                    help="fraction of prunable weights to remove (of units for heads/neurons/channels/layers; 2:4 is 0.5)")
     p.add_argument("--structure", choices=STRUCTURES, help="shape of what is removed (default: the recipe's, else unstructured)")
@@ -57,6 +62,16 @@ def register(sub):
     p.add_argument("--from", dest="start_from", metavar="VARIANT_DIR",
                    help="start from this variant of MODEL instead of the dense model (prune it again)")
     p.add_argument("--seed", type=int, metavar="N", help="seed for weights, data order and gradients")
+    g = p.add_argument_group("--method post-training (a fine-tuned --checkpoint, --data for calibration)")
+    g.add_argument("--target-flops", type=real(0.0, maximum=1.0), metavar="F",
+                   help="keep this fraction of the dense model's head and FFN FLOPs")
+    g.add_argument("--target-latency-ms", type=real(0.0), metavar="X",
+                   help="prune to this latency on --backend (a per-layer latency table is measured there first)")
+    g.add_argument("--backend", metavar="B", help="--target-latency-ms: the engine")
+    g.add_argument("--threads", type=integer(1, 1024), default=2, help="threads of the latency table and of the pruning (default 2)")
+    g.add_argument("--seq", type=integer(2, 4096), default=64, help="sequence length of the FLOPs and latency models (default 64)")
+    g.add_argument("--calibration-examples", type=integer(8), metavar="N",
+                   help="training examples for the Fisher pass and reconstruction (default 512)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, metavar="DIR", help="variant directory to write (replaced if it holds a variant)")
     p.set_defaults(func=run)
@@ -105,6 +120,11 @@ def run(args) -> int:
     from harness.variants.identify import variant_id
     from harness.variants.neural import read_manifest
 
+    if args.method == POST_TRAINING:
+        return run_post_training(args)
+    for flag in ("target_flops", "target_latency_ms", "backend", "calibration_examples"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(f"--{flag.replace('_', '-')} applies to --method {POST_TRAINING} only")
     if not args.model and not args.checkpoint:
         raise ConfigError("give MODEL (see `harness models`) or --checkpoint DIR")
     check_inputs(checkpoint=args.checkpoint)
@@ -139,6 +159,56 @@ def run(args) -> int:
             print(f"  {key}: dense {before:.4f}  pruned {getattr(pruned, key):.4f}")
     print(f"  wall time {m.wall_time_s:.1f} s, peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB")
     return 0
+
+
+def run_post_training(args) -> int:
+    from harness.foundation.errors import ConfigError
+    from harness.tasks import resolve_data_dir
+    from harness.workflows.latency_table import post_training_variant
+
+    if not args.checkpoint:
+        raise ConfigError(f"--method {POST_TRAINING} prunes a fine-tuned model: give --checkpoint DIR")
+    for flag in ("sparsity", "structure", "recipe", "scope", "schedule", "steps", "keep_layers", "layer_select",
+                 "movement", "start_from"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(f"--{flag.replace('_', '-').replace('start-from', 'from')} does not apply to --method "
+                              f"{POST_TRAINING} (give --target-flops F or --target-latency-ms X --backend B)")
+    data = resolve_data_dir(args.data)
+    if not data:
+        raise ConfigError(f"--method {POST_TRAINING} needs --data DIR (calibration examples from its training split) "
+                          "or $HARNESS_DATA_DIR")
+    if args.model:
+        raise ConfigError(f"--method {POST_TRAINING}: give --checkpoint DIR alone (the model comes from its config.json)")
+    check_post_training_inputs(args, data)
+    if args.backend is not None:
+        from harness.backends.registry import backend_class
+
+        backend_class(args.backend)
+    path, manifest = post_training_variant(
+        args.checkpoint, data, args.out, target_flops=args.target_flops, target_latency_ms=args.target_latency_ms,
+        backend=args.backend, threads=args.threads, seq_len=args.seq, calibration_examples=args.calibration_examples,
+        echo=lambda m: print(f"harness prune: {m}"))
+    report, q = manifest["post_training"], manifest["quality"]
+    print(f"variant: {path}")
+    print(f"post-training heads+neurons: {report['cost_fraction']:.3f} of the dense {report['cost_unit']} "
+          f"({manifest['realised_sparsity']['heads']:.0%} of heads, {manifest['realised_sparsity']['neurons']:.0%} of "
+          "neurons removed)")
+    print(f"  held-back accuracy ({q['pruned']['n']} training examples): dense {q['dense']['accuracy']:.4f}  "
+          f"pruned {q['pruned']['accuracy']:.4f}")
+    print(f"  wall time {manifest['wall_time_s']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in manifest['timings_s'].items())}), "
+          f"peak RSS {manifest['peak_rss_bytes'] / 2**20:.0f} MiB")
+    return 0
+
+
+def check_post_training_inputs(args, data: str) -> None:
+    """Before any work: --out is new, empty or a variant; the checkpoint loads with its tokenizer; the data reads."""
+    from harness.models.checkpoint import check_checkpoint
+    from harness.tasks.eval_data import check_sst2_dir
+    from harness.variants.neural import is_variant
+
+    check_replaceable_output(args.out, "--out", what="a variant directory", owned=is_variant)
+    check_checkpoint(args.checkpoint, None, text_task=True)
+    check_sst2_dir(data)
 
 
 def check_before_pruning(model: str, args, data: str | None) -> None:

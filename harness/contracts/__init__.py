@@ -32,11 +32,15 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       metrics.server (the hand-written Poisson server scenario) is read but no longer written.
       effective.engine, effective.kernel_evidence and the quality details read as typed sections
       (harness.contracts.engine, .quality) with the same JSON.
+  3 - effective.quantization is a typed record (contracts.worker.Quantization: format, method, per-channel,
+      calibration method and source, SmoothQuant alpha, the layers left in fp32 and those the sensitivity pass
+      returned there, the chain); version-2 lines rename its fp32_nodes to fp32_layers. New optional `phases`:
+      where the configuration's wall time went (export, quantization, worker start, load, timed loop, ...).
 """
 
 from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
 from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
-from .config import KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
+from .config import INT8_CALIBRATIONS, KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
 from .architecture import Architecture
 from .engine import (
                      CsrEvidence,
@@ -55,6 +59,7 @@ from .engine import (
                      TorchEngine,
                      describe_evidence,
 )
+from .int8 import Calibration, Quantization, SensitivityPass
 from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
 from .nightly import AsvCache, AsvResult, AsvSummary
 from .options import Option, check_options, option, options
@@ -81,6 +86,7 @@ from .worker import (
                      LoadgenResult,
                      LoadgenTrial,
                      Parity,
+                     Phases,
                      ServerResult,
                      ServerTrial,
                      WorkerJob,
@@ -96,6 +102,7 @@ __all__ = [
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
     "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",
     "describe_evidence",
+    "INT8_CALIBRATIONS", "Calibration", "Phases", "Quantization", "SensitivityPass",
     "CapacitySearch", "LOADGEN_PRESETS", "LoadgenResult", "LoadgenTrial", "KERNELS", "MIGRATIONS", "MIN_SAMPLES", "PRECISIONS", "TASKS", "TaskSpec", "READABLE_VERSIONS", "SCENARIOS", "SCHEMA_VERSION", "STATUSES", "Artifact",
     "BenchConfig", "Contract", "Effective", "EngineReport", "FutureVersion", "KernelInfo", "LatencyStats", "Machine",
     "Metrics", "Parity", "Quality", "RecordConfig", "RecordError", "RunRecord", "ServerResult", "Settings", "WorkerJob",

@@ -13,6 +13,7 @@ KERNELS = ("dense", "sparse")
 SCENARIOS = ("single-stream", "offline", "server")
 LOADGEN_PRESETS = ("quick", "full")  # how long each MLPerf LoadGen run lasts (harness.runner.loadgen_run.PRESETS)
 TASKS = ("sst2", "text-classification", "teacher")
+INT8_CALIBRATIONS = ("minmax", "percentile", "entropy")  # how static int8 calibrates activation ranges
 # The fewest samples whose order statistics give a distribution-free 95% interval for each percentile
 # (harness.foundation.stats.percentile_interval; tests/test_stats.py checks these against it).
 MIN_SAMPLES = {"p50": 6, "p90": 36, "p99": 368}
@@ -69,6 +70,22 @@ class Settings(Contract):
     calibration_examples: int = option(128, "--precision int8: examples that calibrate the activation ranges, from the "
                                        "task's training split or, without a task, generated",
                                        flag="--calibration-examples", metavar="N", minimum=1)
+    # int8 that keeps quality (harness.quantization): weight scales per output channel (else per tensor), how the
+    # activation ranges are calibrated, SmoothQuant's migration strength (None: off), and the sensitivity pass's
+    # budget: layers return to fp32, most harmful first, until the accuracy drop on `heldout_examples` held-back
+    # examples of the training split is at most int8_max_drop points (None: no pass)
+    int8_per_channel: bool = option(True, "give --precision int8 weights one scale per output channel (instead: one "
+                                    "per tensor)", flag="--int8-per-tensor")
+    int8_calibration: str = option("minmax", "--precision int8: how the activation ranges are calibrated",
+                                   flag="--int8-calibration", choices=INT8_CALIBRATIONS)
+    smoothquant_alpha: float | None = option(None, "--precision int8: SmoothQuant's migration strength before "
+                                             "quantizing", flag="--smoothquant-alpha", metavar="A", minimum=0,
+                                             maximum=1, default_text="off; NNCF: 0.95")
+    int8_max_drop: float | None = option(None, "--precision int8: return layers to fp32, most harmful first, until the "
+                                         "accuracy drop on held-back training examples is at most P points",
+                                         flag="--int8-max-drop", metavar="P", minimum=0, default_text="no pass")
+    heldout_examples: int = option(512, "--int8-max-drop: held-back training examples it judges on",
+                                   flag="--heldout-examples", metavar="N", minimum=1)
 
     def __post_init__(self):
         check_options(self, "settings")

@@ -11,9 +11,9 @@ mapping: readable, not typed. Records keep the same JSON; no schema version chan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .codec import Contract
+from .int8 import Quantization
 
 # -- engine reports -------------------------------------------------------------------------------------------
 
@@ -52,7 +52,8 @@ class OrtEngine(Contract):
     intra_op_thread_affinities: str | None
     graph_optimization_level: str
     optimized_graph_ops: OrtGraphOps | None = None  # int8 runs only
-    quantization: dict[str, Any] | None = None  # the artifact's int8 description (as effective.quantization)
+    quantization: Quantization | None = None  # the artifact's int8 chain (as effective.quantization)
+    compile_cache: str | None = None  # hit: the optimised graph saved beside the artifact was loaded; miss: made now
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class OpenVinoEngine(Contract):
     execution_mode_hint: str | None
     requested: dict[str, str]  # the properties the backend asked for, as text
     matmul_precisions: dict[str, int] | None = None  # FullyConnected/MatMul nodes by runtime precision: int8, float
-    quantization: dict[str, Any] | None = None
+    quantization: Quantization | None = None
+    compile_cache: str | None = None  # hit: CACHE_DIR held this model's compiled blob; miss: compiled now
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class DeepSparseEngine(Contract):
     fraction_of_supported_ops: float | None
     cpu_avx_type: str | None
     cpu_vnni: bool | None
-    quantization: dict[str, Any] | None = None
+    quantization: Quantization | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ VariantManifest.SCHEMA_VERSION history (kind "harness-variant"):
       chain) and source (a variant pruned again with --from) when present, realised_sparsity.weights_vs_dense,
       quality.start (with --from); architecture may be version 2 (several structural steps); base
       {checkpoint, checkpoint_id} when the variant was made from a local checkpoint (its `model` is then the
-      checkpoint's name). Every addition is optional, so the migration from 1 changes nothing but the version.
+      checkpoint's name). Later in version 2: post_training (the post-training pruner's report: target, cost
+      model, per-layer kept units, fit errors) with realised_sparsity.heads and .neurons. Every addition is
+      optional, so the migration from 1 changes nothing but the version.
 
 The quality figures (quality.dense, .pruned, .start) are ModelQuality, the type fine-tuned checkpoints and run
 records use for one evaluation of a torch model; a run record's metrics.manifest_quality carries the pruned
@@ -71,6 +73,8 @@ class RealisedSparsity(Contract):
     unit: str | None = None
     weights_overall: float | None = None
     weights_vs_dense: float | None = None
+    heads: float | None = None  # post-training pruning: the fraction of attention heads removed
+    neurons: float | None = None  # ... and of FFN neurons
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class VariantManifest(Versioned):
     peak_rss_bytes: int | None = None
     prune_peak_rss_bytes: int | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    post_training: dict[str, Any] | None = None  # harness.pruning.post_training's report: target, search, fits
     created_at: str | None = None
     harness_version: str | None = None
     schema_version: int = 2

@@ -18,9 +18,9 @@ from .codec import Contract, RecordError, Versioned, _describe, _settle
 from .config import BenchConfig
 from .engine import EngineDetails, KernelEvidence
 from .quality import Quality
-from .worker import STATUSES, LoadgenResult, Parity, ServerResult
+from .worker import STATUSES, LoadgenResult, Parity, Phases, Quantization, ServerResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Effective(Contract):
     load_s: float | None = None
     warmup_iters: int | None = None
     stop_reason: str | None = None
-    quantization: dict[str, Any] | None = None  # int8: how the model was quantized (from the export stage)
+    quantization: Quantization | None = None  # int8: how the model was quantized (the export stage's chain)
 
     def __post_init__(self):
         _settle(self, "kernel_evidence", "engine")
@@ -151,6 +151,7 @@ class RunRecord(Versioned):
     git_commit: str | None = None
     harness_version: str | None = None
     stderr_tail: str | None = None
+    phases: Phases | None = None  # where the configuration's wall time went
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -248,6 +249,27 @@ def _update_to_2(data: dict) -> dict:
     return data
 
 
-MIGRATIONS = {1: _update_to_2}
+def _update_to_3(data: dict) -> dict:
+    """effective.quantization (and the engine report's copy of it) becomes a typed record: fp32_nodes is renamed
+    fp32_layers."""
+
+    def renamed(q):
+        if not isinstance(q, dict) or "fp32_nodes" not in q:
+            return q
+        q = dict(q)
+        q["fp32_layers"] = q.pop("fp32_nodes")
+        return q
+
+    data = dict(data)
+    effective = data.get("effective")
+    if isinstance(effective, dict):
+        effective = dict(effective, quantization=renamed(effective.get("quantization")))
+        if isinstance(effective.get("engine"), dict) and "quantization" in effective["engine"]:
+            effective["engine"] = dict(effective["engine"], quantization=renamed(effective["engine"]["quantization"]))
+        data["effective"] = effective
+    return data
+
+
+MIGRATIONS = {1: _update_to_2, 2: _update_to_3}
 RunRecord.MIGRATIONS = MIGRATIONS
 READABLE_VERSIONS = RunRecord.readable_versions()

@@ -9,9 +9,32 @@ from typing import Any
 from .codec import Contract, RecordError, _describe, _settle
 from .config import BenchConfig
 from .engine import EngineDetails, KernelEvidence
+from .int8 import Quantization
 from .quality import EvalSetMeta, Quality
 
 STATUSES = ("ok", "error", "timeout", "oom", "parity_failed", "unsupported", "skipped")
+
+
+@dataclass(frozen=True)
+class Phases(Contract):
+    """Where one configuration's wall time went, in seconds. The parent's part (export stage, the worker's whole
+    life) and the worker's own (imports, load, parity, warm-up, timed loop, accuracy pass, LoadGen)."""
+
+    export_s: float | None = None  # the export stage: ONNX export, or the check that finds it cached
+    export_cached: bool | None = None
+    quantization_s: float | None = None  # int8 model: calibration, SmoothQuant, sensitivity pass (0 when cached)
+    eval_set_s: float | None = None  # tokenised evaluation set and the dense model's answers (cached per checkpoint)
+    worker_start_s: float | None = None  # process start, interpreter and harness imports, reading the job
+    imports_s: float | None = None  # the engine's import
+    load_s: float | None = None  # engine load and compile
+    compile_cached: bool | None = None  # OpenVINO's CACHE_DIR or ONNX Runtime's optimised model reused
+    parity_s: float | None = None
+    warmup_s: float | None = None
+    timed_s: float | None = None
+    accuracy_s: float | None = None
+    loadgen_s: float | None = None
+    worker_s: float | None = None  # the worker process from spawn to its result, as the parent saw it
+    total_s: float | None = None  # prepare + worker + making the record
 
 
 @dataclass(frozen=True)
@@ -37,7 +60,8 @@ class Artifact(Contract):
     extra: dict[str, Any] = field(default_factory=dict)  # family-specific facts (tree nodes, depth, ...)
     eval_path: str | None = None  # npz: the evaluation set (inputs, labels, the dense fp32 model's top-1)
     eval_meta: EvalSetMeta | None = None  # what the evaluation set is (task, split, examples, data sha256)
-    quantization: dict[str, Any] | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
+    quantization: Quantization | None = None  # how an int8 model was made (method, calibration, fp32 layers, size)
+    phases: Phases | None = None  # the export stage's share of the wall time
     schema_version: int = 1
 
 
@@ -219,6 +243,8 @@ class WorkerResult(Contract):
     peak_rss_bytes: int | None = None
     stderr_tail: str | None = None
     traceback_tail: str | None = None
+    phases: Phases | None = None
+    started_at: float | None = None  # time.time() when the worker began reading its job (the parent derives worker_start_s)
 
     def __post_init__(self):
         if self.status not in STATUSES:

@@ -3,7 +3,9 @@
 Cache layout (under HARNESS_CACHE_DIR, default .cache/ in the repository):
   artifacts/<model>-<variant id | ckpt<id> | dense>-<dynamic | static-b{B}-s{S}>/
       model.onnx, meta-b{B}-s{S}.json, io-b{B}-s{S}.npz (inputs + torch fp32 reference logits),
-      variant-manifest.json
+      variant-manifest.json, int8 models (harness.quantization.int8), engine compile caches (the backends)
+  eval/eval-<key>.npz   tokenised evaluation sets with the dense model's answers: one per task, shape and dense
+      checkpoint, shared by every variant of it (harness.export.eval_set)
 Every file is written to a temporary name and renamed, so a killed export leaves nothing half-written.
 The model is built only when something is missing from the cache.
 """
@@ -11,9 +13,10 @@ The model is built only when something is missing from the cache.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta, VariantManifest
+from harness.contracts import Artifact, ArtifactMeta, BenchConfig, EvalSetMeta, Phases, Quantization, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
@@ -26,6 +29,7 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
     `int8_format`, harness.quantization.quantize, made from the fp32 export and cached beside it)."""
     from harness.models.registry import family_for
 
+    started = time.perf_counter()
     family = family_for(config.model, config.checkpoint)
     if family.framework == "sklearn":
         from .trees import prepare_tree_artifact
@@ -44,11 +48,15 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
     paths = {"io": directory / f"io-{shape}.npz", "onnx": directory / "model.onnx",
              "meta": directory / f"meta-{shape}.json", "manifest": directory / "variant-manifest.json"}
     meta = _read_meta(paths["meta"])
-    if not paths["io"].exists() or meta is None or (needs_onnx and not paths["onnx"].exists()):
+    cached = paths["io"].exists() and meta is not None and (not needs_onnx or paths["onnx"].exists())
+    if not cached:
         _build(config, family, paths, needs_onnx=needs_onnx, static=static, rebuild_meta=meta is None)
         meta = ArtifactMeta.from_json(json.loads(paths["meta"].read_text()), str(paths["meta"]))
     manifest = json.loads(paths["manifest"].read_text()) if paths["manifest"].exists() else None
-    eval_path, eval_meta = _eval_set(config, family, directory)
+    export_s = time.perf_counter() - started
+    t0 = time.perf_counter()
+    eval_path, eval_meta = _eval_set(config, family)
+    eval_set_s = time.perf_counter() - t0
     onnx_path = str(paths["onnx"]) if needs_onnx else None
     size = paths["onnx"].stat().st_size if needs_onnx else meta.weights_bytes
     ir_path, quantization = None, None
@@ -56,9 +64,12 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
         from harness.quantization.int8 import quantized_model
 
         path, quantization = quantized_model(config, family, paths["onnx"], int8_format, static=static)
-        quantization = quantization | {"chain": chain(manifest, quantization)}
+        quantization = quantization.replace(chain=chain(manifest, quantization))
         onnx_path, ir_path = (None, str(path)) if int8_format == "nncf" else (str(path), None)
-        size = quantization["bytes"]
+        size = quantization.bytes
+    phases = Phases(export_s=round(export_s, 4), export_cached=cached,
+                    quantization_s=round(quantization.seconds, 4) if quantization else None,
+                    eval_set_s=round(eval_set_s, 4) if config.task is not None else None)
     return Artifact(
         dir=str(directory), io_path=str(paths["io"]), input_names=tuple(family.input_names),
         onnx_path=onnx_path, openvino_ir_path=ir_path, quantization=quantization, variant_id=variant_id,
@@ -66,6 +77,7 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
         weights_bytes=meta.weights_bytes, params=meta.params, nonzero_params=meta.nonzero_params,
         flops_per_inference=meta.flops_per_inference,
         flops_nonzero_per_inference=meta.flops_nonzero_per_inference, eval_path=eval_path, eval_meta=eval_meta,
+        phases=phases,
     )
 
 
@@ -77,16 +89,16 @@ def _read_meta(path: Path) -> ArtifactMeta | None:
         return None
 
 
-def _eval_set(config: BenchConfig, family, directory: Path) -> tuple[str | None, EvalSetMeta | None]:
+def _eval_set(config: BenchConfig, family) -> tuple[str | None, EvalSetMeta | None]:
     """The evaluation set of config.task, with the dense fp32 model of the same family (or checkpoint) as the
-    reference for top-1 agreement."""
+    reference for top-1 agreement; one per dense model, shared by its variants."""
     if config.task is None:
         return None, None
     from .eval_set import prepare_eval_set
 
     dense_id = f"ckpt{checkpoint_id(config.checkpoint)}" if config.checkpoint else f"{config.model}:seed0"
     dense = lambda: build_model(config.model, None, config.checkpoint)[1]  # noqa: E731 - only built when missing
-    return prepare_eval_set(config, family, directory, dense, dense_id)
+    return prepare_eval_set(config, family, cache_dir() / "eval", dense, dense_id)
 
 
 def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static: bool, rebuild_meta: bool) -> None:
@@ -122,8 +134,9 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
         atomic_write_text(paths["meta"], json.dumps(meta.to_json()))
 
 
-def chain(manifest: dict | None, quantization: dict) -> str:
-    """What was done to the model, in order: "second-order 80% unstructured -> int8 qdq (128 examples of sst2 train)"."""
+def chain(manifest: dict | None, quantization: Quantization) -> str:
+    """What was done to the model, in order: "second-order 80% unstructured -> int8 qdq (128 examples of sst2 train)";
+    layers the sensitivity pass returned to fp32 are counted."""
     steps = []
     if manifest:
         typed = VariantManifest.from_json(manifest, "variant manifest")
@@ -132,7 +145,10 @@ def chain(manifest: dict | None, quantization: dict) -> str:
         steps.append(f"{typed.method or '?'}{amount} {typed.structure or '?'}")
     else:
         steps.append("dense")
-    calibration = quantization.get("calibration")
-    how = f" ({calibration['source']})" if calibration else ""
-    steps.append(f"int8 {quantization['format']}{how}")
+    how = [quantization.calibration.source] if quantization.calibration else []
+    if quantization.smoothquant_alpha is not None:
+        how.append(f"SmoothQuant {quantization.smoothquant_alpha:g}")
+    if quantization.returned_to_fp32:
+        how.append(f"{len(quantization.returned_to_fp32)} layers back to fp32")
+    steps.append(f"int8 {quantization.format}" + (f" ({'; '.join(how)})" if how else ""))
     return " -> ".join(steps)

@@ -6,6 +6,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from harness.backends.registry import backend_class
@@ -40,13 +41,17 @@ def measure(config: BenchConfig, *, machine: dict | None = None, commit: str | N
     machine = machine or fingerprint(config.instance_type)
     commit = commit if commit is not None else git_commit()
     cls = backend_class(config.backend)
+    started = time.perf_counter()
     try:
         artifact = prepare(config, static=cls.static_shapes, needs_onnx=cls.needs_onnx or bool(cls.int8_format(config)),
                            int8_format=cls.int8_format(config))
     except HarnessError as exc:
         return make_record(config, WorkerResult(status="error", reason=str(exc)), None, machine=machine, commit=commit)
-    return run_config(config, artifact, machine=machine, commit=commit, peak_gflops=peak_gflops if calibrate else None,
-                      results_root=root)
+    record = run_config(config, artifact, machine=machine, commit=commit,
+                        peak_gflops=peak_gflops if calibrate else None, results_root=root)
+    if record.phases is not None:
+        record = record.replace(phases=record.phases.replace(total_s=round(time.perf_counter() - started, 4)))
+    return record
 
 
 def run_configs(configs: list[BenchConfig], *, root: str | Path | None = None, force: bool = True,

@@ -14,11 +14,12 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 from harness.backends.registry import BACKENDS, backend_class
-from harness.contracts import Artifact, BenchConfig, RecordError, RunRecord, WorkerJob, WorkerResult
+from harness.contracts import Artifact, BenchConfig, Phases, RecordError, RunRecord, WorkerJob, WorkerResult
 from harness.foundation.errors import HarnessError
 from harness.foundation.paths import REPO_ROOT
 
@@ -145,8 +146,12 @@ def run_job(config: BenchConfig, artifact: Artifact, loadgen_dir: Path | None = 
     cpus = choose_cpus(config.threads) if config.settings.pinning else sorted(os.sched_getaffinity(0))
     job = WorkerJob(config=config, artifact=artifact, backend_spec=BACKENDS[config.backend], repo_root=str(REPO_ROOT),
                     loadgen_dir=str(loadgen_dir) if loadgen_dir else None)
+    spawned, t0 = time.time(), time.perf_counter()
     result = spawn_worker(job, interpreter=interpreter, cpus=cpus, threads=config.threads,
                           timeout_s=config.settings.timeout_s, memory_limit_mb=config.settings.memory_limit_mb)
+    started = round(result.started_at - spawned, 4) if result.started_at else None
+    result = result.replace(phases=(result.phases or Phases()).replace(
+        worker_s=round(time.perf_counter() - t0, 4), worker_start_s=started))
     if result.status == "ok" and result.effective and result.effective.backend_version is None:
         result = _with_version(result, cls)
     return result

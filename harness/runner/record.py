@@ -16,6 +16,7 @@ from harness.contracts import (
     LatencyStats,
     Machine,
     Metrics,
+    Phases,
     RecordConfig,
     RunRecord,
     WorkerResult,
@@ -32,6 +33,17 @@ def _manifest(artifact: Artifact | None):
     """The typed manifest of the variant an artifact was made from (neural or tree), or None for a dense model."""
     stored = artifact.variant_manifest if artifact else None
     return manifest_from_json(stored, "variant manifest") if stored else None
+
+
+def _phases(artifact: Artifact | None, result: WorkerResult) -> Phases | None:
+    """The export stage's phases (from the artifact) joined with the worker's and the parent's."""
+    parts = [p for p in (artifact.phases if artifact else None, result.phases) if p is not None]
+    if not parts:
+        return None
+    merged = {}
+    for p in parts:
+        merged |= {k: v for k, v in p.to_json().items() if v is not None}
+    return Phases(**merged)
 
 
 def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | None, *, machine: dict,
@@ -74,6 +86,7 @@ def make_record(config: BenchConfig, result: WorkerResult, artifact: Artifact | 
         stop_reason=result.stop_reason, quantization=artifact.quantization if artifact else None,
     )
     return RunRecord(
+        phases=_phases(artifact, result),
         schema_version=SCHEMA_VERSION, record_id=record_id or uuid.uuid4().hex, status=result.status, reason=result.reason,
         config_hash=config.config_hash(artifact.variant_id if artifact else None), config=record_config,
         effective=effective, metrics=metrics, samples_ms=tuple(samples),

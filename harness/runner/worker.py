@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-from harness.contracts import EvalDetails, Parity, Quality, WorkerJob, WorkerResult
+from harness.contracts import EvalDetails, Parity, Phases, Quality, WorkerJob, WorkerResult
 
 from .loadgen_run import LOADGEN_SCENARIOS
 
@@ -62,33 +62,40 @@ def parity(np, out, reference, precision: str):
                   top1_agreement=agree, ok=bool(diff <= tolerance))
 
 
-def _load_backend(job, result: dict):
+def _load_backend(job, result: dict, phases: dict):
     import importlib
 
     from harness.backends.base import BackendUnavailable
 
     module_name, _, cls_name = job.backend_spec.partition(":")
     try:
-        backend = getattr(importlib.import_module(module_name), cls_name)(job.config, job.artifact)
+        t0 = time.perf_counter()
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        cls.available()  # imports the engine: its own phase, apart from loading the model
+        phases["imports_s"] = time.perf_counter() - t0
+        backend = cls(job.config, job.artifact)
         t0 = time.perf_counter()
         backend.load()
-        result["load_s"] = time.perf_counter() - t0
+        result["load_s"] = phases["load_s"] = time.perf_counter() - t0
+        phases["compile_cached"] = getattr(backend, "compile_cached", None)
     except BackendUnavailable as exc:
         result.update(status="unsupported", reason=str(exc))
         return None
     return backend
 
 
-def _measure(job, backend, result: dict) -> None:
+def _measure(job, backend, result: dict, phases: dict) -> None:
     import numpy as np
 
     from .timing import timed_loop
 
     config, artifact, settings = job.config, job.artifact, job.config.settings
+    t0 = time.perf_counter()
     io = np.load(artifact.io_path) if artifact.io_path else None
     inputs = {name: io[f"input:{name}"] for name in artifact.input_names} if io is not None else {}
     prepared = backend.prepare(inputs)
     out = backend.to_numpy(backend.infer(prepared))
+    phases["parity_s"] = time.perf_counter() - t0
     if out is not None and io is not None:
         result["parity"] = parity(np, out, io["reference"], config.precision)
         if not result["parity"].ok:
@@ -98,17 +105,26 @@ def _measure(job, backend, result: dict) -> None:
                                   f"{p.tolerance:.3g} for {config.precision}); not timed"))
             return
     call = lambda: backend.infer(prepared)  # noqa: E731
+    t0 = time.perf_counter()
     loop = timed_loop(
         call, warmup_iters=settings.warmup_iters, warmup_s=settings.warmup_s, min_iters=settings.required_samples,
         min_duration_s=settings.min_duration_s, max_iters=settings.max_iters,
         max_duration_s=settings.max_duration_s, measure=backend.measure_fn(prepared),
     )
+    phases["timed_s"] = loop["timed_s"]
+    phases["warmup_s"] = time.perf_counter() - t0 - loop["timed_s"]
     result.update(loop)
-    if config.scenario in LOADGEN_SCENARIOS and not _loadgen(job, backend, np, inputs, prepared, result):
-        return
+    t0 = time.perf_counter()
+    if config.scenario in LOADGEN_SCENARIOS:
+        ran = _loadgen(job, backend, np, inputs, prepared, result)
+        phases["loadgen_s"] = time.perf_counter() - t0
+        if not ran:
+            return
     result.update(cpus_observed=_observed_cpus(), effective=backend.effective_settings(), kernel=backend.kernel_info())
     if artifact.eval_path:
+        t0 = time.perf_counter()
         result["quality"] = evaluate(np, backend, artifact, backend.eval_batch_size(config.batch_size))
+        phases["accuracy_s"] = time.perf_counter() - t0
     backend.close()
 
 
@@ -161,26 +177,31 @@ def evaluate(np, backend, artifact, batch_size: int):
     )
 
 
-def run(job):
-    """Measure one WorkerJob; returns a WorkerResult."""
+def run(job, started_at: float | None = None):
+    """Measure one WorkerJob; returns a WorkerResult. `started_at`: when this process began reading the job
+    (time.time()), so that the parent can tell how long the worker took to start."""
     result: dict = {"status": "ok", "cpus": sorted(os.sched_getaffinity(0))}
-    backend = _load_backend(job, result)
+    phases: dict = {}
+    backend = _load_backend(job, result, phases)
     if backend is not None:
         try:
-            _measure(job, backend, result)
+            _measure(job, backend, result, phases)
         except MemoryError:
             result.update(status="oom", reason="worker ran out of memory (MemoryError)")
     result["peak_rss_bytes"] = _peak_rss_bytes()
+    result["phases"] = Phases(**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in phases.items()})
+    result["started_at"] = started_at
     return WorkerResult(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in result.items()})
 
 
 def main() -> int:
+    started_at = time.time()
     text = sys.stdin.read()
     # keep the protocol's stdout clean: engines that print go to stderr
     protocol_out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     try:
-        result = run(WorkerJob.from_json(json.loads(text)))
+        result = run(WorkerJob.from_json(json.loads(text)), started_at)
     except MemoryError:
         result = WorkerResult(status="oom", reason="worker ran out of memory (MemoryError)")
     except BaseException as exc:  # every failure becomes a record

@@ -1,11 +1,11 @@
 """The default job: the real question on a real model, and the zoo's latency beside it.
 
 Steps:
-  1. all-MiniLM-L6-v2 fine-tuned on SST-2 (`harness finetune`, 160 steps of 16, cached) and a pruned variant of it with
-     recovery: second-order 80% unstructured plus distillation (recipes/demo-minilm-obert-80-kd.yaml, cached);
-     both in fp32 on every engine (the variant's torch row on the sparse kernel), the dense model in int8 on
-     ONNX Runtime, OpenVINO and DeepSparse, the variant in int8 on DeepSparse; accuracy on SST-2 dev measured
-     on the engine timed;
+  1. all-MiniLM-L6-v2 fine-tuned on SST-2 (`harness finetune`, 160 steps of 16, cached) and what `harness compress`
+     chooses for it within the demo's time budget (post-training pruning, int8 with the sensitivity pass, on ONNX
+     Runtime and OpenVINO, within 1 accuracy point; cached in <cache>/demo/compress); the checkpoint in fp32 on
+     every engine and in int8 on ONNX Runtime, OpenVINO and DeepSparse, the chosen variant in fp32 on every engine
+     and in its chosen precision on its engine; accuracy on SST-2 dev measured on the engine timed;
   2. the zoo's dense BERT-base, DistilBERT and ResNet50 on ONNX Runtime and OpenVINO (matrices/demo.yaml) and
      a one-shot 90%-magnitude BERT-base on the kernels that skip zeros (torch CSR, DeepSparse): seeded random
      weights, so their rows are latency-only (quality unknown) in the report;
@@ -17,13 +17,13 @@ Without SST-2 data (--data or $HARNESS_DATA_DIR) step 1 is skipped and the repor
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
 from harness.foundation.paths import REPO_ROOT
 
 ZOO_PRUNED_RECIPE = REPO_ROOT / "recipes" / "magnitude-oneshot-90.yaml"
-QUALITY_RECIPE = REPO_ROOT / "recipes" / "demo-minilm-obert-80-kd.yaml"
 ZOO_AGREEMENT_EXAMPLES = 64
 QUALITY_MAX_DURATION_S = 60.0  # the quality rows run until p99 is supported (368 samples), up to this
 DEMO_SLA_MS = 100.0
@@ -42,9 +42,15 @@ class QualityPart:
     seq_len: int = 64
     engines: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "deepsparse")
     int8_engines: tuple[str, ...] = ("onnxruntime", "openvino", "deepsparse")
-    variant_int8_engines: tuple[str, ...] = ("deepsparse",)  # sparse and int8 together: DeepSparse's case
-    recipe: Path = QUALITY_RECIPE
     eval_limit: int | None = None
+    # `harness compress` on the fine-tuned checkpoint (the step the second-order 80% + distillation used to take)
+    compress_engines: tuple[str, ...] = ("onnxruntime", "openvino")
+    compress_targets: tuple[float, ...] = (0.6, 0.5)
+    compress_budget_minutes: float = 4.0
+    max_quality_drop: float = 1.0
+    calibration_examples: int = 512  # training examples of the Fisher pass and reconstruction
+    heldout_examples: int = 512  # held-back training examples that judge pruning and int8
+    compress_settings: object = None  # measurement Settings of the compress run (None: its own defaults)
 
 
 def _say(message: str) -> None:
@@ -68,12 +74,12 @@ def ensure_demo_variant(model: str = "bert-base", *, progress: bool = True) -> P
     return out
 
 
-def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = True) -> tuple[Path, Path]:
-    """(the fine-tuned checkpoint, its pruned variant with recovery), made once and cached."""
+def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = True) -> tuple[Path, dict | None]:
+    """(the fine-tuned checkpoint, what `harness compress` chose for it: compress.json's `chosen`), made once and
+    cached; the compress run resumes where an interrupted one stopped."""
     from harness.foundation.machine import cache_dir
-    from harness.pruning.pruner import make_variant
-    from harness.pruning.recipes import load_recipe
 
+    from .compress import CompressPlan, run_compress
     from .finetune import finetune
 
     root = cache_dir() / "demo"
@@ -82,17 +88,24 @@ def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = 
         _say(f"fine-tuning {part.model} on SST-2 ({part.finetune_steps} steps) into {checkpoint}")
         finetune(part.model, data_dir, checkpoint, steps=part.finetune_steps, batch_size=part.batch_size,
                  max_train=part.max_train, seq_len=part.seq_len, progress=progress)
-    variant = root / f"{part.model}-sst2-obert-80-kd"
-    if not (variant / "manifest.json").is_file():
-        _say(f"pruning the checkpoint: second-order 80% with distillation recovery into {variant}")
-        make_variant(checkpoint.name, load_recipe(part.recipe), out_dir=variant, data_dir=data_dir,
-                     checkpoint=str(checkpoint), progress=progress, source=str(part.recipe))
-    return checkpoint, variant
+    out = root / "compress"
+    done = out / "compress.json"
+    previous = json.loads(done.read_text()) if done.is_file() else None
+    if previous is None or previous.get("status") == "running":
+        _say(f"compressing the checkpoint (`harness compress`, {part.compress_budget_minutes:g} minutes) into {out}")
+        extra = {"settings": part.compress_settings} if part.compress_settings is not None else {}
+        plan = CompressPlan(checkpoint=str(checkpoint), data_dir=str(data_dir), backends=part.compress_engines,
+                            max_quality_drop=part.max_quality_drop, budget_minutes=part.compress_budget_minutes,
+                            targets=part.compress_targets, seq_len=part.seq_len, eval_limit=part.eval_limit,
+                            calibration_examples=part.calibration_examples, heldout_examples=part.heldout_examples,
+                            **extra)
+        previous = run_compress(plan, out, progress=progress, echo=lambda m: _say(f"compress: {m}"))
+    return checkpoint, previous.get("chosen")
 
 
-def quality_configs(template, part: QualityPart, checkpoint: Path, variant: Path, data_dir: str) -> list:
-    """The checkpoint and its variant on every engine in fp32 (the variant's torch row on the sparse kernel, where
-    its zeros can be skipped), int8 where the engine has it, SST-2 accuracy measured on each."""
+def quality_configs(template, part: QualityPart, checkpoint: Path, chosen: dict | None, data_dir: str) -> list:
+    """The checkpoint on every engine in fp32 and in int8 where the engine has it, and the variant `harness compress`
+    chose on every engine in fp32 and in its chosen precision on its engine, SST-2 accuracy measured on each."""
     from harness.contracts import TaskSpec
 
     task = TaskSpec(name="sst2", data=str(data_dir), eval_limit=part.eval_limit)
@@ -102,12 +115,17 @@ def quality_configs(template, part: QualityPart, checkpoint: Path, variant: Path
     base = dataclasses.replace(template, model=checkpoint.name, checkpoint=str(checkpoint), seq_len=part.seq_len,
                                task=task, backend_settings={}, settings=settings)
     out = []
-    for v, int8_engines in ((None, part.int8_engines), (str(variant), part.variant_int8_engines)):
-        for engine in part.engines:
-            kernel = "sparse" if v and engine == "torch" else "dense"
-            out.append(dataclasses.replace(base, backend=engine, precision="fp32", variant=v, kernel=kernel))
-            if engine in int8_engines:
-                out.append(dataclasses.replace(base, backend=engine, precision="int8", variant=v))
+    for engine in part.engines:
+        out.append(dataclasses.replace(base, backend=engine, precision="fp32"))
+        if engine in part.int8_engines:
+            out.append(dataclasses.replace(base, backend=engine, precision="int8"))
+    variant = chosen.get("variant_dir") if chosen else None
+    if variant:
+        out += [dataclasses.replace(base, backend=engine, precision="fp32", variant=variant) for engine in part.engines]
+    if chosen and chosen.get("precision") == "int8":  # the chosen int8 model: the same sensitivity budget
+        int8 = dataclasses.replace(settings, int8_max_drop=chosen.get("int8_max_drop"),
+                                   heldout_examples=part.heldout_examples)
+        out.append(dataclasses.replace(base, backend=chosen["backend"], precision="int8", variant=variant, settings=int8))
     return out
 
 
@@ -128,8 +146,8 @@ def demo_configs(matrix_path, *, data_dir: str | None, prune: bool, pruned_model
     if prune and any(c.model == pruned_model for c in configs):
         configs += zoo_pruned_configs(configs, ensure_demo_variant(pruned_model, progress=progress), pruned_model)
     if data_dir:
-        checkpoint, variant = ensure_quality_models(part, data_dir, progress=progress)
-        configs = quality_configs(configs[0], part, checkpoint, variant, data_dir) + configs
+        checkpoint, chosen = ensure_quality_models(part, data_dir, progress=progress)
+        configs = quality_configs(configs[0], part, checkpoint, chosen, data_dir) + configs
     else:
         _say("no SST-2 data (--data DIR or $HARNESS_DATA_DIR): skipping the model measured for accuracy")
     return configs

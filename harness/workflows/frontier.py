@@ -8,13 +8,16 @@ engine that was timed, and the Pareto front of speed-up against quality.
 
 Every pruning method runs in the regime it was published for (harness.pruning recipes): movement pruning
 gradually during fine-tuning (hard and soft, Sanh et al. 2020), second-order one-shot and with recovery
-(Kurtic et al. 2022), layer dropping with distillation (oBERT's 6- and 3-layer models), gradual magnitude.
-A speed-up is a ratio within the run: the dense fp32 model on the same engine over the configuration, both
-pooled over the interleaved rounds, with a bootstrap 95% interval.
+(Kurtic et al. 2022), layer dropping with distillation (oBERT's 6- and 3-layer models), gradual magnitude, and
+post-training heads and neurons without retraining (Kwon et al. 2022; with data). A speed-up is a ratio within
+the run: the fastest dense fp32 engine over the configuration, both pooled over the interleaved rounds, with a
+bootstrap 95% interval; the same engine's dense fp32 ratio stands beside it, and the report names the CPU and its
+instruction sets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +98,7 @@ class FrontierPlan:
     engines: tuple[str, ...] = ("torch", "onnxruntime", "openvino", "deepsparse")
     precisions: tuple[str, ...] = ("fp32", "int8")
     variants: tuple[str, ...] = MINILM_VARIANTS
+    post_training: tuple[float, ...] = (0.6, 0.4)  # FLOPs targets of post-training variants (with data only)
     threads: int = 2
     scale: float = 1.0  # training length (quick runs use less)
     finetune_steps: int = 300
@@ -134,7 +138,27 @@ def build_models(plan: FrontierPlan, work: Path, echo=print) -> tuple[str | None
             make_variant(name, recipe, out_dir=path, data_dir=plan.data_dir, checkpoint=checkpoint, progress=False,
                          source=f"frontier {v}")
         out[v] = str(path)
+    if plan.data_dir and plan.post_training:
+        out |= post_training_variants(checkpoint, plan, work, echo)
     return checkpoint, out
+
+
+def post_training_variants(checkpoint: str, plan: FrontierPlan, work: Path, echo=print) -> dict[str, str]:
+    """{name: directory} of the checkpoint pruned after training (no retraining) to each FLOPs target; cached."""
+    from harness.pruning.post_training import Target
+    from harness.pruning.post_training_variant import PostTrainingPruner
+
+    pruner, out = None, {}
+    for flops in plan.post_training:
+        name = f"post-training-{round(100 * (1 - flops))}"
+        path = work / f"{Path(checkpoint).name}-{name}"
+        if not (path / "manifest.json").is_file():
+            echo(f"frontier: pruning after training to {flops:g} of the FLOPs -> {path}")
+            pruner = pruner or PostTrainingPruner(checkpoint, TaskSpec(name="sst2", data=plan.data_dir),
+                                                  seq_len=plan.seq_len, threads=plan.threads)
+            pruner.make(Target(flops=flops), path)
+        out[name] = str(path)
+    return out
 
 
 def frontier_configs(plan: FrontierPlan, checkpoint: str | None, variants: dict[str, str]) -> list[BenchConfig]:
@@ -171,44 +195,93 @@ class FrontierRow:
     kernel: str
     status: str
     p50_ms: float | None
-    speedup: float | None  # dense fp32 on the same engine / this configuration
+    speedup: float | None  # the fastest dense fp32 engine / this configuration (what a user would otherwise run)
     speedup_ci95: tuple[float, float] | None
     quality: float | None  # accuracy (SST-2) or agreement with the dense model (teacher)
     quality_ci95: tuple[float, float] | None
     quality_metric: str
     pareto: bool = False
+    speedup_same_engine: float | None = None  # the same engine's dense fp32 / this configuration
+    quality_drop: float | None = None  # points below the same engine's dense fp32 model
 
 
-def frontier_rows(records: list[RunRecord]) -> list[FrontierRow]:
-    """One row per configuration (samples pooled over rounds), speed-up against the same engine's dense fp32."""
-    from harness.foundation.stats import ratio_with_spread
+@dataclass(frozen=True)
+class Baseline:
+    """The fastest dense fp32 engine of a run: what every speed-up is stated against."""
 
+    engine: str
+    p50_ms: float
+    samples_ms: tuple[float, ...]
+
+
+def _median(samples) -> float:
+    return sorted(samples)[len(samples) // 2]
+
+
+def _groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
+    """Records by (variant, engine, precision, kernel): rounds with and without a task pool their samples."""
     groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
         groups.setdefault((r.variant_label, r.config.backend, r.config.precision, r.config.kernel), []).append(r)
-    base = {k[1]: [x for r in v if r.ok for x in r.samples_ms]
-            for k, v in groups.items() if k[0] == "dense" and k[2] == "fp32" and k[3] == "dense"}
+    return groups
+
+
+def dense_baselines(records: list[RunRecord]) -> dict[str, tuple[float, ...]]:
+    """{engine: pooled samples of its dense fp32 model}."""
+    return {k[1]: tuple(x for r in v if r.ok for x in r.samples_ms)
+            for k, v in _groups(records).items() if k[0] == "dense" and k[2] == "fp32" and k[3] == "dense"
+            and any(r.ok for r in v)}
+
+
+def fastest_dense(records: list[RunRecord]) -> Baseline | None:
+    base = {e: s for e, s in dense_baselines(records).items() if s}
+    if not base:
+        return None
+    engine = min(base, key=lambda e: _median(base[e]))
+    return Baseline(engine=engine, p50_ms=_median(base[engine]), samples_ms=base[engine])
+
+
+def frontier_rows(records: list[RunRecord]) -> list[FrontierRow]:
+    """One row per configuration (samples pooled over rounds): speed-up against the fastest dense fp32 engine,
+    with the same engine's dense fp32 beside it, and quality with its drop against the same engine's dense fp32."""
+    from harness.foundation.stats import ratio_with_spread
+
+    groups = _groups(records)
+    base = dense_baselines(records)
+    fastest = fastest_dense(records)
+    dense_quality = {k[1]: _quality(v) for k, v in groups.items() if k[0] == "dense" and k[2] == "fp32" and k[3] == "dense"}
     rows = []
     for (variant, engine, precision, kernel), recs in groups.items():
         ok = [r for r in recs if r.ok]
         samples = [x for r in ok for x in r.samples_ms]
-        ratio = ratio_with_spread(base[engine], samples) if samples and base.get(engine) else None
-        q = ok[-1].metrics.quality if ok else None
-        metric = "accuracy" if q and q.accuracy is not None else "agreement"
-        value = (q.accuracy if metric == "accuracy" else q.top1_agreement) if q else None
-        ci = (q.accuracy_ci95 if metric == "accuracy" else q.agreement_ci95) if q else None
+        ratio = ratio_with_spread(fastest.samples_ms, samples) if samples and fastest else None
+        same = _median(base[engine]) / _median(samples) if samples and base.get(engine) else None
+        value, ci, metric = _quality(recs)
+        reference = dense_quality.get(engine, (None, None, metric))[0]
         rows.append(FrontierRow(
-            variant=variant, chain=_chain(ok[-1] if ok else recs[-1]), engine=engine, precision=(ok[-1].precision if ok else precision),
-            kernel=ok[-1].kernel if ok else kernel, status="ok" if ok else recs[-1].status,
-            p50_ms=sorted(samples)[len(samples) // 2] if samples else None,
+            variant=variant, chain=_chain(ok[-1] if ok else recs[-1]), engine=engine,
+            precision=(ok[-1].precision if ok else precision), kernel=ok[-1].kernel if ok else kernel,
+            status="ok" if ok else recs[-1].status, p50_ms=_median(samples) if samples else None,
             speedup=ratio["ratio"] if ratio else None, speedup_ci95=tuple(ratio["ci95"]) if ratio else None,
-            quality=value, quality_ci95=tuple(ci) if ci else None, quality_metric=metric))
+            speedup_same_engine=same, quality=value, quality_ci95=ci, quality_metric=metric,
+            quality_drop=round(100.0 * (reference - value), 4) if value is not None and reference is not None else None))
     return mark_pareto(rows)
+
+
+def _quality(records: list[RunRecord]) -> tuple[float | None, tuple | None, str]:
+    """(accuracy or agreement, its interval, which) from the newest record that measured quality."""
+    q = next((r.metrics.quality for r in reversed(records) if r.ok and r.metrics.quality is not None), None)
+    metric = "accuracy" if q and q.accuracy is not None else "agreement"
+    if q is None:
+        return None, None, metric
+    value = q.accuracy if metric == "accuracy" else q.top1_agreement
+    ci = q.accuracy_ci95 if metric == "accuracy" else q.agreement_ci95
+    return value, tuple(ci) if ci else None, metric
 
 
 def _chain(record: RunRecord) -> str:
     if record.effective.quantization:
-        return record.effective.quantization.get("chain", "")
+        return record.effective.quantization.chain or ""
     if not record.config.variant:
         return "dense"
     return f"{record.config.method or '?'} {record.config.structure or '?'}"
@@ -238,5 +311,8 @@ def run_frontier(plan: FrontierPlan, *, out_dir, repeats: int = 2, progress: boo
     say(f"frontier: {len(configs)} configurations x {repeats} interleaved rounds")
     records = run_configs(configs, root=out, force=True, repeats=repeats, progress=progress, calibrate=False)
     rows = frontier_rows(records)
-    write_frontier(rows, plan, out)
+    plan_json = {k: v for k, v in dataclasses.asdict(plan).items() if k != "settings"}
+    write_frontier(rows, out, title=f"Speed/quality frontier: {plan.model}", threads=plan.threads,
+                   seq_len=plan.seq_len, machine=records[0].machine if records else None,
+                   baseline=fastest_dense(records), plan=plan_json)
     return rows
