@@ -353,6 +353,8 @@ class Args:
 
 
 def _bench(a: Args) -> None:
+    if a.has("--int8-max-drop"):
+        a.default("--heldout-examples", 32)
     for flag in ("--threads", "--batch", "--backend"):  # each engine runs in tests of its own; here, the command
         a.first(flag)
     for flag in ("--precision", "--kernel"):  # both ends: int8 beside fp32, sparse beside dense
@@ -404,10 +406,22 @@ def _finetune(a: Args) -> None:
 def _prune(a: Args) -> None:
     a.first("--keep-layers")  # the tiny models have two layers
     a.default("--no-progress")
+    if a.get("--method") == "post-training":
+        a.default("--calibration-examples", 16)
 
 
 def _run(a: Args) -> None:
     a.default("--quiet")
+
+
+def _compress(a: Args) -> None:
+    a.first("--backend")  # each engine's candidates run in tests/test_compress.py
+    a.first("--targets")
+    a.set("--budget-minutes", 10)
+    for flag, value in (("--calibration-examples", 16), ("--heldout-examples", 16), ("--eval-limit", 32),
+                        ("--min-duration", 0.05), ("--targets", 0.5)):
+        a.default(flag, value)
+    a.default("--no-progress")
 
 
 def _submit(a: Args) -> None:
@@ -426,6 +440,7 @@ HARNESS_RULES = {
     "harness run": Tiny(_run),
     "harness results": Tiny(),
     "harness prune": Tiny(_prune),
+    "harness compress": Tiny(_compress),
     "harness finetune": Tiny(_finetune),
     "harness sweep": Tiny(_sweep),
     "harness trees": Tiny(_trees),
