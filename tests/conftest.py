@@ -9,9 +9,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Artifacts and calibration go to a session cache; results to a per-test directory (below)."""
+    """Artifacts and calibration go to a session cache; results to a per-test directory (below). Under pytest-xdist
+    (`make test` runs two workers) the workers share one cache, beside their own temporary roots: the harness's cache
+    is written whole and renamed into place, so two workers building the same export both leave a complete one."""
     if "HARNESS_CACHE_DIR" not in os.environ:
-        os.environ["HARNESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("harness-cache"))
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = tmp_path_factory.getbasetemp().parent / "harness-cache"
+            shared.mkdir(exist_ok=True)
+            os.environ["HARNESS_CACHE_DIR"] = str(shared)
+        else:
+            os.environ["HARNESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("harness-cache"))
     _seed_gemm_peaks()
     yield
 
