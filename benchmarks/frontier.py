@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     if args.quick:
         settings = Settings(warmup_iters=1, warmup_s=0.0, min_iters=5, min_duration_s=0.05, percentile_target=None,
                             calibration_examples=8)
-        extra = {"scale": 0.02, "finetune_steps": 10, "max_train": 64, "eval_limit": 32}
+        extra = {"scale": 0.02, "finetune_steps": 10, "max_train": 64, "eval_limit": 32, "calibration_examples": 32,
+                 "heldout_examples": 32}
     default = QUICK_VARIANTS if args.quick else MINILM_VARIANTS if args.data else BERT_BASE_VARIANTS
     variants = tuple(args.variants.split(",")) if args.variants else default
     engines = args.engines or (QUICK_ENGINES if args.quick else ENGINES)

@@ -75,8 +75,8 @@ def test_a_snippet_that_passes_records_its_run(tmp_path, bare):
 
 
 @pytest.mark.parametrize("body, language, message", [
-    ("harness compress --model bert-base", "bash",
-     "add a 'harness compress' entry to RULES in tests/docs_commands.py"),
+    ("harness prices compare --region us-east-2", "bash",
+     "add a 'harness prices' entry to RULES in tests/docs_commands.py"),
     ("vegeta attack -rate 50", "sh", "add a 'vegeta' entry to RULES"),
     ("harness bench --model gpt2 --backend onnxruntime", "bash",
      "no tiny model for 'gpt2': add 'gpt2': '<tiny zoo model>' to TINY_MODELS"),

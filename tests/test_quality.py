@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from harness.cli import main
-from harness.contracts import MIN_SAMPLES, BenchConfig, Settings, TaskSpec
+from harness.contracts import MIN_SAMPLES, SCHEMA_VERSION, BenchConfig, Settings, TaskSpec
 from harness.measure.bench import measure
 from harness.models.checkpoint import checkpoint_family
 from harness.results.store import load_records
@@ -79,7 +79,7 @@ def test_a_zoo_name_still_loads_a_checkpoint_and_keeps_its_three_labels(ckpts, t
     assert r.status == "ok", r.reason
     assert r.metrics.parity.ok and r.metrics.parity.top1_agreement == 1.0
     q = r.metrics.quality
-    assert q.details["label_names"] == ["neg", "neu", "pos"] and q.examples == 6
+    assert q.details.label_names == ("neg", "neu", "pos") and q.examples == 6
     own = [LABELS3[p] for p in predictions(directory, texts + ["a third film", "another film", "the last film"], 16)]
     expected = sum(a == b for a, b in zip(own, labels + ["neu", "pos", "neg"])) / 6
     assert q.accuracy == pytest.approx(expected) and q.accuracy >= 0.5  # the first three are right by construction
@@ -228,7 +228,7 @@ def test_results_csv_opens_in_pandas_without_options(ckpts, results_dir, capsys)
         append_record(r)
     assert main(["results", "--format", "csv"]) == 0
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(frame["backend"]) == ["openvino"] and frame["csv_schema_version"].tolist() == [2]
+    assert list(frame["backend"]) == ["openvino"] and frame["csv_schema_version"].tolist() == [SCHEMA_VERSION]
 
 
 # -- fine-tune, prune and measure a checkpoint: the demo's path, on a tiny model -----------------------------------

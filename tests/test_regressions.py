@@ -142,7 +142,7 @@ def test_a_schema_version_1_record_keeps_its_identity():
                                     "openvino_sparse_rate": None, "sparse_threshold": None}},
             "machine": {"id": "acccc04cdf3c"}}
     rec = RunRecord.from_json(line)
-    assert rec.schema_version == 2 and rec.config.backend_settings == {}
+    assert rec.schema_version == 3 and rec.config.backend_settings == {}
     assert rec.config.bench_config.config_hash(None) == "8e482be4dd5aaf57"  # as the demo stored it on 2026-11-25
 
 

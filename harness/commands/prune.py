@@ -72,6 +72,8 @@ def register(sub):
     g.add_argument("--seq", type=integer(2, 4096), default=64, help="sequence length of the FLOPs and latency models (default 64)")
     g.add_argument("--calibration-examples", type=integer(8), metavar="N",
                    help="training examples for the Fisher pass and reconstruction (default 512)")
+    g.add_argument("--heldout-examples", type=integer(8), metavar="N",
+                   help="held-back training examples that judge the pruned model (default 512)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, metavar="DIR", help="variant directory to write (replaced if it holds a variant)")
     p.set_defaults(func=run)
@@ -122,7 +124,7 @@ def run(args) -> int:
 
     if args.method == POST_TRAINING:
         return run_post_training(args)
-    for flag in ("target_flops", "target_latency_ms", "backend", "calibration_examples"):
+    for flag in ("target_flops", "target_latency_ms", "backend", "calibration_examples", "heldout_examples"):
         if getattr(args, flag) is not None:
             raise ConfigError(f"--{flag.replace('_', '-')} applies to --method {POST_TRAINING} only")
     if not args.model and not args.checkpoint:
@@ -187,6 +189,7 @@ def run_post_training(args) -> int:
     path, manifest = post_training_variant(
         args.checkpoint, data, args.out, target_flops=args.target_flops, target_latency_ms=args.target_latency_ms,
         backend=args.backend, threads=args.threads, seq_len=args.seq, calibration_examples=args.calibration_examples,
+        heldout_examples=args.heldout_examples,
         echo=lambda m: print(f"harness prune: {m}"))
     report, q = manifest["post_training"], manifest["quality"]
     print(f"variant: {path}")

@@ -99,6 +99,8 @@ class FrontierPlan:
     precisions: tuple[str, ...] = ("fp32", "int8")
     variants: tuple[str, ...] = MINILM_VARIANTS
     post_training: tuple[float, ...] = (0.6, 0.4)  # FLOPs targets of post-training variants (with data only)
+    calibration_examples: int = 512  # post-training: training examples of the Fisher pass and reconstruction
+    heldout_examples: int = 512  # ... and the held-back ones that judge it
     threads: int = 2
     scale: float = 1.0  # training length (quick runs use less)
     finetune_steps: int = 300
@@ -155,6 +157,8 @@ def post_training_variants(checkpoint: str, plan: FrontierPlan, work: Path, echo
         if not (path / "manifest.json").is_file():
             echo(f"frontier: pruning after training to {flops:g} of the FLOPs -> {path}")
             pruner = pruner or PostTrainingPruner(checkpoint, TaskSpec(name="sst2", data=plan.data_dir),
+                                                  calibration_examples=plan.calibration_examples,
+                                                  heldout_examples=plan.heldout_examples,
                                                   seq_len=plan.seq_len, threads=plan.threads)
             pruner.make(Target(flops=flops), path)
         out[name] = str(path)
