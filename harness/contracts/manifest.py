@@ -154,7 +154,7 @@ class VariantManifest(Kinded, Versioned):
     post_training: dict[str, Any] | None = None  # harness.pruning.post_training's report: target, search, fits
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
         super().__post_init__()
@@ -222,7 +222,7 @@ class TreeVariantManifest(Kinded, Versioned):
     sklearn_version: str | None = None
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def checkpoint(self) -> str | None:

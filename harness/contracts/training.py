@@ -49,7 +49,7 @@ class DenseFinetuneEntry(Kinded, Versioned):
     final_loss: float | None = None
     wall_time_s: float | None = None
     kind: str = KIND
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,4 @@ class FinetuneDescription(Kinded, Versioned):
     harness_version: str | None = None
     vocabulary_resized: VocabularyResize | None = None
     kind: str = KIND
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
