@@ -7,7 +7,7 @@ from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig
 from harness.foundation.errors import ConfigError
 
 from . import add_command
-from .checks import MAX_REPEATS, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer, listed
+from .checks import MAX_REPEATS, add_results_argument, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer, listed
 from .flags import (
     add_setting_flags,
     field_default,
@@ -131,7 +131,7 @@ def register(sub):
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole list N times, interleaved")
     add_force_threads_argument(p)
     add_task_arguments(p)
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--skip-recorded", action="store_true", help="skip configurations already recorded for this machine and commit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)

@@ -87,6 +87,13 @@ def integers(minimum: int = 1):
     return listed(integer(minimum), "integers")
 
 
+def add_results_argument(p, holds: str = "") -> None:
+    """--results: the local results directory a command reads or appends to (results_root resolves the default);
+    `holds` says what the command keeps under it."""
+    where = f"results directory{': ' + holds if holds else ''}"
+    p.add_argument("--results", default=None, metavar="DIR", help=f"{where} (default $HARNESS_RESULTS_DIR, else results/)")
+
+
 def results_root(value: str | None) -> tuple[str, str]:
     """(the results root a command will use, the flag or variable that chose it). An empty --results is a path
     like any other (refused by the checks), never a silent fallback to the default."""

@@ -8,7 +8,7 @@ from harness.pricing.catalog import parse_instance_list
 from harness.results.cost.query import DEFAULT_QUERY, CostQuery
 
 from . import add_actions, add_command
-from .checks import check_inputs, check_path_text, check_report_out, check_results_to_read, real
+from .checks import add_results_argument, check_inputs, check_path_text, check_report_out, check_results_to_read, real
 
 
 def register(sub):
@@ -36,8 +36,7 @@ def register(sub):
     c.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
     c.add_argument("--snapshot-dir", default=d.snapshot_dir,
                    help=f"user price snapshots (default {d.snapshot_dir})")
-    c.add_argument("--results", default=None, metavar="DIR",
-                   help="results root holding runs/*.jsonl (default $HARNESS_RESULTS_DIR or results)")
+    add_results_argument(c, "the run records (runs/*.jsonl)")
     c.add_argument("--gpu-reference", action=argparse.BooleanOptionalAction, default=d.gpu_reference,
                    help="use published GPU figures, or figures derived from the model family's by GFLOPs (labelled), "
                         "where no GPU record exists (default on)")

@@ -6,7 +6,7 @@ from harness.foundation.errors import ConfigError
 
 from . import add_command
 from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, task_from_args
-from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer, listed
+from .checks import MAX_REPEATS, add_results_argument, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer, listed
 from .flags import settings_from_args
 
 
@@ -31,7 +31,7 @@ def register(sub):
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
     p.add_argument("--prepare-only", action="store_true", help="make the variants, print their paths and stop")
     p.add_argument("--out", default=None, help="also write the table to OUT.md and a summary to OUT.json")
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)
     add_task_arguments(p)

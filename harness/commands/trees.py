@@ -6,7 +6,7 @@ import os
 
 from . import add_command
 from .bench import add_force_threads_argument
-from .checks import MAX_REPEATS, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, listed, real
+from .checks import MAX_REPEATS, add_results_argument, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, listed, real
 
 
 def register(sub):
@@ -37,7 +37,7 @@ def register(sub):
     p.add_argument("--min-duration", type=real(0), default=1.0, metavar="S", help="time at least S seconds per run (default 1)")
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run every configuration N times, interleaved")
     p.add_argument("--no-bench", action="store_true", help="sweep and report accuracy only; no latency runs")
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
