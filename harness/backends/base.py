@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.contracts import Artifact, BenchConfig, Contract, DenseEvidence, EngineReport, KernelInfo, RecordError
+from harness.contracts import Artifact, BenchConfig, DenseEvidence, EngineOptions, EngineReport, KernelInfo, RecordError
 
 
 class BackendUnavailable(Exception):
@@ -19,7 +19,7 @@ class BackendUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class NoSettings(Contract):
+class NoSettings(EngineOptions):
     """A backend without knobs of its own."""
 
 
@@ -31,7 +31,7 @@ class Backend:
 
     Subclasses set:
       name           registry name
-      Settings       a frozen dataclass (a Contract) of the engine's own knobs, with defaults; a
+      Settings       a frozen dataclass (an EngineOptions) of the engine's own knobs, with defaults; a
                      configuration's backend_settings holds the non-default ones, validated by it
       needs_onnx     True when load() takes the ONNX artifact (False: builds the torch model itself)
       static_shapes  True when the engine needs an ONNX export with fixed batch and sequence

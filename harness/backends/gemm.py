@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, GemmEngine
+from harness.contracts import EngineOptions, EngineReport, GemmEngine
 
 from .base import Backend
 
@@ -18,7 +18,7 @@ GEMM_ENGINES = ("torch", "onnxruntime")
 
 
 @dataclass(frozen=True)
-class GemmSettings(Contract):
+class GemmSettings(EngineOptions):
     gemm_engine: str = "torch"  # one of GEMM_ENGINES
     gemm_size: int = 2048  # n of the n x n x n product
 

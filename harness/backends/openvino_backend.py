@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, OpenVinoEngine, check_options, option
+from harness.contracts import EngineOptions, EngineReport, OpenVinoEngine, option
 
 from .base import Backend, BackendUnavailable
 
@@ -19,16 +19,13 @@ DEFAULT_SPARSE_RATE = 0.8  # the decompression rate asked for with --kernel spar
 
 
 @dataclass(frozen=True)
-class OpenVinoSettings(Contract):
+class OpenVinoSettings(EngineOptions):
     streams: int = option(1, "OpenVINO NUM_STREAMS", flag="--streams", metavar="N", minimum=1)
     openvino_sparse_rate: float | None = option(
         None, "OpenVINO --kernel sparse: CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE", flag="--openvino-sparse-rate",
         metavar="F", minimum=0, maximum=1, default_text=f"{DEFAULT_SPARSE_RATE:g}")
     quantizer: str = option("nncf", "OpenVINO --precision int8: NNCF post-training quantization (nncf) or the ONNX QDQ "
                             "graph (qdq)", flag="--quantizer", choices=("nncf", "qdq"))
-
-    def __post_init__(self):
-        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class OpenVinoBackend(Backend):

@@ -14,18 +14,15 @@ import json
 import os
 from dataclasses import dataclass
 
-from harness.contracts import Contract, EngineReport, OrtEngine, OrtGraphOps, check_options, option
+from harness.contracts import EngineOptions, EngineReport, OrtEngine, OrtGraphOps, option
 
 from .base import Backend, BackendUnavailable
 
 
 @dataclass(frozen=True)
-class OrtSettings(Contract):
+class OrtSettings(EngineOptions):
     spinning: bool = option(True, "let ONNX Runtime's intra-op threads spin while waiting (otherwise they sleep)",
                             flag="--no-spinning")
-
-    def __post_init__(self):
-        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class OrtBackend(Backend):

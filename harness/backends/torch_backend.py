@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contracts import Contract, DenseEvidence, EngineReport, KernelInfo, TorchEngine, check_options, option
+from harness.contracts import DenseEvidence, EngineOptions, EngineReport, KernelInfo, TorchEngine, option
 from harness.quantization.quantize import KEEP_FP32
 
 from .base import Backend, BackendUnavailable
 
 
 @dataclass(frozen=True)
-class TorchSettings(Contract):
+class TorchSettings(EngineOptions):
     sparse_threshold: float | None = option(None, "torch --kernel sparse: the lowest weight sparsity of a Linear layer "
                                             "that runs as CSR", flag="--sparse-threshold", metavar="F", minimum=0,
                                             maximum=1, default_text="the measured crossover")
-
-    def __post_init__(self):
-        check_options(self, "")  # Backend.parse_settings adds where it was set
 
 
 class TorchBackend(Backend):

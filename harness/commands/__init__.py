@@ -15,3 +15,10 @@ def add_command(sub, name: str, help: str, example: str, description: str | None
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_actions(p, dest: str, metavar: str = "ACTION"):
+    """The sub-actions of command `p` (`harness prices show`), each added with add_command; the command alone
+    prints its help and exits 2."""
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    return p.add_subparsers(dest=dest, metavar=metavar, parser_class=type(p))

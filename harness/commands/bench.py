@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from harness.backends.registry import USER_BACKENDS
 from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig
 from harness.foundation.errors import ConfigError
-from harness.foundation.validation import short
 
 from . import add_command
-from .checks import MAX_REPEATS, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer
+from .checks import MAX_REPEATS, add_results_argument, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer, listed
 from .flags import (
     add_setting_flags,
     field_default,
@@ -28,19 +25,6 @@ FLAGS = {
     "precisions": "--precision", "kernels": "--kernel", "variants": "--variant", "scenario": "--scenario",
     "instance_type": "--instance-type", "checkpoints": "--checkpoint", "task": "--task",
 } | settings_flags()
-
-
-def csv_list(kind: str, cast=str):
-    def parse(text: str):
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {short(text)}")
-        try:
-            return [cast(x) for x in items]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected integers, got {short(text)}") from None
-
-    return parse
 
 
 def add_settings_arguments(p) -> None:
@@ -91,7 +75,7 @@ def add_task_arguments(p) -> None:
                                                  "generated inputs)")
     g.add_argument("--data", default=None, help="sst2: the data directory (train.tsv, dev.tsv); "
                                                  "text-classification: a TSV or CSV file")
-    g.add_argument("--text-columns", type=csv_list("text column"), default=None,
+    g.add_argument("--text-columns", type=listed(), default=None,
                    help="text-classification: the text column, or two for sentence pairs (a,b)")
     g.add_argument("--label-column", default=None, help="text-classification: the label column")
     g.add_argument("--eval-limit", type=int, default=None, metavar="N", help="evaluate at most N examples")
@@ -122,21 +106,21 @@ def register(sub):
         sub, "bench", "measure models on backends and store one record per configuration",
         "harness bench --model bert-base,distilbert --backend torch,onnxruntime,openvino --threads 1,2 --batch 1 --seq 128",
     )
-    p.add_argument("--model", type=csv_list("model"), default=None,
+    p.add_argument("--model", type=listed(), default=None,
                    help="model name(s), comma-separated (see `harness models`); optional with --checkpoint")
-    p.add_argument("--backend", required=True, type=csv_list("backend"), help=f"{', '.join(USER_BACKENDS)}, comma-separated")
-    p.add_argument("--threads", type=csv_list("threads", int), default=[field_default(BenchConfig, "threads")],
+    p.add_argument("--backend", required=True, type=listed(), help=f"{', '.join(USER_BACKENDS)}, comma-separated")
+    p.add_argument("--threads", type=listed(int, "integers"), default=[field_default(BenchConfig, "threads")],
                    help=f"thread count(s), e.g. 1,2 (default {field_default(BenchConfig, 'threads')})")
-    p.add_argument("--batch", type=csv_list("batch", int), default=[field_default(BenchConfig, "batch_size")],
+    p.add_argument("--batch", type=listed(int, "integers"), default=[field_default(BenchConfig, "batch_size")],
                    help=f"batch size(s) (default {field_default(BenchConfig, 'batch_size')}; the offline scenario sweeps "
                         f"{','.join(map(str, OFFLINE_BATCHES))} unless given)")
-    p.add_argument("--seq", type=csv_list("seq", int), default=None, help="sequence length(s) (image side for resnet50); default per model")
-    p.add_argument("--precision", type=csv_list("precision"), default=[field_default(BenchConfig, "precision")],
+    p.add_argument("--seq", type=listed(int, "integers"), default=None, help="sequence length(s) (image side for resnet50); default per model")
+    p.add_argument("--precision", type=listed(), default=[field_default(BenchConfig, "precision")],
                    help=f"{', '.join(PRECISIONS)} (default {field_default(BenchConfig, 'precision')}); int8 is static "
                         "(calibrated where the engine has it), int8-dynamic ONNX Runtime's dynamic quantization")
-    p.add_argument("--kernel", type=csv_list("kernel"), default=[field_default(BenchConfig, "kernel")],
+    p.add_argument("--kernel", type=listed(), default=[field_default(BenchConfig, "kernel")],
                    help=f"{' or '.join(KERNELS)} (default {field_default(BenchConfig, 'kernel')})")
-    p.add_argument("--variant", type=csv_list("variant"), default=[None], help="variant directory(ies) from `harness prune`; `dense` (or none) for the model itself, e.g. dense,DIR")
+    p.add_argument("--variant", type=listed(), default=[None], help="variant directory(ies) from `harness prune`; `dense` (or none) for the model itself, e.g. dense,DIR")
     p.add_argument("--checkpoint", default=None,
                    help="local Hugging Face checkpoint directory (config.json + weights; nothing is downloaded); "
                         "without --model its config.json says the architecture (bert, distilbert, roberta, resnet)")
@@ -147,7 +131,7 @@ def register(sub):
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole list N times, interleaved")
     add_force_threads_argument(p)
     add_task_arguments(p)
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--skip-recorded", action="store_true", help="skip configurations already recorded for this machine and commit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)

@@ -64,17 +64,34 @@ def real(minimum: float = 0.0, *, zero: bool = False, maximum: float | None = No
     return parse
 
 
-def integers(minimum: int = 1):
-    """An argparse type: a comma-separated list of integers >= minimum."""
-    one = integer(minimum)
+def listed(one=str, what: str = "", example: str = ""):
+    """An argparse type: a comma-separated list, each item through `one` (a cast such as int or float, or an
+    argparse type such as integer(1)); `what` and `example` name the items in the error line."""
 
-    def parse(text: str) -> list[int]:
+    def parse(text: str) -> list:
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {_shown(text)}")
-        return [one(x) for x in items]
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list{' of ' + what if what else ''}, "
+                                             f"got {_shown(text)}")
+        try:
+            return [one(x) for x in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what or 'values'}{' such as ' + example if example else ''}, "
+                                             f"got {_shown(text)}") from None
 
     return parse
+
+
+def integers(minimum: int = 1):
+    """An argparse type: a comma-separated list of integers >= minimum."""
+    return listed(integer(minimum), "integers")
+
+
+def add_results_argument(p, holds: str = "") -> None:
+    """--results: the local results directory a command reads or appends to (results_root resolves the default);
+    `holds` says what the command keeps under it."""
+    where = f"results directory{': ' + holds if holds else ''}"
+    p.add_argument("--results", default=None, metavar="DIR", help=f"{where} (default $HARNESS_RESULTS_DIR, else results/)")
 
 
 def results_root(value: str | None) -> tuple[str, str]:

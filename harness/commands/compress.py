@@ -5,24 +5,10 @@ from __future__ import annotations
 import time
 
 from . import add_command
-from .checks import check_inputs, check_replaceable_output, integer, real
+from .checks import check_inputs, check_replaceable_output, integer, listed, real
 
 EXAMPLE = ("harness compress --checkpoint checkpoints/minilm-sst2 --task sst2 --data ../shared/data/sst2 "
            "--backend openvino,onnxruntime --max-quality-drop 1 --budget-minutes 15 --out out/minilm")
-
-
-def _fractions(text: str) -> tuple[float, ...]:
-    import argparse
-
-    parse = real(0.0, maximum=1.0)
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected comma-separated fractions such as 0.7,0.5, got {text!r}")
-    return tuple(parse(x) for x in items)
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def register(sub):
@@ -47,15 +33,15 @@ def register(sub):
     p.add_argument("--task", default="sst2", choices=("sst2",), help="the task: calibration and held-back examples from "
                    "its training split, accuracy on its dev split (default sst2)")
     p.add_argument("--data", metavar="DIR", help="the task's data (SST-2 layout); default $HARNESS_DATA_DIR")
-    p.add_argument("--backend", type=_names, default=d.backends, metavar="B[,B...]",
+    p.add_argument("--backend", type=listed(), default=d.backends, metavar="B[,B...]",
                    help=f"engines to try (default {','.join(d.backends)})")
     p.add_argument("--max-quality-drop", type=real(0, zero=True), default=d.max_quality_drop, metavar="P",
                    help=f"accuracy points a candidate may lose against its engine's dense fp32 model (default {d.max_quality_drop:g})")
     p.add_argument("--budget-minutes", type=real(0), default=d.budget_minutes, metavar="M",
                    help=f"wall-clock budget, set-up included (default {d.budget_minutes:g})")
-    p.add_argument("--targets", type=_fractions, default=DEFAULT_TARGETS, metavar="F[,F...]",
+    p.add_argument("--targets", type=listed(real(0.0, maximum=1.0), "fractions", "0.7,0.5"), default=DEFAULT_TARGETS, metavar="F[,F...]",
                    help=f"kept fractions of the dense head and FFN FLOPs to prune to (default {','.join(map(str, DEFAULT_TARGETS))})")
-    p.add_argument("--precision", type=_names, default=d.precisions, metavar="P[,P]",
+    p.add_argument("--precision", type=listed(), default=d.precisions, metavar="P[,P]",
                    help="fp32 and/or int8 (default fp32,int8)")
     p.add_argument("--threads", type=integer(1, 1024), default=d.threads, help=f"threads per engine (default {d.threads})")
     p.add_argument("--seq", type=integer(2, 4096), default=d.seq_len, help=f"sequence length (default {d.seq_len})")
@@ -91,9 +77,9 @@ def run(args) -> int:
     check_sst2_dir(data)
     settings = dataclasses.replace(COMPRESS_SETTINGS, min_duration_s=args.min_duration,
                                    warmup_s=min(COMPRESS_SETTINGS.warmup_s, args.min_duration))
-    plan = CompressPlan(checkpoint=args.checkpoint, data_dir=data, task=args.task, backends=args.backend,
+    plan = CompressPlan(checkpoint=args.checkpoint, data_dir=data, task=args.task, backends=tuple(args.backend),
                         max_quality_drop=args.max_quality_drop, budget_minutes=args.budget_minutes,
-                        targets=args.targets, precisions=args.precision, threads=args.threads, seq_len=args.seq,
+                        targets=tuple(args.targets), precisions=tuple(args.precision), threads=args.threads, seq_len=args.seq,
                         calibration_examples=args.calibration_examples, heldout_examples=args.heldout_examples,
                         eval_limit=args.eval_limit, settings=settings)
     document = run_compress(plan, args.out, progress=not args.no_progress, started=started)

@@ -10,7 +10,7 @@ from harness.foundation.paths import REPO_ROOT
 
 from . import add_command
 from .bench import add_force_threads_argument, check_before_measuring
-from .checks import check_input_dir
+from .checks import add_results_argument, check_input_dir
 
 DEMO_MATRIX = REPO_ROOT / "matrices" / "demo.yaml"
 
@@ -20,7 +20,7 @@ def register(sub):
         sub, "demo", "the default job: all-MiniLM-L6-v2 fine-tuned on SST-2 and pruned with recovery, accuracy measured on every engine in fp32 and int8, the zoo's dense models beside it, then a quality-gated cost report",
         "harness demo --results results/",
     )
-    p.add_argument("--results", default=None, help="results directory (default results/)")
+    add_results_argument(p)
     p.add_argument("--matrix", default=str(DEMO_MATRIX), help="matrix to run instead of matrices/demo.yaml")
     p.add_argument("--force", action="store_true", help="re-measure configurations already recorded for this commit")
     p.add_argument("--no-prune", action="store_true", help="dense models only (no pruned BERT-base)")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
-from . import add_command
+from . import add_actions, add_command
 from .checks import (
     check_input_dir,
     check_inputs,
@@ -28,21 +27,15 @@ def register(sub):
         f"{PLAN_EXAMPLE}\n  harness fleet submit fleet/\n"
         "  harness fleet collect --results s3://bench-results/nightly --out results/reports/fleet --plan fleet/",
     )
-    kinds = p.add_subparsers(dest="fleet_action", metavar="ACTION", parser_class=type(p))
+    kinds = add_actions(p, "fleet_action")
     _plan_parser(kinds)
     _submit_parser(kinds)
     _collect_parser(kinds)
     _worker_parser(kinds)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _sub(kinds, name, help, example):
-    return kinds.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _plan_parser(kinds):
-    c = _sub(kinds, "plan", "write AWS Batch job definitions and array submissions and Kubernetes Indexed Jobs, "
+    c = add_command(kinds, "plan", "write AWS Batch job definitions and array submissions and Kubernetes Indexed Jobs, "
              "one per instance type, each child measuring one shard on a machine of its own", PLAN_EXAMPLE)
     c.add_argument("matrix", help="matrix YAML file (its instance_type, if any, is replaced per job)")
     c.add_argument("--instance-types", required=True, metavar="T1,T2", help="instance types from the catalogue")
@@ -64,7 +57,7 @@ def _plan_parser(kinds):
 
 
 def _submit_parser(kinds):
-    c = _sub(kinds, "submit", "register the planned AWS Batch job definitions, submit the array jobs and follow them",
+    c = add_command(kinds, "submit", "register the planned AWS Batch job definitions, submit the array jobs and follow them",
              "harness fleet submit fleet/ --region us-east-2")
     c.add_argument("plan", metavar="DIR", help="directory written by `harness fleet plan`")
     c.add_argument("--region", default=None, help="AWS region of the job queues (default boto3's configuration)")
@@ -76,7 +69,7 @@ def _submit_parser(kinds):
 
 
 def _collect_parser(kinds):
-    c = _sub(kinds, "collect", "pull a fleet's records, write the merged cost report and what the fleet run cost",
+    c = add_command(kinds, "collect", "pull a fleet's records, write the merged cost report and what the fleet run cost",
              "harness fleet collect --results s3://bench-results/nightly --out results/reports/fleet --region us-east-2")
     c.add_argument("--results", required=True, metavar="s3://BUCKET/PREFIX", help="where the fleet pushed its records")
     c.add_argument("--out", required=True, metavar="DIR", help="report directory (cost.*, fleet-cost.md, fleet-cost.csv)")
@@ -94,7 +87,7 @@ def _collect_parser(kinds):
 
 
 def _worker_parser(kinds):
-    c = _sub(kinds, "worker", "inside a scheduled job: run this child's shard of the matrix, then push the records",
+    c = add_command(kinds, "worker", "inside a scheduled job: run this child's shard of the matrix, then push the records",
              "harness fleet worker --shard auto --instance-type c7a.large --results s3://bench-results/nightly")
     c.add_argument("matrix", nargs="?", default=None, help="matrix file (default: $HARNESS_FLEET_MATRIX, set by the plan)")
     c.add_argument("--instance-type", required=True, help="the instance type this job runs on")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_command
-from .checks import check_input_dir, check_regex, check_results_root
+from .checks import add_results_argument, check_input_dir, check_regex, check_results_root
 
 
 def register(sub):
@@ -14,7 +14,7 @@ def register(sub):
     )
     p.add_argument("--quick", action="store_true", help="the tiny CI suite (bert-tiny, torch + onnxruntime, seconds per configuration)")
     p.add_argument("--suite", default=None, help="suite name: nightly (default) or quick")
-    p.add_argument("--results", default=None, help="results directory: asv/, runs/ and html/ go under it (default results/)")
+    add_results_argument(p, "asv/, runs/ and html/ go under it")
     p.add_argument("--repo", default=None, help="git repository whose HEAD the results are filed under (default: this checkout)")
     p.add_argument("--python", default=None, help="the existing environment's interpreter asv runs the suites with (default: this one)")
     p.add_argument("--machine", default=None, help="asv machine name (default: HOST-ID, the host name beside the machine id, which "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from . import add_command
+from . import add_actions, add_command
 from .checks import check_inputs, check_out_dirs, check_path_text
 
 DEFAULT_SNAPSHOT_DIR = "results/prices"
@@ -15,13 +15,12 @@ def register(sub):
         sub, "prices", "show the cloud prices in force, or refresh them from AWS",
         "harness prices show --region us-east-2\n  harness prices refresh --region us-east-2 --instances c7a.large,g4dn.xlarge",
     )
-    actions = p.add_subparsers(dest="prices_action", metavar="ACTION", parser_class=type(p))
+    actions = add_actions(p, "prices_action")
 
-    show = actions.add_parser(
-        "show", help="list the prices in force (instance, region, option, $/h, source, as-of, age)",
+    show = add_command(
+        actions, "show", "list the prices in force (instance, region, option, $/h, source, as-of, age)",
+        "harness prices show --region us-east-2 --max-age-days 30",
         description="List the prices in force: user CSV > newest user snapshot > bundled snapshot, per cell.",
-        epilog="example:\n  harness prices show --region us-east-2 --max-age-days 30",
-        formatter_class=p.formatter_class,
     )
     show.add_argument("--region", help="only this region, e.g. us-east-2")
     show.add_argument("--max-age-days", type=int, default=90, help="warn when prices are older than this (default 90)")
@@ -29,20 +28,18 @@ def register(sub):
     show.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
     show.set_defaults(func=run_show)
 
-    ref = actions.add_parser(
-        "refresh", help="fetch live prices (AWS Price List API + spot) and instance facts into a new dated snapshot",
+    ref = add_command(
+        actions, "refresh", "fetch live prices (AWS Price List API + spot) and instance facts into a new dated snapshot",
+        "harness prices refresh --region us-east-2 --instances c7a.large,t4g.xlarge,g4dn.xlarge",
         description="Fetch on-demand (AWS Price List API) and spot (EC2 spot price history) prices and the types' "
                     "hardware facts (EC2 DescribeInstanceTypes) and save them as a new dated snapshot. On an API or "
                     "network error, fall back to the snapshot in force with a warning.",
-        epilog="example:\n  harness prices refresh --region us-east-2 --instances c7a.large,t4g.xlarge,g4dn.xlarge",
-        formatter_class=p.formatter_class,
     )
     ref.add_argument("--region", required=True, help="AWS region code, e.g. us-east-2")
     ref.add_argument("--instances", required=True, help="comma-separated instance types")
     ref.add_argument("--snapshot-dir", default=DEFAULT_SNAPSHOT_DIR, help=f"where to write (default {DEFAULT_SNAPSHOT_DIR})")
     ref.add_argument("--no-spot", action="store_true", help="skip spot prices")
     ref.set_defaults(func=run_refresh)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def _quote_rows(quotes, today=None) -> list[dict]:

@@ -8,7 +8,7 @@ import sys
 from harness.foundation.errors import choices_error
 
 from . import add_command
-from .checks import check_input_dir, check_results_to_read
+from .checks import add_results_argument, check_input_dir, check_results_to_read
 
 FORMATS = ("table", "json")
 
@@ -23,7 +23,7 @@ def register(sub):
     p.add_argument("--commit", default=None, help="the commit to check (default: the commit of the newest record)")
     p.add_argument("--threshold", type=float, default=None, help="flag a median ratio above this (default 1.10 = 10%% slower)")
     p.add_argument("--alpha", type=float, default=None, help="and a Mann-Whitney p-value below this (default 0.01)")
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--repo", default=None, help="git repository used to resolve --since/--commit names (default: the current directory)")
     p.add_argument("--all", action="store_true", help="list every comparison, not only the flagged ones")
     p.add_argument("--format", default="table", help="table (default) or json")

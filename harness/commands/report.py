@@ -7,8 +7,8 @@ import argparse
 from harness.pricing.catalog import parse_instance_list
 from harness.results.cost.query import DEFAULT_QUERY, CostQuery
 
-from . import add_command
-from .checks import check_inputs, check_path_text, check_report_out, check_results_to_read, real
+from . import add_actions, add_command
+from .checks import add_results_argument, check_inputs, check_path_text, check_report_out, check_results_to_read, real
 
 
 def register(sub):
@@ -16,17 +16,16 @@ def register(sub):
         sub, "report", "write reports from the stored results",
         "harness report cost --sla-ms 100 --qps 50 --region us-east-2 --out results/reports/cost",
     )
-    kinds = p.add_subparsers(dest="report_kind", metavar="KIND", parser_class=type(p))
-    c = kinds.add_parser(
-        "cost", help="$ per 1M items under a latency SLA, fleet size and CPU-vs-GPU break-even (Markdown, HTML, CSV)",
+    kinds = add_actions(p, "report_kind", "KIND")
+    c = add_command(
+        kinds, "cost", "$ per 1M items under a latency SLA, fleet size and CPU-vs-GPU break-even (Markdown, HTML, CSV)",
+        "harness report cost --sla-ms 100 --qps 50 --region us-east-2 --out results/reports/cost\n"
+        "  harness report cost --max-quality-drop 2 --out results/reports/cost\n"
+        "  harness report cost --example seed --out results/reports/seed --project-to t4g.xlarge",
         description="Join stored run records with prices: capacity under a p99 SLA, $ per 1M items, fleet size at a "
                     "target rate and the break-even rate between the cheapest CPU and GPU options whose accuracy is "
                     "within --max-quality-drop points of the dense fp32 baseline. Writes "
                     "OUT/cost.md, OUT/cost.html (plots embedded) and OUT/cost.csv.",
-        epilog="examples:\n  harness report cost --sla-ms 100 --qps 50 --region us-east-2 --out results/reports/cost\n"
-               "  harness report cost --max-quality-drop 2 --out results/reports/cost\n"
-               "  harness report cost --example seed --out results/reports/seed --project-to t4g.xlarge",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = DEFAULT_QUERY
     c.add_argument("--sla-ms", type=real(0), default=d.sla_ms, help=f"latency bound on p99, in ms (default {d.sla_ms:g})")
@@ -37,8 +36,7 @@ def register(sub):
     c.add_argument("--prices", metavar="FILE", help="a user price CSV layered over the snapshots")
     c.add_argument("--snapshot-dir", default=d.snapshot_dir,
                    help=f"user price snapshots (default {d.snapshot_dir})")
-    c.add_argument("--results", default=None, metavar="DIR",
-                   help="results root holding runs/*.jsonl (default $HARNESS_RESULTS_DIR or results)")
+    add_results_argument(c, "the run records (runs/*.jsonl)")
     c.add_argument("--gpu-reference", action=argparse.BooleanOptionalAction, default=d.gpu_reference,
                    help="use published GPU figures, or figures derived from the model family's by GFLOPs (labelled), "
                         "where no GPU record exists (default on)")
@@ -57,7 +55,6 @@ def register(sub):
     c.add_argument("--example", choices=("seed",), help="a built-in comparison: seed = BERT-base on the CPU types its "
                    "records declare vs t4g.xlarge vs g4dn.xlarge")
     c.set_defaults(func=run_cost)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def cost_query(args) -> CostQuery:

@@ -8,7 +8,7 @@ import sys
 from harness.foundation.errors import ConfigError, choices_error
 
 from . import add_command
-from .checks import check_results_root, check_results_to_read, integer
+from .checks import add_results_argument, check_results_root, check_results_to_read, integer
 
 FORMATS = ("table", "csv", "json")
 
@@ -22,7 +22,7 @@ def register(sub):
     p.add_argument("url", nargs="?", default=None, help="push/pull: s3://bucket/prefix")
     p.add_argument("--endpoint-url", default=None, help="push/pull: S3-compatible endpoint (default: boto3 configuration)")
     p.add_argument("--format", default="table", help="table (default), csv, or json (a list of records)")
-    p.add_argument("--results", default=None, help="results directory (default results/)")
+    add_results_argument(p)
     p.add_argument("--model", default=None, help="only this model")
     p.add_argument("--backend", default=None, help="only this backend")
     p.add_argument("--status", default=None, help="only records with this status (ok, error, timeout, ...)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import add_command
 from .bench import TASK_FLAGS, add_force_threads_argument, add_task_arguments, check_before_measuring, task_from_args
-from .checks import MAX_REPEATS, check_input_dir, integer
+from .checks import MAX_REPEATS, add_results_argument, check_input_dir, integer
 
 
 def register(sub):
@@ -21,7 +21,7 @@ def register(sub):
     p.add_argument("--force", action="store_true", help="rerun configurations already recorded for this machine and commit")
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run the whole matrix N times, interleaved")
     add_force_threads_argument(p)
-    p.add_argument("--results", default=None, help="results directory (default results/)")
+    add_results_argument(p)
     p.add_argument("--dry-run", action="store_true",
                    help="check the matrix's files and list its configurations, each with whether it fits this machine")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

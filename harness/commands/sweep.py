@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from harness.foundation.errors import ConfigError
-from harness.foundation.validation import short
 
 from . import add_command
-from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, csv_list, task_from_args
-from .checks import MAX_REPEATS, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer
+from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, task_from_args
+from .checks import MAX_REPEATS, add_results_argument, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer, listed
 from .flags import settings_from_args
-
-
-def _fractions(text: str) -> list[float]:
-    """An argparse type (its errors are argparse's one line): comma-separated fractions, checked by SweepSpec."""
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of fractions, got {short(text)}")
-    try:
-        return [float(x) for x in items]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected fractions such as 0,0.5,0.9, got {short(text)}") from None
 
 
 def register(sub):
@@ -31,10 +17,10 @@ def register(sub):
         "--backend torch,onnxruntime,openvino,deepsparse --kernel dense,sparse --repeat 3",
     )
     p.add_argument("--model", required=True, help="model name (see `harness models`)")
-    p.add_argument("--sparsities", type=_fractions, default=[0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97],
+    p.add_argument("--sparsities", type=listed(float, "fractions", "0,0.5,0.9"), default=[0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97],
                    help="target unstructured sparsities in [0, 1), comma-separated; 0 is the dense model")
-    p.add_argument("--backend", type=csv_list("backend"), default=["torch"], help="torch, onnxruntime, openvino, deepsparse")
-    p.add_argument("--kernel", type=csv_list("kernel"), default=["dense", "sparse"], help="dense, sparse or both")
+    p.add_argument("--backend", type=listed(), default=["torch"], help="torch, onnxruntime, openvino, deepsparse")
+    p.add_argument("--kernel", type=listed(), default=["dense", "sparse"], help="dense, sparse or both")
     p.add_argument("--threads", type=integer(1), default=1, help="threads per run (default 1)")
     add_force_threads_argument(p)
     p.add_argument("--batch", type=integer(1), default=1, help="batch size (default 1)")
@@ -45,7 +31,7 @@ def register(sub):
     p.add_argument("--instance-type", default=None, help="the cloud instance type this machine is (e.g. c7a.large)")
     p.add_argument("--prepare-only", action="store_true", help="make the variants, print their paths and stop")
     p.add_argument("--out", default=None, help="also write the table to OUT.md and a summary to OUT.json")
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)
     add_task_arguments(p)

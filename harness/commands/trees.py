@@ -6,7 +6,7 @@ import os
 
 from . import add_command
 from .bench import add_force_threads_argument
-from .checks import MAX_REPEATS, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, real
+from .checks import MAX_REPEATS, add_results_argument, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, listed, real
 
 
 def register(sub):
@@ -30,22 +30,16 @@ def register(sub):
     p.add_argument("--variants", default=None, metavar="DIR", help="where tree variants go (default DIR/trees-<dataset>-variants)")
     p.add_argument("--max-variants", type=int, default=8, metavar="N",
                    help="measure at most N alphas: evenly spaced on the path plus full, chosen and last (default 8)")
-    p.add_argument("--backend", type=_csv(str), default=list(TREE_BACKENDS), help="sklearn,onnxruntime (default both)")
+    p.add_argument("--backend", type=listed(), default=list(TREE_BACKENDS), help="sklearn,onnxruntime (default both)")
     p.add_argument("--batch", type=integers(1), default=list(TREE_BATCH_SIZES), help="batch sizes (default 1,1024)")
     p.add_argument("--threads", type=integer(1), default=1, help="worker threads (default 1)")
     add_force_threads_argument(p)
     p.add_argument("--min-duration", type=real(0), default=1.0, metavar="S", help="time at least S seconds per run (default 1)")
     p.add_argument("--repeat", type=integer(1, MAX_REPEATS), default=1, help="run every configuration N times, interleaved")
     p.add_argument("--no-bench", action="store_true", help="sweep and report accuracy only; no latency runs")
-    p.add_argument("--results", default=None, help="results directory (default results/ or $HARNESS_RESULTS_DIR)")
+    add_results_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def _csv(cast):
-    from .bench import csv_list
-
-    return csv_list("backend" if cast is str else "batch", cast)
 
 
 def run(args) -> int:

@@ -62,7 +62,7 @@ from .engine import (
 from .int8 import Calibration, Quantization, SensitivityPass
 from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
 from .nightly import AsvCache, AsvResult, AsvSummary
-from .options import Option, check_options, option, options
+from .options import EngineOptions, Option, check_options, option, options
 from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
 from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings, VocabularyResize
 from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
@@ -97,7 +97,7 @@ __all__ = [
     "DenseFinetuneEntry", "DenseFinetuneSettings", "FinetuneDescription", "FinetuneQuality", "FinetuneSettings", "VocabularyResize",
     "FleetPlan", "PlanFiles", "Submissions", "SubmittedJob",
     "AsvCache", "AsvResult", "AsvSummary", "ServerTrial",
-    "Option", "check_options", "option", "options",
+    "EngineOptions", "Option", "check_options", "option", "options",
     "ArtifactMeta", "GemmPeaks", "TreeArtifactMeta", "Versioned",
     "CsrEvidence", "CudaEngine", "DeepSparseEngine", "DeepSparseEvidence", "DenseEvidence", "EngineDetails", "GemmEngine",
     "EvalDetails", "EvalSetMeta", "ManifestDetails", "ModelQuality", "KernelEvidence", "OpenVinoEngine", "OpenVinoSparseEvidence", "OrtEngine", "OrtGraphOps", "SklearnEngine", "TorchEngine",

@@ -75,7 +75,7 @@ class Architecture(Versioned):
     MIGRATIONS = {1: _one_step}
 
     steps: tuple[ArchitectureStep, ...]
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
         if not self.steps:

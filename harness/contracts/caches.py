@@ -35,7 +35,7 @@ class ArtifactMeta(Versioned):
     weights_bytes: int
     params: int
     nonzero_params: int
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class TreeArtifactMeta(Versioned):
     leaves: int
     depth: int
     mean_decisions_per_item: float
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
     def facts(self) -> dict:
         """The fields without the version: Artifact.extra."""
@@ -65,7 +65,7 @@ class GemmPeaks(Versioned):
 
     machine_id: str
     peaks: dict[str, float] = field(default_factory=dict)
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     def with_peak(self, key: str, gflops: float) -> GemmPeaks:
         return self.replace(peaks={**self.peaks, key: gflops})

@@ -2,7 +2,8 @@
 field path of the first problem; to_json gives plain JSON types (non-finite floats become null).
 
 Versioned is the base of every persisted format: a `schema_version` field and the explicit migrations that
-read the older versions (as pyperf's _json_load and asv's update_to_N do).
+read the older versions (as pyperf's _json_load and asv's update_to_N do); the Kinded mixin marks one whose documents
+also name what they are in a `kind` field.
 
 A union of several types (`TorchEngine | OrtEngine | dict[str, Any]`) decodes to its first member that
 accepts the value; a mapping matches a contract member of such a union only when every key is one of its
@@ -246,6 +247,19 @@ class Versioned(Contract):
         except RecordError as exc:
             raise type(exc)(f"{path}: {exc}" if path else str(exc)) from None
         return _from_mapping(cls, data, path)
+
+
+class Kinded:
+    """Mixin of a persisted format (`class X(Kinded, Versioned)`) whose documents say what they are in a `kind`
+    field: the class sets KIND and declares `kind: str = KIND`; a document of another kind is refused, naming the
+    field (a class's own __post_init__ calls super().__post_init__() first)."""
+
+    KIND: ClassVar[str] = ""
+
+    def __post_init__(self):
+        kind = getattr(self, "kind")
+        if kind != self.KIND:
+            raise RecordError(f"kind: expected {self.KIND!r}, got {_describe(kind)}")
 
 
 def stable_hash(obj) -> str:

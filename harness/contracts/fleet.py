@@ -39,7 +39,7 @@ class FleetPlan(Versioned):
     results: str
     matrix: dict[str, Any]  # validated by harness.measure.matrix.validate_matrix where it is used
     instance_types: dict[str, PlanFiles]
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
         _positive_int("shards", self.shards)
@@ -68,7 +68,7 @@ class Submissions(Versioned):
     MIGRATIONS = {1: _wrap_rows}
 
     jobs: tuple[SubmittedJob, ...]
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     @classmethod
     def version_of(cls, data) -> int:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .architecture import Architecture
-from .codec import Contract, RecordError, Versioned, _describe
+from .codec import Contract, Kinded, RecordError, Versioned, _describe
 from .quality import ManifestDetails, ModelQuality, Quality
 
 VARIANT_KIND = "harness-variant"
@@ -121,10 +121,11 @@ def _optional_additions(data: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class VariantManifest(Versioned):
+class VariantManifest(Kinded, Versioned):
     """manifest.json of a compressed torch model (see the module docstring for its versions)."""
 
     SCHEMA_VERSION = 2
+    KIND = VARIANT_KIND
     MIGRATIONS = {1: _optional_additions}
 
     model: str
@@ -153,10 +154,10 @@ class VariantManifest(Versioned):
     post_training: dict[str, Any] | None = None  # harness.pruning.post_training's report: target, search, fits
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
-        _kind(self.kind, VARIANT_KIND)
+        super().__post_init__()
         if not self.model:
             raise RecordError("model: expected a model name, got an empty string")
 
@@ -189,10 +190,11 @@ class TreeSplit(Contract):
 
 
 @dataclass(frozen=True)
-class TreeVariantManifest(Versioned):
+class TreeVariantManifest(Kinded, Versioned):
     """manifest.json of a pruned decision tree (see the module docstring for its versions)."""
 
     SCHEMA_VERSION = 1
+    KIND = TREE_VARIANT_KIND
 
     model: str
     kind: str = TREE_VARIANT_KIND
@@ -220,10 +222,7 @@ class TreeVariantManifest(Versioned):
     sklearn_version: str | None = None
     created_at: str | None = None
     harness_version: str | None = None
-    schema_version: int = 1
-
-    def __post_init__(self):
-        _kind(self.kind, TREE_VARIANT_KIND)
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def checkpoint(self) -> str | None:
@@ -236,12 +235,7 @@ class TreeVariantManifest(Versioned):
         return Quality(accuracy=accuracy, source="manifest", details=dict(self.quality))
 
 
-def _kind(kind, expected: str) -> None:
-    if kind != expected:
-        raise RecordError(f"kind: expected {expected!r}, got {_describe(kind)}")
-
-
-KINDS = {VARIANT_KIND: VariantManifest, TREE_VARIANT_KIND: TreeVariantManifest}
+KINDS = {cls.KIND: cls for cls in (VariantManifest, TreeVariantManifest)}
 
 
 def manifest_from_json(data, path: str = "") -> VariantManifest | TreeVariantManifest:

@@ -75,7 +75,7 @@ class AsvCache(Versioned):
     results: tuple[AsvResult, ...] = ()
     commit: str | None = None
     region: str | None = None
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
     def summary(self, key) -> AsvSummary | None:
         key = tuple(key)

@@ -16,7 +16,7 @@ import math
 import typing
 from dataclasses import dataclass
 
-from .codec import RecordError, _describe, _hints
+from .codec import Contract, RecordError, _describe, _hints
 
 OPTION = "harness.option"  # the metadata key
 
@@ -105,3 +105,11 @@ def _check_number(name: str, value, opt: Option) -> None:
         ok = value <= opt.maximum
     if not ok:
         raise RecordError(f"{name}: expected {opt.describe_number()}, got {_describe(value)}")
+
+
+class EngineOptions(Contract):
+    """Base of an engine's own settings (a backend's Settings: a frozen dataclass of option() fields), checked on
+    construction; the problem names the field (Backend.parse_settings adds where it was set)."""
+
+    def __post_init__(self):
+        check_options(self, "")

@@ -49,7 +49,7 @@ class EvalSetMeta(Versioned):
     tokenizer: str | None = None
     inputs: str | None = None  # generated inputs: how many, from which seed
     seq_len: int | None = None
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import Contract, RecordError, Versioned, _describe
+from .codec import Contract, Kinded, Versioned
 from .quality import ModelQuality
-
-
-def _kind(obj, expected: str) -> None:
-    if obj.kind != expected:
-        raise RecordError(f"kind: expected {expected!r}, got {_describe(obj.kind)}")
 
 
 @dataclass(frozen=True)
 class DenseFinetuneSettings(Contract):
+    """The training loop's settings (the dense cache's key hashes them)."""
+
     steps: int
     lr: float
     batch_size: int
@@ -37,7 +34,7 @@ class DenseFinetuneSettings(Contract):
 
 
 @dataclass(frozen=True)
-class DenseFinetuneEntry(Versioned):
+class DenseFinetuneEntry(Kinded, Versioned):
     """One cached dense fine-tune: what it was trained from and with (the key hashes these)."""
 
     SCHEMA_VERSION = 1
@@ -52,18 +49,13 @@ class DenseFinetuneEntry(Versioned):
     final_loss: float | None = None
     wall_time_s: float | None = None
     kind: str = KIND
-    schema_version: int = 1
-
-    def __post_init__(self):
-        _kind(self, self.KIND)
+    schema_version: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
-class FinetuneSettings(Contract):
-    steps: int
-    lr: float
-    batch_size: int
-    seed: int
+class FinetuneSettings(DenseFinetuneSettings):
+    """The training loop's settings and the data limits `harness finetune` takes (the same JSON keys, in order)."""
+
     max_train: int | None = None
     seq_len: int | None = None
 
@@ -86,7 +78,7 @@ class VocabularyResize(Contract):
 
 
 @dataclass(frozen=True)
-class FinetuneDescription(Versioned):
+class FinetuneDescription(Kinded, Versioned):
     """What `harness finetune` made: from which model and data, how, and how well."""
 
     SCHEMA_VERSION = 1
@@ -102,7 +94,4 @@ class FinetuneDescription(Versioned):
     harness_version: str | None = None
     vocabulary_resized: VocabularyResize | None = None
     kind: str = KIND
-    schema_version: int = 1
-
-    def __post_init__(self):
-        _kind(self, self.KIND)
+    schema_version: int = SCHEMA_VERSION

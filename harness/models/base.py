@@ -29,7 +29,9 @@ class ExportWrapper(nn.Module):
 
 
 class ModelFamily:
-    """Base class. Subclasses set the class attributes and implement `make_config`/`model_class`."""
+    """Base class. Subclasses set the class attributes; a Hugging Face family names its transformers model class
+    (and, for a shape other than the library's default, its configuration's arguments), another family implements
+    `make_config`/`model_class`."""
 
     name: str = ""
     kind: str = "text"  # "text" or "image"
@@ -42,13 +44,19 @@ class ModelFamily:
     # "torch": the runner exports and runs the torch model; anything else: the family implements
     # prepare_artifact(config, directory, *, static, needs_onnx) and the runner delegates to it
     framework: str = "torch"
+    transformers_class: str = ""  # e.g. "BertForSequenceClassification"; its config_class makes the configuration
+    config_args: dict = {}  # the configuration's arguments beside num_labels (read only; empty: the defaults)
 
     # -- construction ---------------------------------------------------------------------
     def make_config(self):
-        raise NotImplementedError
+        return self.model_class().config_class(**self.config_args, num_labels=self.num_labels)
 
     def model_class(self):
-        raise NotImplementedError
+        if not self.transformers_class:
+            raise NotImplementedError(f"{self.name}: no transformers model class")
+        import transformers  # lazy: heavy, and only the families that build a model need it
+
+        return getattr(transformers, self.transformers_class)
 
     def build(self, *, checkpoint: str | Path | None = None, seed: int = 0) -> nn.Module:
         """A model in eval mode: seeded random weights, or a local checkpoint directory."""

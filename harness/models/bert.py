@@ -8,27 +8,12 @@ from .base import ModelFamily
 class BertBase(ModelFamily):
     name = "bert-base"
     description = "BERT-base uncased shape (12 x 768, 110M params), seeded random weights, 2-way head"
-
-    def make_config(self):
-        from transformers import BertConfig
-
-        return BertConfig(num_labels=self.num_labels)
-
-    def model_class(self):
-        from transformers import BertForSequenceClassification
-
-        return BertForSequenceClassification
+    transformers_class = "BertForSequenceClassification"
 
 
 class BertTiny(BertBase):
     name = "bert-tiny"
     description = "tiny BERT (2 x 64) for tests"
     default_seq_len = 16
-
-    def make_config(self):
-        from transformers import BertConfig
-
-        return BertConfig(
-            vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=128, max_position_embeddings=128, num_labels=self.num_labels,
-        )
+    config_args = dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=128, max_position_embeddings=128)

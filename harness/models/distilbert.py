@@ -8,16 +8,7 @@ from .base import ModelFamily
 class DistilBert(ModelFamily):
     name = "distilbert"
     description = "DistilBERT base shape (6 x 768, 66M params), seeded random weights, 2-way head"
-
-    def make_config(self):
-        from transformers import DistilBertConfig
-
-        return DistilBertConfig(num_labels=self.num_labels)
-
-    def model_class(self):
-        from transformers import DistilBertForSequenceClassification
-
-        return DistilBertForSequenceClassification
+    transformers_class = "DistilBertForSequenceClassification"
 
     def _is_encoder_linear(self, name: str) -> bool:
         return ".layer." in name and "classifier" not in name
@@ -27,11 +18,4 @@ class DistilBertTiny(DistilBert):
     name = "distilbert-tiny"
     description = "tiny DistilBERT (2 x 64) for tests"
     default_seq_len = 16
-
-    def make_config(self):
-        from transformers import DistilBertConfig
-
-        return DistilBertConfig(
-            vocab_size=1000, dim=64, n_layers=2, n_heads=4, hidden_dim=128,
-            max_position_embeddings=128, num_labels=self.num_labels,
-        )
+    config_args = dict(vocab_size=1000, dim=64, n_layers=2, n_heads=4, hidden_dim=128, max_position_embeddings=128)

@@ -32,14 +32,8 @@ class MiniLMTiny(BertBase):
     description = "MiniLM-shaped tiny BERT (2 x 32, random weights, MiniLM's vocabulary) for tests"
     pretrained = False
     default_seq_len = 16
-
-    def make_config(self):
-        from transformers import BertConfig
-
-        return BertConfig(
-            vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-            intermediate_size=64, max_position_embeddings=128, num_labels=self.num_labels,
-        )
+    config_args = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, max_position_embeddings=128)
 
     def tokenizer(self):
         return package_tokenizer()

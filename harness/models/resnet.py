@@ -16,16 +16,7 @@ class ResNet50(ModelFamily):
     input_names = ("pixel_values",)
     default_seq_len = 224  # image side
     num_labels = 1000
-
-    def make_config(self):
-        from transformers import ResNetConfig
-
-        return ResNetConfig(num_labels=self.num_labels)
-
-    def model_class(self):
-        from transformers import ResNetForImageClassification
-
-        return ResNetForImageClassification
+    transformers_class = "ResNetForImageClassification"
 
     def example_inputs(self, batch_size: int = 1, seq_len: int | None = None, seed: int = 0) -> dict:
         side = seq_len or self.default_seq_len
@@ -53,11 +44,4 @@ class ResNetTiny(ResNet50):
     description = "tiny ResNet (bottleneck, 2 stages) for tests, 32x32 input"
     default_seq_len = 32
     num_labels = 10
-
-    def make_config(self):
-        from transformers import ResNetConfig
-
-        return ResNetConfig(
-            embedding_size=16, hidden_sizes=[32, 64], depths=[1, 1], layer_type="bottleneck",
-            num_labels=self.num_labels,
-        )
+    config_args = dict(embedding_size=16, hidden_sizes=[32, 64], depths=[1, 1], layer_type="bottleneck")

@@ -8,16 +8,7 @@ from .base import ModelFamily
 class Roberta(ModelFamily):
     name = "roberta"
     description = "RoBERTa (from a local checkpoint's config.json), sequence classification"
-
-    def make_config(self):
-        from transformers import RobertaConfig
-
-        return RobertaConfig(num_labels=self.num_labels)
+    transformers_class = "RobertaForSequenceClassification"
 
     def max_seq_len(self) -> int | None:
         return super().max_seq_len() - 2  # RoBERTa numbers positions from padding_idx + 1
-
-    def model_class(self):
-        from transformers import RobertaForSequenceClassification
-
-        return RobertaForSequenceClassification

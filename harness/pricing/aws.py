@@ -116,28 +116,24 @@ def on_demand_rate(instance: str, region: str, client) -> HourlyRate:
 
 
 def fetch_on_demand(instances, region: str, client=None, today: _dt.date | None = None) -> list[PriceQuote]:
-    if client is None:
-        import boto3  # lazy: see module docstring
-
-        client = boto3.client("pricing", region_name=PRICING_API_REGION)
-    today = today or _dt.date.today()
+    client = _client("pricing", PRICING_API_REGION) if client is None else client
+    as_of = (today or _dt.date.today()).isoformat()
     quotes = []
     for instance in instances:
         r = on_demand_rate(instance, region, client)
-        quotes.append(
-            PriceQuote(
-                instance=instance,
-                region=region,
-                purchase_option="on-demand",
-                usd_per_hour=r.usd_per_hour,
-                source=f"AWS Price List API get_products, offer version {r.version or '?'} published {r.publication_date or '?'}",
-                as_of=today.isoformat(),
-                grade="live",
-                notes=f"sku {r.sku}, rate {r.rate_code}, usagetype {r.usagetype}, effective {r.effective_date}",
-                origin="aws:pricing",
-            )
-        )
+        source = (f"AWS Price List API get_products, offer version {r.version or '?'} "
+                  f"published {r.publication_date or '?'}")
+        notes = f"sku {r.sku}, rate {r.rate_code}, usagetype {r.usagetype}, effective {r.effective_date}"
+        quotes.append(PriceQuote(instance=instance, region=region, purchase_option="on-demand",
+                                 usd_per_hour=r.usd_per_hour, source=source, as_of=as_of, grade="live", notes=notes,
+                                 origin="aws:pricing"))
     return quotes
+
+
+def _client(service: str, region: str):
+    import boto3  # lazy: see module docstring
+
+    return boto3.client(service, region_name=region)
 
 
 @dataclass(frozen=True)
@@ -177,33 +173,22 @@ def summarize_spot(rows, instance: str, region: str) -> SpotSummary | None:
 
 
 def fetch_spot(instances, region: str, client=None, now: _dt.datetime | None = None) -> list[PriceQuote]:
-    if client is None:
-        import boto3  # lazy: see module docstring
-
-        client = boto3.client("ec2", region_name=region)
+    client = _client("ec2", region) if client is None else client
     now = now or _dt.datetime.now(_dt.timezone.utc)
     rows = []
     paginator = client.get_paginator("describe_spot_price_history")
     for page in paginator.paginate(InstanceTypes=list(instances), ProductDescriptions=[SPOT_PRODUCT], StartTime=now):
         rows.extend(page.get("SpotPriceHistory", []))
+    source = "AWS EC2 describe_spot_price_history (Linux/UNIX), median of the newest price per zone"
     quotes = []
     for instance in instances:
         s = summarize_spot(rows, instance, region)
         if s is None:
             continue  # no spot offer for this type here: no quote, never a zero
-        quotes.append(
-            PriceQuote(
-                instance=instance,
-                region=region,
-                purchase_option="spot",
-                usd_per_hour=s.median_usd_per_hour,
-                source="AWS EC2 describe_spot_price_history (Linux/UNIX), median of the newest price per zone",
-                as_of=now.date().isoformat(),
-                grade="live",
-                notes=f"{s.n_zones} zones, min {s.min_usd_per_hour:g} in {s.min_zone}, newest row {s.newest_timestamp}",
-                origin="aws:ec2",
-            )
-        )
+        notes = f"{s.n_zones} zones, min {s.min_usd_per_hour:g} in {s.min_zone}, newest row {s.newest_timestamp}"
+        quotes.append(PriceQuote(instance=instance, region=region, purchase_option="spot",
+                                 usd_per_hour=s.median_usd_per_hour, source=source, as_of=now.date().isoformat(),
+                                 grade="live", notes=notes, origin="aws:ec2"))
     return quotes
 
 
@@ -226,10 +211,7 @@ def hardware_from_describe(item: dict) -> HardwareRow:
 
 def fetch_hardware(instances, region: str, client=None) -> list[HardwareRow]:
     """DescribeInstanceTypes for `instances` (paginated), in the order asked."""
-    if client is None:
-        import boto3  # lazy: see module docstring
-
-        client = boto3.client("ec2", region_name=region)
+    client = _client("ec2", region) if client is None else client
     found: dict[str, HardwareRow] = {}
     for page in client.get_paginator("describe_instance_types").paginate(InstanceTypes=list(instances)):
         for item in page.get("InstanceTypes", []):

@@ -37,6 +37,8 @@ _FLAG_CLASSES = {"avx2": "avx2", "avx512f": "avx512", "avx512_vnni": "vnni", "av
 # Linux shows no bf16 flag for Arm cores in the fingerprint, so arm64 compares SVE only)
 COMPARED_ISA = {"x86_64": ("avx512", "vnni", "amx", "bf16"), "arm64": ("sve",)}
 _VENDORS = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}
+# the facts an InstanceType takes from a HardwareRow (the bundled catalogue's, or newer ones a price refresh read)
+HARDWARE_FACTS = ("vcpu", "physical_cores", "memory_gib", "architecture", "gpu_model", "gpu_count", "gpu_memory_gib")
 
 
 def isa_classes(flags: Iterable[str]) -> tuple[str, ...]:
@@ -96,15 +98,15 @@ class InstanceType:
 
     def with_hardware(self, row: HardwareRow) -> "InstanceType":
         """This type with newer DescribeInstanceTypes facts (the CPU model and ISA stay the family's)."""
-        return dataclasses.replace(self, vcpu=row.vcpu, physical_cores=row.physical_cores, memory_gib=row.memory_gib,
-                                   architecture=row.architecture, gpu_model=row.gpu_model, gpu_count=row.gpu_count,
-                                   gpu_memory_gib=row.gpu_memory_gib)
+        return dataclasses.replace(self, **_facts(row))
+
+
+def _facts(row: HardwareRow) -> dict:
+    return {k: getattr(row, k) for k in HARDWARE_FACTS}
 
 
 def _entry(row: HardwareRow, family: dict) -> InstanceType:
-    return InstanceType(name=row.instance, vcpu=row.vcpu, physical_cores=row.physical_cores, memory_gib=row.memory_gib,
-                        architecture=row.architecture, cpu_family=family["cpu_family"], gpu_model=row.gpu_model,
-                        gpu_count=row.gpu_count, gpu_memory_gib=row.gpu_memory_gib, notes=family.get("notes"),
+    return InstanceType(name=row.instance, **_facts(row), cpu_family=family["cpu_family"], notes=family.get("notes"),
                         cpu_model=family.get("cpu_model"), isa=tuple(family.get("isa") or ()),
                         vendor=family.get("vendor"), source=family.get("source"))
 

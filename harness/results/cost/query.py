@@ -76,31 +76,18 @@ class CostQuery:
 DEFAULT_QUERY = CostQuery()
 
 
+def _from_query(name: str) -> property:
+    return property(lambda self: getattr(self.query, name), doc=f"CostQuery.{name} of the record's query")
+
+
 class QueryTerms:
     """Mixin for records that carry a `query`: its terms read as the record's own (analysis.sla_ms, terms.gate)."""
 
     query: CostQuery
 
-    @property
-    def sla_ms(self) -> float:
-        return self.query.sla_ms
-
-    @property
-    def qps(self) -> float:
-        return self.query.qps
-
-    @property
-    def region(self) -> str:
-        return self.query.region
-
-    @property
-    def purchase_options(self) -> tuple[str, ...]:
-        return self.query.purchase_options
-
-    @property
-    def gate(self) -> QualityGate:
-        return self.query.gate
-
-    @property
-    def within_qps(self) -> float:
-        return self.query.search_qps
+    sla_ms = _from_query("sla_ms")
+    qps = _from_query("qps")
+    region = _from_query("region")
+    purchase_options = _from_query("purchase_options")
+    gate = _from_query("gate")
+    within_qps = _from_query("search_qps")
