@@ -41,7 +41,7 @@ demo: setup
 	$(VENV)/bin/harness demo
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests  # two workers (pytest-xdist); one shared harness cache
 
 bench-harness: setup
 	$(PY) -m pytest -q benchmarks/micro --benchmark-only
