@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 MATRIX = """\
 models: [bert-tiny]
-backends: [torch, onnxruntime, openvino]
+backends: [onnxruntime, openvino]
 threads: [1, 2]
 batch_sizes: [1]
 seq_lens: [16]
@@ -47,12 +47,12 @@ def test_kill_9_mid_matrix_then_resume_loses_and_duplicates_nothing(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = list(iter_records(results, []))
-    assert 2 <= len(before) < 6
+    assert 2 <= len(before) < 4
     done = _run(matrix, results)
     assert done.returncode == 0, done.stderr[-500:]
     after = list(iter_records(results, []))
     counts = Counter(r.config_hash for r in after)
-    assert len(counts) == 6 and set(counts.values()) == {1}
+    assert len(counts) == 4 and set(counts.values()) == {1}
     # the records written before the kill are still there, unchanged
     assert {r.record_id for r in before} <= {r.record_id for r in after}
 
