@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 .PHONY: setup demo test test-quick bench-harness deepsparse-env browser clean-cache help
 
 help:
-	@echo "make demo           set up and run the default job (about 10 minutes on 2 cores)"
+	@echo "make demo           set up and run the default job (about 17 minutes on 2 cores)"
 	@echo "make test           set up and run the test suite"
 	@echo "make bench-harness  micro-benchmarks of the harness's own hot paths (pytest-benchmark)"
 
