@@ -16,12 +16,12 @@ help:
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-compile -r requirements.lock  # no .pyc for all of torch: half the time
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 $(DS_VENV)/.installed: requirements-deepsparse.lock
-	@if $(PYTHON) -m venv $(DS_VENV) && $(DS_VENV)/bin/python -m pip install -q -r requirements-deepsparse.lock; then \
+	@if $(PYTHON) -m venv $(DS_VENV) && $(DS_VENV)/bin/python -m pip install -q --no-compile -r requirements-deepsparse.lock; then \
 	  touch $@; \
 	else \
 	  echo "DeepSparse environment could not be created (deepsparse 1.8.0 needs x86-64 Linux and Python 3.8-3.11);"; \
@@ -35,7 +35,9 @@ deepsparse-env: $(DS_VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped (and fail where CI is set)"; }
 
-setup: $(VENV)/.installed deepsparse-env browser
+setup:  # the two environments side by side (one CPU each), then the browser
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed deepsparse-env
+	@$(MAKE) --no-print-directory browser
 
 demo: setup
 	$(VENV)/bin/harness demo

@@ -221,9 +221,10 @@ def to_markdown(result: dict) -> str:
 
 
 FULL = {"model": "bert-base", "compare": "distilbert", "sparsities": ",".join(f"{s:g}" for s in SPARSITIES),
-        "backends": ",".join(BACKENDS), "seq": 128, "repeat": 3, "min_duration": 3.0, "min_iters": 15, "warmup": 3}
+        "backends": ",".join(BACKENDS), "seq": 128, "repeat": 3, "min_duration": 3.0, "min_iters": 15, "warmup": 3,
+        "warmup_s": 1.0}
 QUICK = {"model": "bert-tiny", "compare": "distilbert-tiny", "sparsities": "0,0.9", "backends": "torch",
-         "seq": 16, "repeat": 1, "min_duration": 0.05, "min_iters": 5, "warmup": 1}
+         "seq": 16, "repeat": 1, "min_duration": 0.05, "min_iters": 5, "warmup": 1, "warmup_s": 0.0}
 
 
 def parse_args(argv=None):
@@ -240,6 +241,7 @@ def parse_args(argv=None):
                    help=f"seconds timed per configuration per round (default {FULL['min_duration']:g})")
     p.add_argument("--min-iters", type=int, default=None, help=f"default {FULL['min_iters']}")
     p.add_argument("--warmup", type=int, default=None, help=f"default {FULL['warmup']}")
+    p.add_argument("--warmup-s", type=float, default=None, help=f"and at least S seconds (default {FULL['warmup_s']:g})")
     p.add_argument("--quick", action="store_true", help="tiny models, two sparsities, torch (dense and CSR), one short "
                                                         "round: a smoke run, not a measurement")
     p.add_argument("--scope", default="global", help="magnitude ranking: global or per-layer")
@@ -266,7 +268,8 @@ def main(argv=None) -> int:
     sparsities = tuple(float(s) for s in args.sparsities.split(","))
     if 0.0 not in sparsities or args.focus not in sparsities:
         p.error("--sparsities must include 0 and the --focus sparsity")
-    settings = Settings(min_duration_s=args.min_duration, min_iters=args.min_iters, warmup_iters=args.warmup, timeout_s=1800)
+    settings = Settings(min_duration_s=args.min_duration, min_iters=args.min_iters, warmup_iters=args.warmup,
+                        warmup_s=args.warmup_s, timeout_s=1800)
     backends = tuple(args.backends.split(","))
     spec = SweepSpec(model=args.model, sparsities=sparsities, backends=backends, kernels=("dense", "sparse"),
                      seq_len=args.seq, threads=args.threads, scope=args.scope, repeats=args.repeat, settings=settings)

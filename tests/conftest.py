@@ -7,6 +7,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+# the files that take longest (pytest --durations), run first: `make test`'s two workers (pytest-xdist, --dist loadfile)
+# take files in collection order, so the long ones start early and the short ones fill the end
+SLOW_FILES_FIRST = ("test_docs_commands.py", "test_quality.py", "test_runner.py", "test_docs_pages_commands.py",
+                    "test_asv.py", "test_demo.py", "test_reliability_signals.py", "test_post_training.py", "test_sparse.py",
+                    "test_reliability.py", "test_int8.py", "test_reliability_files.py", "test_reliability_inputs.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Artifacts and calibration go to a session cache; results to a per-test directory (below). Under pytest-xdist
@@ -25,14 +37,16 @@ def _isolated_cache(tmp_path_factory):
 
 def _seed_gemm_peaks() -> None:
     """The roofline's ceiling, the GEMM peak per thread count, is measured on first use by harness.runner.calibrate in
-    two worker processes of 2048^3 GEMMs for several seconds each, once per thread count: in a fresh session cache,
-    20 to 60 s a thread count on 2 cores. The suite's records only need a plausible peak, so a quick in-process
+    two worker processes of 2048^3 GEMMs for several seconds each, once per thread count and precision: in a fresh
+    session cache, 20 to 60 s each on 2 cores. The suite's records only need a plausible peak, so a quick in-process
     estimate (the fastest of five 512^3 products) stands in; tests/test_runner.py measures the real one in a cache of
     its own."""
+    from harness.contracts.config import PRECISIONS
     from harness.foundation.machine import gemm_peak_gflops
 
-    for threads in range(1, min(os.cpu_count() or 1, 8) + 1):
-        gemm_peak_gflops(threads, "fp32", run=_quick_gemm_peak)
+    for precision in PRECISIONS:  # each precision has a peak of its own (an int8 run would otherwise calibrate)
+        for threads in range(1, min(os.cpu_count() or 1, 8) + 1):
+            gemm_peak_gflops(threads, precision, run=_quick_gemm_peak)
 
 
 def _quick_gemm_peak(threads: int, precision: str) -> float:
@@ -116,3 +130,22 @@ def s3_endpoint():
 def aws_env(monkeypatch):
     for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(scope="session")
+def docs_workspace(tmp_path_factory):
+    """The workspace the documented commands share (tests/docs_commands.py): one per test session."""
+    from tests import docs_commands as dc
+    from tests.helpers.require import require
+
+    return dc.Workspace(tmp_path_factory.mktemp("docs-workspace"), require("sst2", "the documented commands read SST-2"))
+
+
+@pytest.fixture(scope="session")
+def docs_fakes():
+    from tests.helpers.fake_aws import FakeAWS
+
+    aws = FakeAWS()
+    yield {"aws": aws}
+    aws.stop()
+

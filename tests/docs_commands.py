@@ -1,5 +1,6 @@
 """Documented commands as tests: every command in a fenced block of README.md and docs/*.md, and the usage lines
-in the docstring of every script in benchmarks/, run at tiny sizes (tests/test_docs_commands.py runs them).
+in the docstring of every script in benchmarks/, run at tiny sizes (tests/test_docs_commands.py runs the README's,
+tests/test_docs_pages_commands.py the rest).
 
 How a documented line becomes a run, each decision in one table below:
   1. Extraction. Blocks fenced as bash, sh, shell or cron hold commands, and so do the `run:` steps of a GitHub
@@ -176,6 +177,42 @@ def documented(paths=None) -> list[Documented]:
     if paths is not None:
         return [d for p in paths for d in documented_in(Path(p))]
     return [d for p in doc_files() for d in documented_in(p)] + [d for s in benchmark_scripts() for d in script_usage(s)]
+
+
+def readme_part(doc: Documented) -> bool:
+    """The README's commands run in one workspace (tests/test_docs_commands.py); the docs pages and the benchmark
+    scripts, which read nothing the README's commands write, in another (tests/test_docs_pages_commands.py), so
+    that the suite's two workers can run the two halves side by side."""
+    return doc.where.startswith("README.md:")
+
+
+def readme_twin(doc: Documented, ws: Workspace) -> str | None:
+    """Where the README documents the run a line of the docs pages or scripts would make (the same arguments once
+    shrunk, less where a script writes its results; see _same_run): that line runs it, in the README's half."""
+    if readme_part(doc):
+        return None
+    mine = {_same_run(s) for s in resolve(doc, ws) if not s.skip}
+    if not mine:
+        return None
+    if ws.readme_runs is None:
+        ws.readme_runs = {d.where: {_same_run(s) for s in resolve(d, ws) if not s.skip}
+                          for d in documented([REPO / "README.md"])}
+    return next((where for where, runs in ws.readme_runs.items() if mine <= runs), None)
+
+
+def run_or_skip(doc: Documented, ws: Workspace, fakes: dict[str, Callable] | None) -> list:
+    """run_documented for a test: a line whose every step is skipped skips the test, with the reasons, and so does a
+    line of the docs pages or scripts whose run the README documents too (it runs in the README's half)."""
+    import pytest
+
+    twin = readme_twin(doc, ws)
+    if twin:
+        pytest.skip(f"the same run is documented at {twin}, and runs there")
+    steps = run_documented(doc, ws, fakes)
+    skipped = [s for s in steps if isinstance(s, Step)]
+    if skipped and len(skipped) == len(steps):
+        pytest.skip("; ".join(f"{' '.join(s.documented[:2])}: {s.skip.reason}" for s in skipped))
+    return steps
 
 
 # ---------------------------------------------------------------------------------------------------- splitting
@@ -363,6 +400,7 @@ def _bench(a: Args) -> None:
     a.default("--min-duration", 0.05)
     a.default("--min-iters", 5)
     a.default("--warmup", 1)
+    a.default("--warmup-s", 0)
     a.default("--calibration-examples", 8)
     a.default("--quiet")
     if a.has("--task"):
@@ -386,6 +424,7 @@ def _sweep(a: Args) -> None:
     a.default("--min-duration", 0.05)
     a.default("--min-iters", 5)
     a.default("--warmup", 1)
+    a.default("--warmup-s", 0)
     a.default("--quiet")
 
 
@@ -582,6 +621,7 @@ class Workspace:
         if sst2:
             _sst2_subset(sst2, self.data)
         self.done: dict[tuple, str] = {}  # command already run -> where it was documented
+        self.readme_runs: dict[str, set] | None = None  # README line -> the runs it makes (readme_twin)
 
     def env(self, base=None) -> dict:
         """The environment a command runs in: `base` (this process's) with the workspace's results and home, and

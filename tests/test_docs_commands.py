@@ -1,5 +1,6 @@
-"""Every documented command runs: the fenced commands of README.md and docs/*.md and the usage lines of the scripts
-in benchmarks/, at tiny sizes, in document order, sharing one workspace (tests/docs_commands.py says how)."""
+"""Every documented command runs: the fenced commands of README.md here, those of docs/*.md and the usage lines of the
+scripts in benchmarks/ in tests/test_docs_pages_commands.py, at tiny sizes, in document order, each half sharing one
+workspace (tests/docs_commands.py says how); and the runner itself."""
 
 from __future__ import annotations
 
@@ -8,30 +9,14 @@ import ast
 import pytest
 
 from tests import docs_commands as dc
-from tests.helpers.fake_aws import FakeAWS
-from tests.helpers.require import require
 
 DOCUMENTED = dc.documented()
+README = [d for d in DOCUMENTED if dc.readme_part(d)]
 
 
-@pytest.fixture(scope="session")
-def workspace(tmp_path_factory):
-    return dc.Workspace(tmp_path_factory.mktemp("docs-workspace"), require("sst2", "the documented commands read SST-2"))
-
-
-@pytest.fixture(scope="session")
-def fakes():
-    aws = FakeAWS()
-    yield {"aws": aws}
-    aws.stop()
-
-
-@pytest.mark.parametrize("doc", DOCUMENTED, ids=[d.where for d in DOCUMENTED])
-def test_documented_command_runs(doc, workspace, fakes):
-    steps = dc.run_documented(doc, workspace, fakes)
-    skipped = [s for s in steps if isinstance(s, dc.Step)]
-    if skipped and len(skipped) == len(steps):
-        pytest.skip("; ".join(f"{' '.join(s.documented[:2])}: {s.skip.reason}" for s in skipped))
+@pytest.mark.parametrize("doc", README, ids=[d.where for d in README])
+def test_documented_command_runs(doc, docs_workspace, docs_fakes):
+    dc.run_or_skip(doc, docs_workspace, docs_fakes)
 
 
 def test_every_benchmark_script_has_a_documented_tiny_run():

@@ -249,15 +249,6 @@ def test_a_dry_run_names_what_does_not_fit_this_machine(tmp_path, capsys):
     assert "1 of 2 configuration(s) do not fit this machine" in err
 
 
-def test_trees_writes_its_report_and_ends_cleanly(tmp_path, results_dir, capsys):
-    """The README's command (issue 21: it ended in a traceback after writing the report)."""
-    code = main(["trees", "--dataset", "wine", "--out", str(tmp_path / "reports"), "--max-variants", "2", "--batch", "1",
-                 "--backend", "sklearn", "--min-duration", "0.05", "--quiet"])
-    out, err = capsys.readouterr()
-    assert code == 0 and "Traceback" not in err, err
-    assert (tmp_path / "reports" / "trees-wine.md").is_file() and "wrote" in out
-
-
 # -- 5. the machine id knows its CPU ---------------------------------------------------------------------------
 
 MILAN = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC", "cpu family": "25", "model": "1", "stepping": "1",

@@ -28,7 +28,7 @@ class Settings(Contract):
     """
 
     warmup_iters: int = option(5, "warm-up calls before timing", flag="--warmup", metavar="N", minimum=0)
-    warmup_s: float = option(1.0, "warm up for at least S seconds", metavar="S", minimum=0)
+    warmup_s: float = option(1.0, "and warm up for at least S seconds", flag="--warmup-s", metavar="S", minimum=0)
     min_iters: int = option(30, "and at least N timed calls", flag="--min-iters", metavar="N", minimum=0)
     min_duration_s: float = option(5.0, "time at least S seconds per configuration", flag="--min-duration",
                                    metavar="S", minimum=0)

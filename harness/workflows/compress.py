@@ -259,8 +259,13 @@ class Compressor:
                              f"confirm {round_ + 1} {Path(variant).name if variant else 'dense'} {e} {precision}")
                 self._step()
 
+    def search_records(self) -> list:
+        """The search's records, each with its accuracy pass: the candidates, their speed-ups and the choice come from
+        these alone, so the confirming round (timed without one) cannot change which candidate it confirmed."""
+        return [r for r in self.records if r.config.task is not None]
+
     def rows(self):
-        return compress_report.table(self.records)
+        return compress_report.table(self.search_records())
 
     def write(self) -> dict:
         return compress_report.write(self)

@@ -28,7 +28,7 @@ def table(records):
 
 def chosen(run, rows) -> dict | None:
     """The fastest candidate within the quality budget (the fastest dense fp32 engine when none is)."""
-    base = fastest_dense(run.records)
+    base = fastest_dense(run.search_records())
     if base is None:
         return None
     ok = [r for r in rows if r.status == "ok" and r.speedup and r.quality_drop is not None
@@ -87,7 +87,7 @@ def candidates(run, rows) -> list[dict]:
 def write(run) -> dict:
     """compress.json and the frontier files of the run so far; returns the document."""
     rows = run.rows()
-    base = fastest_dense(run.records)
+    base = fastest_dense(run.search_records())
     dense_row = next((r for r in rows if base and r.variant == "dense" and r.engine == base.engine
                       and r.precision == "fp32"), None)
     plan = {k: v for k, v in dataclasses.asdict(run.plan).items() if k != "settings"}

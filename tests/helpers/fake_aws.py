@@ -1,5 +1,5 @@
-"""AWS as the documented fleet and price commands meet it, with nothing leaving the machine (used by
-tests/test_docs_commands.py): moto's server for S3, Batch (without Docker), EC2 spot prices and IAM, reached through
+"""AWS as the documented fleet and price commands meet it, with nothing leaving the machine (used by the
+documented-command tests): moto's server for S3, Batch (without Docker), EC2 spot prices and IAM, reached through
 AWS_ENDPOINT_URL, which botocore honours for every client; and the Price List API, which moto does not serve,
 answered by botocore's Stubber from the recorded responses in tests/fixtures/pricing."""
 
