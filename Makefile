@@ -16,12 +16,13 @@ help:
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --no-compile -r requirements.lock  # no .pyc for all of torch: half the time
+	$(PY) -m pip install -q --no-compile -r requirements.lock
+	$(PY) -m compileall -qq -j 2 $(VENV)/lib >/dev/null || true  # the .pyc pip would write, on two cores not one
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 $(DS_VENV)/.installed: requirements-deepsparse.lock
-	@if $(PYTHON) -m venv $(DS_VENV) && $(DS_VENV)/bin/python -m pip install -q --no-compile -r requirements-deepsparse.lock; then \
+	@if $(PYTHON) -m venv $(DS_VENV) && $(DS_VENV)/bin/python -m pip install -q -r requirements-deepsparse.lock; then \
 	  touch $@; \
 	else \
 	  echo "DeepSparse environment could not be created (deepsparse 1.8.0 needs x86-64 Linux and Python 3.8-3.11);"; \
