@@ -148,4 +148,3 @@ def docs_fakes():
     aws = FakeAWS()
     yield {"aws": aws}
     aws.stop()
-
