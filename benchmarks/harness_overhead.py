@@ -64,22 +64,26 @@ def main(argv=None) -> int:
     from harness.export.artifacts import prepare
     from harness.foundation.stats import ratio_with_spread, summarize
     from harness.measure.bench import measure
-    from harness.runner.parent import choose_cpus, worker_env
+    from harness.runner.cpus import lease_cpus
+    from harness.runner.parent import worker_env
 
     settings = Settings(warmup_iters=sizes["warmup"], warmup_s=0.0, min_iters=sizes["iters"], min_duration_s=args.seconds)
     config = BenchConfig(model=args.model, backend="onnxruntime", seq_len=args.seq, threads=args.threads, settings=settings)
     artifact = prepare(config, static=False, needs_onnx=True)
-    cpus = choose_cpus(args.threads)
-    affinity = ";".join(str(c + 1) for c in cpus[1:]) if args.threads > 1 else None
-    job = {"threads": args.threads, "onnx": artifact.onnx_path, "io": artifact.io_path, "inputs": list(artifact.input_names),
-           "warmup": sizes["warmup"], "iters": sizes["iters"], "seconds": args.seconds, "affinity": affinity}
     harness_samples, bare_samples = [], []
     for r in range(args.rounds):
         record = measure(config, calibrate=False, root=args.out)
         assert record.ok, record.reason
         harness_samples += list(record.samples_ms)
-        proc = subprocess.run([sys.executable, "-c", BARE], input=json.dumps(job), capture_output=True, text=True,
-                              env=worker_env(args.threads), preexec_fn=lambda: os.sched_setaffinity(0, cpus), check=True)
+        with lease_cpus(args.threads) as lease:  # CPUs as the harness's own worker leases them
+            cpus = lease.cpus
+            affinity = ";".join(str(c + 1) for c in cpus[1:]) if args.threads > 1 else None
+            job = {"threads": args.threads, "onnx": artifact.onnx_path, "io": artifact.io_path,
+                   "inputs": list(artifact.input_names), "warmup": sizes["warmup"], "iters": sizes["iters"],
+                   "seconds": args.seconds, "affinity": affinity}
+            proc = subprocess.run([sys.executable, "-c", BARE], input=json.dumps(job), capture_output=True, text=True,
+                                  env=worker_env(args.threads), preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+                                  pass_fds=lease.fds, check=True)
         bare_samples += json.loads(proc.stdout)
         print(f"round {r + 1}/{args.rounds}: harness p50 {summarize(list(record.samples_ms))['p50']:.2f} ms, "
               f"bare p50 {summarize(json.loads(proc.stdout))['p50']:.2f} ms", file=sys.stderr)

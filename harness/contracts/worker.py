@@ -35,6 +35,7 @@ class Phases(Contract):
     loadgen_s: float | None = None
     worker_s: float | None = None  # the worker process from spawn to its result, as the parent saw it
     total_s: float | None = None  # prepare + worker + making the record
+    cpu_wait_s: float | None = None  # waiting for CPUs another harness run on this machine held (harness.runner.cpus)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from harness.backends.gemm import GEMM_ENGINES
 from harness.contracts import Artifact, BenchConfig, GemmEngine, Settings, WorkerJob
 from harness.foundation.machine import gemm_peak_gflops
 
-from .parent import REPO_ROOT, choose_cpus, spawn_worker
+from .cpus import lease_cpus
+from .parent import REPO_ROOT, spawn_worker
 
 CALIBRATION_SETTINGS = Settings(warmup_iters=2, min_iters=15, min_duration_s=3.0, max_duration_s=30.0)
 
@@ -22,7 +23,8 @@ def calibrate_peak(threads: int, precision: str = "fp32") -> float | None:
                              settings=CALIBRATION_SETTINGS, backend_settings={"gemm_engine": engine})
         job = WorkerJob(config=config, artifact=Artifact(dir="", input_names=()), backend_spec=_gemm_spec(),
                         repo_root=str(REPO_ROOT))
-        result = spawn_worker(job, interpreter=sys.executable, cpus=choose_cpus(threads), threads=threads, timeout_s=120)
+        with lease_cpus(threads) as lease:
+            result = spawn_worker(job, interpreter=sys.executable, lease=lease, threads=threads, timeout_s=120)
         engine = result.effective.engine if result.effective is not None else None
         if result.status != "ok" or not result.samples_ms or not isinstance(engine, GemmEngine):
             continue

@@ -23,6 +23,7 @@ from harness.contracts import Artifact, BenchConfig, Phases, RecordError, RunRec
 from harness.foundation.errors import HarnessError
 from harness.foundation.paths import REPO_ROOT
 
+from .cpus import CpuLease, lease_cpus
 from .loadgen_run import LOADGEN_SCENARIOS
 from .record import make_record
 
@@ -34,12 +35,6 @@ OOM_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of mem
 
 class EnvironmentMissing(HarnessError):
     """A backend's separate interpreter is not installed: its configurations are unsupported here."""
-
-
-def choose_cpus(threads: int) -> list[int]:
-    """The first `threads` CPUs this process may use (all of them when fewer exist)."""
-    usable = sorted(os.sched_getaffinity(0))
-    return usable[: max(1, min(threads, len(usable)))]
 
 
 def worker_env(threads: int) -> dict:
@@ -65,13 +60,14 @@ def interpreter_for(backend_cls) -> str:
     return str(path)
 
 
-def spawn_worker(job: WorkerJob, *, interpreter: str, cpus: list[int], threads: int, timeout_s: float,
+def spawn_worker(job: WorkerJob, *, interpreter: str, lease: CpuLease, threads: int, timeout_s: float,
                  memory_limit_mb: int | None = None) -> WorkerResult:
-    """Run one worker; always returns a result (status ok, or a failure status with its reason)."""
+    """Run one worker on the leased CPUs (it inherits the lease's lock files, so the lease lasts as long as it
+    does); always returns a result (status ok, or a failure status with its reason)."""
 
     def preexec():
         os.setsid()  # own process group: the timeout kills the worker and anything it started
-        os.sched_setaffinity(0, cpus)
+        os.sched_setaffinity(0, lease.cpus)
         if memory_limit_mb:
             limit = int(memory_limit_mb) * 2**20
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -79,7 +75,7 @@ def spawn_worker(job: WorkerJob, *, interpreter: str, cpus: list[int], threads: 
     proc = subprocess.Popen(
         [interpreter, "-m", "harness.runner.worker"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=worker_env(threads), cwd=str(REPO_ROOT), preexec_fn=preexec,
+        env=worker_env(threads), cwd=str(REPO_ROOT), preexec_fn=preexec, pass_fds=lease.fds,
     )
     try:
         out, err = proc.communicate(json.dumps(job.to_json()).encode(), timeout=timeout_s)
@@ -143,15 +139,15 @@ def run_job(config: BenchConfig, artifact: Artifact, loadgen_dir: Path | None = 
         interpreter = interpreter_for(cls)
     except EnvironmentMissing as exc:
         return WorkerResult(status="unsupported", reason=str(exc))
-    cpus = choose_cpus(config.threads) if config.settings.pinning else sorted(os.sched_getaffinity(0))
     job = WorkerJob(config=config, artifact=artifact, backend_spec=BACKENDS[config.backend], repo_root=str(REPO_ROOT),
                     loadgen_dir=str(loadgen_dir) if loadgen_dir else None)
-    spawned, t0 = time.time(), time.perf_counter()
-    result = spawn_worker(job, interpreter=interpreter, cpus=cpus, threads=config.threads,
-                          timeout_s=config.settings.timeout_s, memory_limit_mb=config.settings.memory_limit_mb)
+    with lease_cpus(config.threads, pinning=config.settings.pinning) as lease:
+        spawned, t0 = time.time(), time.perf_counter()
+        result = spawn_worker(job, interpreter=interpreter, lease=lease, threads=config.threads,
+                              timeout_s=config.settings.timeout_s, memory_limit_mb=config.settings.memory_limit_mb)
     started = round(result.started_at - spawned, 4) if result.started_at else None
     result = result.replace(phases=(result.phases or Phases()).replace(
-        worker_s=round(time.perf_counter() - t0, 4), worker_start_s=started))
+        worker_s=round(time.perf_counter() - t0, 4), worker_start_s=started, cpu_wait_s=lease.waited_s))
     if result.status == "ok" and result.effective and result.effective.backend_version is None:
         result = _with_version(result, cls)
     return result

@@ -34,8 +34,9 @@ def probe_points(units: int, fractions) -> list[int]:
 
 
 def measure_latency_table(checkpoint: str, backend: str, work, *, threads: int = 2, seq_len: int = 64,
-                          settings: Settings = PROBE_SETTINGS, echo=print):
-    """(head LatencyModel, neuron LatencyModel, dense p50 ms, description) of one layer on `backend`."""
+                          settings: Settings | None = None, echo=print):
+    """(head LatencyModel, neuron LatencyModel, dense p50 ms, description) of one layer on `backend`; each probe is
+    timed with `settings` (PROBE_SETTINGS as the module holds it when called)."""
     from harness.backends.registry import backend_class
     from harness.measure.bench import measure
     from harness.models.checkpoint import checkpoint_family, checkpoint_id
@@ -65,7 +66,7 @@ def measure_latency_table(checkpoint: str, backend: str, work, *, threads: int =
                                                            "checkpoint_id": checkpoint_id(checkpoint)}}, path)
             probes[(structure, k)] = str(path)
     base = BenchConfig(model=family.name, backend=backend, seq_len=seq_len, threads=threads, checkpoint=str(checkpoint),
-                       settings=settings)
+                       settings=settings or PROBE_SETTINGS)
     samples: dict = {}
     for _ in range(ROUNDS):  # interleaved: a busy neighbour spreads over every probe
         for key, variant in [(("dense", 0), None), *probes.items()]:

@@ -1,0 +1,95 @@
+"""Which CPUs a worker is pinned to, leased for as long as it runs.
+
+A worker measures on the first free CPUs of this process's affinity mask (which taskset and containers narrow).
+Free means that no other harness process on this machine holds them: each CPU has a lock file (flock) in one
+directory per user, taken before the worker starts and inherited by it, so a lease ends when the worker ends,
+however it ends (its exit, the timeout's kill, the parent killed with -9). Two harness runs on one machine (two
+shells, a nightly beside a sweep, two test workers) therefore measure on different cores, or the later one waits
+for the CPUs it needs; without leases every run's first worker took CPU 0 and both measured the sharing.
+
+Where the lock directory cannot be written, workers are pinned as before, to the first CPUs, without a lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LEASE_DIR_ENV = "HARNESS_CPU_LEASE_DIR"
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class CpuLease:
+    """The CPUs a worker runs on, the lock files it must inherit to hold them, and how long getting them took."""
+
+    cpus: tuple[int, ...]
+    fds: tuple[int, ...] = ()
+    waited_s: float = 0.0
+
+
+def lease_dir() -> Path:
+    """The lock files of this machine's harness runs (one directory per user)."""
+    return Path(os.environ.get(LEASE_DIR_ENV) or Path(tempfile.gettempdir()) / f"harness-cpu-leases-{os.getuid()}")
+
+
+def usable_cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def first_cpus(threads: int) -> list[int]:
+    """The first `threads` CPUs this process may use (all of them when fewer exist)."""
+    usable = usable_cpus()
+    return usable[: max(1, min(threads, len(usable)))]
+
+
+def _try_lease(directory: Path, usable: list[int], want: int) -> list[tuple[int, int]] | None:
+    """(cpu, fd) pairs for the first `want` free CPUs, locked; None (nothing held) when fewer are free."""
+    held: list[tuple[int, int]] = []
+    for cpu in usable:
+        fd = os.open(directory / f"cpu-{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        held.append((cpu, fd))
+        if len(held) == want:
+            return held
+    for _, fd in held:
+        os.close(fd)
+    return None
+
+
+@contextlib.contextmanager
+def lease_cpus(threads: int, *, pinning: bool = True, directory: Path | None = None, clock=time.monotonic):
+    """Yield a CpuLease of `threads` CPUs (at most the usable ones), waiting while other harness runs hold them;
+    released on exit. pinning=False: every usable CPU, no lease (the run asked not to be pinned)."""
+    if not pinning:
+        yield CpuLease(tuple(usable_cpus()))
+        return
+    usable = usable_cpus()
+    want = max(1, min(threads, len(usable)))
+    directory = directory or lease_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        held = _try_lease(directory, usable, want)
+    except OSError:  # no place for lock files: pinned as before, unleased
+        yield CpuLease(tuple(usable[:want]))
+        return
+    start = clock()
+    while held is None:
+        time.sleep(POLL_S * (1 + random.random()))  # jitter: two runs that both want every CPU do not collide forever
+        held = _try_lease(directory, usable, want)
+    lease = CpuLease(tuple(cpu for cpu, _ in held), tuple(fd for _, fd in held), round(clock() - start, 4))
+    try:
+        yield lease
+    finally:
+        for fd in lease.fds:
+            os.close(fd)
