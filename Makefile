@@ -14,14 +14,10 @@ help:
 	@echo "make test           set up and run the test suite"
 	@echo "make bench-harness  micro-benchmarks of the harness's own hot paths (pytest-benchmark)"
 
-# pip does not compile the environment's 20,000 modules (most are never imported): Python writes the .pyc of each
-# module the first time one is imported. A PYTHONDONTWRITEBYTECODE set outside would forbid that, and every process
-# would compile torch again from source, so it is not passed on to the commands below.
-unexport PYTHONDONTWRITEBYTECODE
-
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile -r requirements.lock
+	$(PY) -m compileall -qq -j 2 $(VENV)/lib >/dev/null || true  # the .pyc pip would write, on two cores not one
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 

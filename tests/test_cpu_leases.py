@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import threading
+import time
 
 from harness.contracts import BenchConfig, Settings
 from harness.measure.bench import measure
@@ -42,6 +44,46 @@ def test_a_lease_of_more_cpus_than_are_free_waits_for_them(tmp_path):
         assert other.wait(timeout=60) == 0  # granted only once the other run had let go
         assert everything.cpus == tuple(usable) and everything.waited_s > 0
     timer.join()
+
+
+def test_a_run_waiting_for_every_cpu_is_not_overtaken_by_later_ones(tmp_path):
+    """The queue: while a run waits for every CPU, a later run wanting one CPU that is free waits behind it."""
+    require("two-cpus", "one CPU held, another free, a run waiting for both")
+    granted: list[str] = []
+
+    def run(name: str, threads: int):
+        with lease_cpus(threads, directory=tmp_path):
+            granted.append(name)
+
+    with lease_cpus(1, directory=tmp_path):
+        every = threading.Thread(target=run, args=("every", len(_usable())))
+        every.start()
+        _wait_until(lambda: _held(tmp_path / "queue.lock"), "the run wanting every CPU to wait in line")
+        one = threading.Thread(target=run, args=("one", 1))
+        one.start()
+        one.join(timeout=0.3)  # time enough to take the free CPU, were it allowed to overtake
+        assert granted == [] and one.is_alive()
+    every.join(timeout=60)
+    one.join(timeout=60)
+    assert granted == ["every", "one"]
+
+
+def _held(path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken just now
+    return False
+
+
+def _wait_until(condition, what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 def test_a_worker_keeps_its_lease_after_the_parent_lets_go(tmp_path):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import random
 import tempfile
 import time
 from dataclasses import dataclass
@@ -67,6 +66,27 @@ def _try_lease(directory: Path, usable: list[int], want: int) -> list[tuple[int,
     return None
 
 
+def _lease_in_line(directory: Path, usable: list[int], want: int, clock) -> tuple[list[tuple[int, int]], float]:
+    """(cpu, fd) pairs for `want` CPUs and the seconds waited for them (0.0: free at once). A run waits in line
+    (the queue lock, held while it waits): one that wants every CPU is then not overtaken, time after time, by runs
+    that want one and find it free between two workers."""
+    start = clock()
+    queue = os.open(directory / "queue.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:
+            fcntl.flock(queue, fcntl.LOCK_EX)  # an earlier run is waiting: after it (Ctrl-C still interrupts)
+            waited = True
+        while (held := _try_lease(directory, usable, want)) is None:
+            waited = True
+            time.sleep(POLL_S)
+        return held, (round(clock() - start, 3) if waited else 0.0)
+    finally:
+        os.close(queue)
+
+
 @contextlib.contextmanager
 def lease_cpus(threads: int, *, pinning: bool = True, directory: Path | None = None, clock=time.monotonic):
     """Yield a CpuLease of `threads` CPUs (at most the usable ones), waiting while other harness runs hold them;
@@ -79,15 +99,11 @@ def lease_cpus(threads: int, *, pinning: bool = True, directory: Path | None = N
     directory = directory or lease_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        held = _try_lease(directory, usable, want)
+        held, waited_s = _lease_in_line(directory, usable, want, clock)
     except OSError:  # no place for lock files: pinned as before, unleased
         yield CpuLease(tuple(usable[:want]))
         return
-    start = clock()
-    while held is None:
-        time.sleep(POLL_S * (1 + random.random()))  # jitter: two runs that both want every CPU do not collide forever
-        held = _try_lease(directory, usable, want)
-    lease = CpuLease(tuple(cpu for cpu, _ in held), tuple(fd for _, fd in held), round(clock() - start, 4))
+    lease = CpuLease(tuple(cpu for cpu, _ in held), tuple(fd for _, fd in held), waited_s)
     try:
         yield lease
     finally:
