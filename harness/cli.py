@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from harness import __version__
 from harness.foundation.errors import HarnessError
 
 COMMANDS = (
@@ -44,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: harness bench --model bert-base --backend torch,onnxruntime --threads 1,2",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from harness import __version__
 
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

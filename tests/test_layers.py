@@ -131,6 +131,87 @@ def test_the_checks_catch_what_they_claim(tmp_path):
     assert ["harness.backends.thing", "harness.contracts"] in cycles(edges)
 
 
+# Third-party packages heavy enough at import (seconds, or hundreds of MB mapped) that a harness module which
+# needs one is imported inside the function that uses it; every other import stands at the top of its module.
+HEAVY = {"torch", "transformers", "onnxruntime", "openvino", "deepsparse", "onnx", "nncf", "sklearn", "scipy",
+         "pandas", "matplotlib", "boto3", "botocore", "kubernetes", "mlperf_loadgen", "asv", "safetensors",
+         "tokenizers"}
+# The worker imports nothing but the standard library, numpy and harness.contracts before it has timed its engine's
+# import, and runs under the DeepSparse environment's interpreter too (harness/runner/worker.py's docstring).
+LAZY_BY_DESIGN = {"harness.runner.worker"}
+
+
+def _imports(mod: str, path: Path, is_pkg: bool, *, in_functions: bool) -> list[tuple[str, int]]:
+    """(imported name, line) of the module's top-level imports, or of those inside its functions."""
+    found = []
+
+    def scan(nodes, in_function):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                scan(ast.iter_child_nodes(node), True)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                if in_function == in_functions:
+                    names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                             [f"{_resolve(mod, is_pkg, node.level, node.module)}.{a.name}" for a in node.names])
+                    found.extend((n, node.lineno) for n in names)
+            else:
+                scan(ast.iter_child_nodes(node), in_function)
+
+    scan(ast.parse(path.read_text()).body, False)
+    return found
+
+
+def lazy_imports_without_reason(root: Path = PACKAGE) -> list[str]:
+    """Imports of harness modules inside functions whose module loads no HEAVY package at import (through its
+    top-level imports, and its packages'), outside LAZY_BY_DESIGN."""
+    mods = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+
+    def owner(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    heavy: dict[str, bool] = {}
+
+    def loads_heavy(mod: str, seen=()) -> bool:
+        if mod not in heavy:
+            path = mods[mod]
+            parents = [".".join(mod.split(".")[:i]) for i in range(1, mod.count(".") + 1)]
+            names = [n for n, _ in _imports(mod, path, path.name == "__init__.py", in_functions=False)]
+            heavy[mod] = any(n.split(".")[0] in HEAVY for n in names) or any(
+                t not in seen and t != mod and loads_heavy(t, seen + (mod,))
+                for t in {owner(n) for n in names if n.startswith("harness")} | set(parents) if t)
+        return heavy[mod]
+
+    out = []
+    for mod, path in mods.items():
+        if mod in LAZY_BY_DESIGN:
+            continue
+        for name, line in _imports(mod, path, path.name == "__init__.py", in_functions=True):
+            target = owner(name) if name.startswith("harness") else None
+            if target and target != mod and not loads_heavy(target):
+                out.append(f"{path.relative_to(root.parent)}:{line} imports {target} inside a function")
+    return sorted(set(out))
+
+
+def test_imports_stand_at_the_top_unless_they_load_a_heavy_engine():
+    assert lazy_imports_without_reason() == []
+
+
+def test_the_lazy_import_check_tells_heavy_from_light(tmp_path):
+    pkg = tmp_path / "harness"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "light.py").write_text("import json\n")
+    (pkg / "engine.py").write_text("import torch\n")
+    (pkg / "via.py").write_text("from harness import engine\n")  # heavy through another module
+    (pkg / "user.py").write_text("def f():\n    from harness.light import x\n    from .via import y\n"
+                                 "    from harness import engine\n")
+    assert lazy_imports_without_reason(pkg) == ["harness/user.py:2 imports harness.light inside a function"]
+
+
 @pytest.mark.parametrize("module, layer", [
     ("harness", "contracts"), ("harness.contracts", "contracts"), ("harness.models.bert", "domain"),
     ("harness.backends.ort_backend", "backends"), ("harness.cli", "cli"), ("harness.commands.bench", "commands"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from harness.contracts import EngineOptions, EngineReport, OpenVinoEngine, option
 
 from .base import Backend, BackendUnavailable
-
+from .sparse_kernels import openvino_sparse_evidence
 
 DEFAULT_SPARSE_RATE = 0.8  # the decompression rate asked for with --kernel sparse unless set
 
@@ -106,7 +106,6 @@ class OpenVinoBackend(Backend):
     def kernel_info(self):
         if self.config.kernel != "sparse":
             return super().kernel_info()
-        from .sparse_kernels import openvino_sparse_evidence
 
         return openvino_sparse_evidence(self)
 

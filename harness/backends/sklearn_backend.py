@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.contracts import DenseEvidence, EngineReport, KernelInfo, SklearnEngine
+from harness.models.tree_data import estimator_from_arrays, load_tree_file
 
 from .base import Backend, BackendUnavailable
 
@@ -31,7 +32,6 @@ class SklearnBackend(Backend):
             raise BackendUnavailable("scikit-learn trees compare float32 features with float64 thresholds; bf16 is not offered")
         if self.config.kernel != "dense":
             raise BackendUnavailable("scikit-learn trees have no sparse kernel: pruning removes nodes, there are no zeros to skip")
-        from harness.models.tree_data import estimator_from_arrays, load_tree_file
 
         self.estimator = estimator_from_arrays(load_tree_file(self.artifact.tree_path))
         self.method = "predict_proba" if hasattr(self.estimator, "predict_proba") else "predict"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.contracts import DenseEvidence, EngineOptions, EngineReport, KernelInfo, TorchEngine, option
+from harness.export.build import load_torch_model
 from harness.quantization.quantize import KEEP_FP32
 
 from .base import Backend, BackendUnavailable
+from .sparse_kernels import swap_to_sparse
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,11 @@ class TorchBackend(Backend):
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already set in this process
             pass
-        from harness.export.build import load_torch_model
 
         self.model = load_torch_model(self.config)
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32
         self._kernel = KernelInfo("dense", DenseEvidence("torch dense matmul (MKL/oneDNN); zeros are multiplied"))
         if self.config.kernel == "sparse":
-            from .sparse_kernels import swap_to_sparse
-
             self._kernel = swap_to_sparse(self.model, self.options.sparse_threshold)
         self.quantized_layers = 0
         if self.config.precision in ("int8", "int8-dynamic"):

@@ -9,6 +9,7 @@ your serving path has them.
 from __future__ import annotations
 
 from harness.contracts import CudaEngine, DenseEvidence, EngineReport, KernelInfo
+from harness.export.build import load_torch_model
 
 from .base import BackendUnavailable
 from .torch_backend import TorchBackend
@@ -31,7 +32,6 @@ class TorchCudaBackend(TorchBackend):
             raise BackendUnavailable("torch-cuda runs dense kernels only here")
         if self.config.precision not in ("fp32", "bf16"):
             raise BackendUnavailable(f"torch-cuda runs fp32 and bf16 here, not {self.config.precision}")
-        from harness.export.build import load_torch_model
 
         self.model = load_torch_model(self.config).to("cuda")
         self.dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float32

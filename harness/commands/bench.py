@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from harness.backends.registry import USER_BACKENDS
+from harness.backends.registry import USER_BACKENDS, backend_class
 from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, TASKS, BenchConfig
 from harness.foundation.errors import ConfigError
+from harness.measure.machine_fit import check_machine_fit
+from harness.results.report.summary import print_summary
+from harness.tasks import resolve_data_dir
 
 from . import add_command
-from .checks import MAX_REPEATS, add_results_argument, check_config_inputs, check_input_dir, check_inputs, check_results_root, integer, listed
+from .checks import (
+    MAX_REPEATS,
+    add_results_argument,
+    check_config_inputs,
+    check_input_dir,
+    check_inputs,
+    check_results_root,
+    integer,
+    listed,
+)
 from .flags import (
     add_setting_flags,
     field_default,
@@ -39,8 +51,6 @@ def add_loadgen_arguments(p) -> None:
 
 def check_static_batching(configs) -> None:
     """Merged server batches need dynamic shapes: an engine with static shapes is refused --max-batch > 1."""
-    from harness.backends.registry import backend_class
-
     for c in configs:
         if c.scenario == "server" and c.settings.max_batch > 1 and backend_class(c.backend).static_shapes:
             raise ConfigError(f"--max-batch {c.settings.max_batch}: backend {c.backend!r} runs static shapes (batch "
@@ -55,8 +65,6 @@ def add_force_threads_argument(p) -> None:
 def check_before_measuring(configs, args, flags: dict | None = None) -> None:
     """Before any work: the results directory can be written, every file the configurations read is sound, and
     every configuration fits this machine."""
-    from harness.measure.machine_fit import check_machine_fit
-
     check_results_root(getattr(args, "results", None))
     for variant in sorted({c.variant for c in configs if c.variant}):
         check_input_dir(variant, (flags or {}).get("variants", "variants"))
@@ -88,7 +96,6 @@ def task_from_args(args) -> dict | None:
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')} needs --task (sst2, text-classification or teacher)")
         return None
-    from harness.tasks import resolve_data_dir
 
     task = {"name": args.task}
     if args.data is not None:
@@ -181,7 +188,6 @@ def configs_from_args(args):
 
 def run(args) -> int:
     from harness.measure.bench import run_configs
-    from harness.results.report.summary import print_summary
 
     check_inputs(checkpoint=args.checkpoint)
     configs = configs_from_args(args)

@@ -13,6 +13,7 @@ import argparse
 import math
 import os
 
+from harness.foundation.errors import ConfigError
 from harness.foundation.limits import MAX_REPEATS  # noqa: F401 - re-exported for the commands
 from harness.foundation.pathchecks import (  # noqa: F401
     check_input_dir,
@@ -22,6 +23,9 @@ from harness.foundation.pathchecks import (  # noqa: F401
     check_path_text,
     check_replaceable_output,
 )
+from harness.models.registry import MODELS, family_for
+from harness.tasks.eval_data import check_task_data
+from harness.variants.identify import check_variant_dir
 
 SHOWN_CHARS = 40
 
@@ -32,7 +36,6 @@ def _shown(text: str) -> str:
 
 def integer(minimum: int = 1, maximum: int | None = None):
     """An argparse type: an integer in [minimum, maximum]."""
-
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -48,7 +51,6 @@ def integer(minimum: int = 1, maximum: int | None = None):
 
 def real(minimum: float = 0.0, *, zero: bool = False, maximum: float | None = None):
     """An argparse type: a finite number > minimum (>= with `zero`), and <= maximum when given."""
-
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -67,7 +69,6 @@ def real(minimum: float = 0.0, *, zero: bool = False, maximum: float | None = No
 def listed(one=str, what: str = "", example: str = ""):
     """An argparse type: a comma-separated list, each item through `one` (a cast such as int or float, or an
     argparse type such as integer(1)); `what` and `example` name the items in the error line."""
-
     def parse(text: str) -> list:
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
@@ -124,7 +125,6 @@ def check_regex(value: str | None, flag: str) -> None:
     """`value` compiles as a regular expression (Python's, as asv's --bench uses)."""
     import re
 
-    from harness.foundation.errors import ConfigError
 
     if value is None:
         return
@@ -174,11 +174,7 @@ def check_config_inputs(configs) -> None:
     (config, weight file integrity, weights against the config, its tokenizer when a text task tokenizes with
     it), a variant (manifest, the model it was made from, architecture, weight file integrity, weights against
     the model) and a task's data (encoding, columns, rows, labels). Each problem is one line."""
-    from harness.foundation.errors import ConfigError
     from harness.models.checkpoint import check_checkpoint
-    from harness.models.registry import MODELS, family_for
-    from harness.tasks.eval_data import check_task_data
-    from harness.variants.identify import check_variant_dir
 
     seen: set = set()
     for c in configs:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import time
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.tables import format_table
+from harness.tasks import resolve_data_dir
+from harness.tasks.eval_data import check_sst2_dir
+from harness.workflows.compress import COMPRESS_SETTINGS, DEFAULT_TARGETS, CompressPlan, run_compress
+
 from . import add_command
 from .checks import check_inputs, check_replaceable_output, integer, listed, real
 
@@ -12,8 +18,6 @@ EXAMPLE = ("harness compress --checkpoint checkpoints/minilm-sst2 --task sst2 --
 
 
 def register(sub):
-    from harness.workflows.compress import COMPRESS_SETTINGS, DEFAULT_TARGETS, CompressPlan
-
     d = CompressPlan(checkpoint="", data_dir="")
     p = add_command(
         sub, "compress", "the fastest post-training compression of a checkpoint within a quality budget", EXAMPLE,
@@ -60,12 +64,7 @@ def register(sub):
 def run(args) -> int:
     import dataclasses
 
-    from harness.foundation.errors import ConfigError
-    from harness.foundation.tables import format_table
     from harness.models.checkpoint import check_checkpoint
-    from harness.tasks.eval_data import check_sst2_dir
-    from harness.tasks import resolve_data_dir
-    from harness.workflows.compress import COMPRESS_SETTINGS, CompressPlan, run_compress
 
     started = time.monotonic()
     data = resolve_data_dir(args.data)

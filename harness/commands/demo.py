@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.foundation.errors import ConfigError
 from harness.foundation.paths import REPO_ROOT
+from harness.workflows import demo as demo_workflow
 
 from . import add_command
 from .bench import add_force_threads_argument, check_before_measuring
@@ -36,7 +37,6 @@ def register(sub):
 
 def run(args) -> int:
     from harness.measure.matrix import expand, load_matrix
-    from harness.workflows.demo import run_demo
 
     configs = expand(load_matrix(args.matrix))  # a bad matrix is one line before any pruning
     where = Path(args.matrix).name
@@ -48,5 +48,5 @@ def run(args) -> int:
         for split in ("train.tsv", "dev.tsv"):
             if not (Path(data) / split).is_file():
                 raise ConfigError(f"--data: {data} has no {split} (the SST-2 layout: train.tsv and dev.tsv)")
-    return run_demo(matrix_path=args.matrix, root=args.results, force=args.force, progress=not args.quiet,
+    return demo_workflow.run_demo(matrix_path=args.matrix, root=args.results, force=args.force, progress=not args.quiet,
                     prune=not args.no_prune, report=not args.no_report, data_dir=data)

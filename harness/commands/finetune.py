@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from harness.foundation.errors import ConfigError
+from harness.models.registry import MODELS, family_for
+from harness.tasks import resolve_data_dir
+from harness.tasks.eval_data import check_sst2_dir
+
 from . import add_command
 from .checks import check_inputs, check_replaceable_output, integer, real
 
@@ -28,8 +33,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from harness.foundation.errors import ConfigError
-    from harness.tasks import resolve_data_dir
     from harness.workflows.finetune import finetune
 
     data = resolve_data_dir(args.data)
@@ -56,10 +59,7 @@ def run(args) -> int:
 def check_before_training(model: str, args, data: str) -> None:
     """Before training: --seq fits the model's positions, --out is new, empty or a checkpoint finetune wrote, the
     checkpoint loads (weights against its config, its tokenizer), and the data reads (both splits)."""
-    from harness.foundation.errors import ConfigError
     from harness.models.checkpoint import check_checkpoint
-    from harness.models.registry import MODELS, family_for
-    from harness.tasks.eval_data import check_sst2_dir
     from harness.workflows.finetune import DESCRIPTION_FILE
 
     family = family_for(model, args.checkpoint)

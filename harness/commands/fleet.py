@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 import sys
 
+from harness.foundation.errors import HarnessError
+from harness.pricing import load_price_book, validate_region
+from harness.workflows.fleet import collect as fleet_collect
+
 from . import add_actions, add_command
 from .checks import (
     check_input_dir,
@@ -124,7 +128,6 @@ def run_plan(args) -> int:
 
 
 def run_submit(args) -> int:
-    from harness.foundation.errors import HarnessError
     from harness.workflows.fleet import submit
     from harness.workflows.fleet.plan import read_batch_plan
 
@@ -150,9 +153,6 @@ def run_submit(args) -> int:
 
 
 def run_collect(args) -> int:
-    from harness.pricing import load_price_book, validate_region
-    from harness.workflows.fleet.collect import collect
-
     validate_region(args.region, "--region")
     check_report_out(args.out)
     check_out_dirs(into=args.into)
@@ -160,7 +160,7 @@ def run_collect(args) -> int:
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
     children = _batch_children(args.plan, args.region) if args.plan else None
-    paths = collect(args.results, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
+    paths = fleet_collect.collect(args.results, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
                     into=args.into, endpoint_url=args.endpoint_url, purchase_option=args.purchase_option,
                     batch_children=children)
     for kind, path in paths.items():

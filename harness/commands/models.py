@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from harness.foundation.tables import print_table
+from harness.models.registry import MODELS, model_family
+
 from . import add_command
 
 
@@ -12,9 +15,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from harness.foundation.tables import print_table
-    from harness.models.registry import MODELS, model_family
-
     rows = []
     for name in MODELS:
         family = model_family(name)

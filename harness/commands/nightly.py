@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness.workflows.nightly import driver
+
 from . import add_command
 from .checks import add_results_argument, check_input_dir, check_regex, check_results_root
 
@@ -28,13 +30,11 @@ def register(sub):
 
 
 def run(args) -> int:
-    from harness.workflows.nightly.driver import run_nightly
-
     check_results_root(args.results)
     check_regex(args.bench, "--bench")
     if args.repo is not None:
         check_input_dir(args.repo, "--repo")
-    result = run_nightly(
+    result = driver.run_nightly(
         quick=args.quick, suite=args.suite, repo=args.repo, results=args.results, python=args.python,
         machine=args.machine, instance_type=args.instance_type, region=args.region, bench=args.bench,
         publish=not args.no_publish, vendor_assets=not args.no_fetch,

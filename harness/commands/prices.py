@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.tables import print_table
+from harness.pricing import aws, load_price_book, stale_warnings, validate_region
+from harness.pricing.catalog import parse_instance_list
+
 from . import add_actions, add_command
 from .checks import check_inputs, check_out_dirs, check_path_text
 
@@ -51,10 +56,6 @@ def _quote_rows(quotes, today=None) -> list[dict]:
 
 
 def run_show(args) -> int:
-    from harness.foundation.errors import ConfigError
-    from harness.foundation.tables import print_table
-    from harness.pricing import load_price_book, stale_warnings, validate_region
-
     check_inputs(prices=args.prices)
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     if args.max_age_days < 0:
@@ -74,13 +75,9 @@ def run_show(args) -> int:
 
 
 def run_refresh(args) -> int:
-    from harness.foundation.tables import print_table
-    from harness.pricing.aws import refresh
-    from harness.pricing.catalog import parse_instance_list
-
     instances = parse_instance_list(args.instances)
     check_out_dirs(snapshot_dir=args.snapshot_dir)
-    result = refresh(args.region, instances, snapshot_dir=args.snapshot_dir, spot=not args.no_spot)
+    result = aws.refresh(args.region, instances, snapshot_dir=args.snapshot_dir, spot=not args.no_spot)
     print_table(_quote_rows(result.quotes))
     if result.path:
         print(f"saved {result.path}")

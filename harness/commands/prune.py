@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from harness.backends.registry import backend_class
+from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.validation import short
+from harness.models.registry import MODELS, family_for
 from harness.pruning import (
     LAYER_SELECTS,
     METHODS,
@@ -11,6 +15,12 @@ from harness.pruning import (
     STRUCTURES,
     UNIT_STRUCTURES,
 )
+from harness.pruning.recipes import Recipe, load_recipe
+from harness.tasks import resolve_data_dir
+from harness.tasks.eval_data import check_sst2_dir
+from harness.variants.identify import variant_id
+from harness.variants.neural import check_variant, is_variant, read_manifest
+from harness.workflows.latency_table import post_training_variant
 
 from . import add_command
 from .checks import check_inputs, check_path_text, check_replaceable_output, integer, real
@@ -80,9 +90,6 @@ def register(sub):
 
 
 def _layer_list(text: str | None) -> list[int] | None:
-    from harness.foundation.errors import ConfigError
-    from harness.foundation.validation import short
-
     if text is None:
         return None
     try:
@@ -93,8 +100,6 @@ def _layer_list(text: str | None) -> list[int] | None:
 
 def recipe_from_args(args):
     """The recipe of --recipe (or an empty one) with the command-line flags merged in."""
-    from harness.pruning.recipes import Recipe, load_recipe
-
     recipe = load_recipe(args.recipe) if args.recipe else Recipe()
     keep = _layer_list(args.keep_layers)
     if keep is not None and args.sparsity is None:  # --keep-layers replaces the recipe's sparsity ...
@@ -116,11 +121,7 @@ def recipe_from_args(args):
 
 
 def run(args) -> int:
-    from harness.foundation.errors import ConfigError
     from harness.pruning.pruner import make_variant
-    from harness.tasks import resolve_data_dir
-    from harness.variants.identify import variant_id
-    from harness.variants.neural import read_manifest
 
     if args.method == POST_TRAINING:
         return run_post_training(args)
@@ -164,10 +165,6 @@ def run(args) -> int:
 
 
 def run_post_training(args) -> int:
-    from harness.foundation.errors import ConfigError
-    from harness.tasks import resolve_data_dir
-    from harness.workflows.latency_table import post_training_variant
-
     if not args.checkpoint:
         raise ConfigError(f"--method {POST_TRAINING} prunes a fine-tuned model: give --checkpoint DIR")
     for flag in ("sparsity", "structure", "recipe", "scope", "schedule", "steps", "keep_layers", "layer_select",
@@ -183,8 +180,6 @@ def run_post_training(args) -> int:
         raise ConfigError(f"--method {POST_TRAINING}: give --checkpoint DIR alone (the model comes from its config.json)")
     check_post_training_inputs(args, data)
     if args.backend is not None:
-        from harness.backends.registry import backend_class
-
         backend_class(args.backend)
     path, manifest = post_training_variant(
         args.checkpoint, data, args.out, target_flops=args.target_flops, target_latency_ms=args.target_latency_ms,
@@ -206,8 +201,6 @@ def run_post_training(args) -> int:
 def check_post_training_inputs(args, data: str) -> None:
     """Before any work: --out is new, empty or a variant; the checkpoint loads with its tokenizer; the data reads."""
     from harness.models.checkpoint import check_checkpoint
-    from harness.tasks.eval_data import check_sst2_dir
-    from harness.variants.neural import is_variant
 
     check_replaceable_output(args.out, "--out", what="a variant directory", owned=is_variant)
     check_checkpoint(args.checkpoint, None, text_task=True)
@@ -219,9 +212,6 @@ def check_before_pruning(model: str, args, data: str | None) -> None:
     the checkpoint loads (weights against its config; its tokenizer when data is tokenized), the variant of
     --from loads as a variant of this model, and the data reads."""
     from harness.models.checkpoint import check_checkpoint
-    from harness.models.registry import MODELS, family_for
-    from harness.tasks.eval_data import check_sst2_dir
-    from harness.variants.neural import check_variant, is_variant
 
     check_replaceable_output(args.out, "--out", what="a variant directory", owned=is_variant)
     family = family_for(model, args.checkpoint)
@@ -237,8 +227,6 @@ def check_before_pruning(model: str, args, data: str | None) -> None:
 def check_kept_layers(model: str, recipe, checkpoint: str | None, source: str) -> None:
     """Structure layers with an explicit list: every index names a layer of the dense model (checked before the
     dense fine-tuning, which the pruning itself comes after)."""
-    from harness.foundation.errors import ConfigError, HarnessError
-    from harness.models.registry import family_for
     from harness.pruning.depth import choose
 
     stages = [s for s in recipe.resolved(source).stages() if s.structure == "layers" and s.layers.keep is not None]

@@ -6,6 +6,8 @@ import json
 import sys
 
 from harness.foundation.errors import choices_error
+from harness.results.regressions import DEFAULT_ALPHA, DEFAULT_THRESHOLD, find_regressions, render, resolve_rev
+from harness.results.store import load_records
 
 from . import add_command
 from .checks import add_results_argument, check_input_dir, check_results_to_read
@@ -31,9 +33,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from harness.results.regressions import DEFAULT_ALPHA, DEFAULT_THRESHOLD, find_regressions, render, resolve_rev
-    from harness.results.store import load_records
-
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)
     check_results_to_read(args.results)

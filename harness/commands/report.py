@@ -6,6 +6,8 @@ import argparse
 
 from harness.pricing.catalog import parse_instance_list
 from harness.results.cost.query import DEFAULT_QUERY, CostQuery
+from harness.results.report import cost_report
+from harness.results.store import load_records
 
 from . import add_actions, add_command
 from .checks import add_results_argument, check_inputs, check_path_text, check_report_out, check_results_to_read, real
@@ -71,18 +73,15 @@ def cost_query(args) -> CostQuery:
 
 
 def run_cost(args) -> int:
-    from harness.results.report.cost_report import write_cost_report, write_seed_example
-    from harness.results.store import load_records
-
     query = cost_query(args)
     check_report_out(args.out)
     check_results_to_read(args.results)
     records = load_records(args.results)  # every record; the cost join skips failed runs with their reason
     if args.example == "seed":
-        paths, verdict = write_seed_example(records, args.out, query)
+        paths, verdict = cost_report.write_seed_example(records, args.out, query)
         print(verdict.lines[1])
     else:
-        paths = write_cost_report(records, args.out, query, echo=print)
+        paths = cost_report.write_cost_report(records, args.out, query, echo=print)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -6,6 +6,11 @@ import json
 import sys
 
 from harness.foundation.errors import ConfigError, choices_error
+from harness.foundation.tables import print_table
+from harness.results import sync as store_sync
+from harness.results.report.flat import to_frame
+from harness.results.report.summary import SUMMARY_COLUMNS, summary_rows
+from harness.results.store import load_records
 
 from . import add_command
 from .checks import add_results_argument, check_results_root, check_results_to_read, integer
@@ -51,10 +56,6 @@ def run(args) -> int:
         check_results_to_read(args.results)
     if args.action != "show":
         return sync(args)
-    from harness.foundation.tables import print_table
-    from harness.results.report.flat import to_frame
-    from harness.results.report.summary import SUMMARY_COLUMNS, summary_rows
-    from harness.results.store import load_records
 
     if args.format not in FORMATS:
         raise choices_error("format", args.format, FORMATS)
@@ -91,13 +92,11 @@ def warn_non_finite(records) -> None:
 
 
 def sync(args) -> int:
-    from harness.results.sync import pull, push
-
     if not args.url:
         raise ConfigError(f"results {args.action} needs an s3://bucket/prefix URL")
     if args.action == "pull":  # records are appended to the local store
         check_results_root(args.results)
-    moved = (push if args.action == "push" else pull)(args.url, args.results, endpoint_url=args.endpoint_url)
+    moved = (store_sync.push if args.action == "push" else store_sync.pull)(args.url, args.results, endpoint_url=args.endpoint_url)
     total = sum(moved.values())
     verb = "uploaded" if args.action == "push" else "downloaded"
     print(f"{verb} {total} new record(s) in {len(moved)} file(s) ({args.url})")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.foundation.errors import ConfigError
+from harness.foundation.tables import print_table
+from harness.measure.machine_fit import check_machine_fit
+from harness.results.report.summary import print_summary
+
 from . import add_command
 from .bench import TASK_FLAGS, add_force_threads_argument, add_task_arguments, check_before_measuring, task_from_args
-from .checks import MAX_REPEATS, add_results_argument, check_input_dir, integer
+from .checks import MAX_REPEATS, add_results_argument, check_config_inputs, check_input_dir, integer
 
 
 def register(sub):
@@ -32,7 +37,6 @@ def register(sub):
 def run(args) -> int:
     from harness.measure.bench import run_configs
     from harness.measure.matrix import expand, load_matrix, parse_shard, shard, validate_matrix
-    from harness.results.report.summary import print_summary
 
     matrix = load_matrix(args.matrix)
     task = task_from_args(args)
@@ -55,11 +59,7 @@ def dry_run(configs, args, flags: dict) -> int:
     for bigger ones, so a misfit is named, not refused)."""
     import sys
 
-    from harness.foundation.errors import ConfigError
-    from harness.foundation.tables import print_table
-    from harness.measure.machine_fit import check_machine_fit
 
-    from .checks import check_config_inputs
 
     for variant in sorted({c.variant for c in configs if c.variant}):
         check_input_dir(variant, flags.get("variants", "variants"))

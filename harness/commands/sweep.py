@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from harness.contracts import RecordError, TaskSpec
 from harness.foundation.errors import ConfigError
+from harness.foundation.fsutil import atomic_write_text
+from harness.measure.machine_fit import check_machine_fit
+from harness.models.registry import model_family
+from harness.variants.neural import is_variant
+from harness.workflows import sweep
+from harness.workflows.sweep import SweepSpec, format_sweep, result_to_dict, sweep_configs, variant_path
 
 from . import add_command
 from .bench import FLAGS, add_force_threads_argument, add_settings_arguments, add_task_arguments, task_from_args
-from .checks import MAX_REPEATS, add_results_argument, check_out_file, check_output_dir, check_replaceable_output, check_results_root, integer, listed
+from .checks import (
+    MAX_REPEATS,
+    add_results_argument,
+    check_out_file,
+    check_output_dir,
+    check_replaceable_output,
+    check_results_root,
+    integer,
+    listed,
+)
 from .flags import settings_from_args
 
 
@@ -39,15 +55,12 @@ def register(sub):
 
 
 def spec_from_args(args):
-    from harness.contracts import RecordError, TaskSpec
     from harness.measure.matrix import split_settings
-    from harness.workflows.sweep import SweepSpec
 
     settings, knobs = split_settings(settings_from_args(args), args.backend, None, FLAGS)
     task = task_from_args(args)
     if task:
         from harness.measure.matrix import check_task
-        from harness.models.registry import model_family
 
         try:
             task = TaskSpec.from_json(task, "task")
@@ -66,17 +79,15 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from harness.foundation.fsutil import atomic_write_text
-    from harness.workflows.sweep import ensure_variants, format_sweep, result_to_dict, run_sweep
 
     spec = spec_from_args(args)
     check_before_work(spec, args)
     echo = (lambda msg: print(f"harness: {msg}", file=sys.stderr))
     if args.prepare_only:
-        for s, path in ensure_variants(spec, echo=echo).items():
+        for s, path in sweep.ensure_variants(spec, echo=echo).items():
             print(f"{s:g}\t{path or 'dense (no variant)'}")
         return 0
-    result = run_sweep(spec, root=args.results, progress=not args.quiet, echo=echo)
+    result = sweep.run_sweep(spec, root=args.results, progress=not args.quiet, echo=echo)
     table = format_sweep(result.rows, result.crossovers)
     print(table)
     failed = [r for r in result.rows if r.status != "ok"]
@@ -92,14 +103,9 @@ def run(args) -> int:
 
 def check_before_work(spec, args) -> None:
     """Before any variant is made: the output paths can be written, and the runs fit this machine."""
-    from harness.measure.machine_fit import check_machine_fit
-    from harness.models.registry import model_family
-    from harness.workflows.sweep import sweep_configs, variant_path
-
     longest = model_family(spec.model).max_seq_len()
     if spec.seq_len is not None and longest is not None and spec.seq_len > longest:
         raise ConfigError(f"--seq: {spec.seq_len} is longer than model {spec.model!r} accepts ({longest} positions)")
-    from harness.variants.neural import is_variant
 
     pruned = [s for s in spec.sparsities if s]
     if pruned:

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import os
 
+from harness.contracts import BenchConfig
+from harness.foundation.errors import ConfigError
+from harness.measure.machine_fit import check_machine_fit
+from harness.models.registry import model_family
+from harness.models.tree_data import DATASETS
+from harness.variants.trees import is_tree_variants_dir
+from harness.workflows.trees import run as trees_run
+from harness.workflows.trees.run import TREE_BACKENDS, TREE_BATCH_SIZES, tree_settings
+
 from . import add_command
 from .bench import add_force_threads_argument
-from .checks import MAX_REPEATS, add_results_argument, check_out_dirs, check_replaceable_output, check_results_root, integer, integers, listed, real
+from .checks import (
+    MAX_REPEATS,
+    add_results_argument,
+    check_out_dirs,
+    check_replaceable_output,
+    check_results_root,
+    integer,
+    integers,
+    listed,
+    real,
+)
 
 
 def register(sub):
-    from harness.models.tree_data import DATASETS
-    from harness.workflows.trees.run import TREE_BACKENDS, TREE_BATCH_SIZES
-
     p = add_command(
         sub, "trees",
         "decision trees: cost-complexity path, accuracy and latency against alpha (records + report)",
@@ -43,13 +59,10 @@ def register(sub):
 
 
 def run(args) -> int:
-    from harness.foundation.errors import ConfigError
-    from harness.workflows.trees.run import run_trees, tree_settings
-
     if args.max_variants < 1:
         raise ConfigError(f"--max-variants: expected a positive integer, got {args.max_variants}")
     check_before_work(args)
-    report = run_trees(
+    report = trees_run.run_trees(
         args.dataset, out_dir=args.out, seed=args.seed, results_root=args.results, variants_dir=args.variants,
         max_variants=args.max_variants, backends=args.backend, batch_sizes=args.batch, threads=args.threads,
         settings=tree_settings(args.min_duration), bench=not args.no_bench, repeats=args.repeat,
@@ -67,11 +80,6 @@ def run(args) -> int:
 
 def check_before_work(args) -> None:
     """Before growing any tree: the output directories can be written, and the runs fit this machine."""
-    from harness.contracts import BenchConfig
-    from harness.measure.machine_fit import check_machine_fit
-    from harness.models.registry import model_family
-    from harness.variants.trees import is_tree_variants_dir
-
     check_out_dirs(out=args.out)  # a reports directory shared with other reports: trees adds its own files only
     variants = args.variants or os.path.join(args.out, f"trees-{args.dataset}-variants")
     check_replaceable_output(variants, "--variants", what="a directory of tree variants", owned=is_tree_variants_dir)

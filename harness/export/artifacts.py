@@ -21,23 +21,24 @@ from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
 from harness.models.checkpoint import checkpoint_id
+from harness.models.registry import family_for
+from harness.quantization.int8 import quantized_model
+from harness.variants.identify import variant_id as variant_id_of
 
 from .build import build_model
+from .onnx import export_onnx
+from .trees import prepare_tree_artifact
+
 
 def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format: str | None = None) -> Artifact:
     """The artifact for `config` (fixed shapes when `static`; an ONNX file when `needs_onnx`; an int8 model in
     `int8_format`, harness.quantization.quantize, made from the fp32 export and cached beside it)."""
-    from harness.models.registry import family_for
-
     started = time.perf_counter()
     family = family_for(config.model, config.checkpoint)
     if family.framework == "sklearn":
-        from .trees import prepare_tree_artifact
-
         if config.task is not None:
             raise HarnessError(f"task: {family.name} is a decision tree; its quality is measured by `harness trees`")
         return prepare_tree_artifact(config, family, cache_dir() / "artifacts", needs_onnx=needs_onnx)
-    from harness.variants.identify import variant_id as variant_id_of
 
     variant_id = variant_id_of(config.variant) if config.variant else None
     shape_tag = f"static-b{config.batch_size}-s{config.seq_len}" if static else "dynamic"
@@ -61,8 +62,6 @@ def prepare(config: BenchConfig, *, static: bool, needs_onnx: bool, int8_format:
     size = paths["onnx"].stat().st_size if needs_onnx else meta.weights_bytes
     ir_path, quantization = None, None
     if int8_format:
-        from harness.quantization.int8 import quantized_model
-
         path, quantization = quantized_model(config, family, paths["onnx"], int8_format, static=static)
         quantization = quantization.replace(chain=chain(manifest, quantization))
         onnx_path, ir_path = (None, str(path)) if int8_format == "nncf" else (str(path), None)
@@ -107,7 +106,6 @@ def _build(config: BenchConfig, family, paths: dict, *, needs_onnx: bool, static
 
     from harness.models.base import ExportWrapper
 
-    from .onnx import export_onnx
 
     _, model, manifest, _ = build_model(config.model, config.variant, config.checkpoint)
     if manifest is not None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 
 from harness.contracts import BenchConfig
+from harness.models.registry import family_for
+from harness.variants.neural import load_variant
 
 
 def build_model(model_name: str, variant: str | None, checkpoint: str | None = None):
     """(family, torch model in eval mode, variant manifest (typed) or None, variant id or None)."""
-    from harness.models.registry import family_for
-
     family = family_for(model_name, checkpoint)
     if variant:
-        from harness.variants.neural import load_variant
-
         v = load_variant(variant, model=model_name)
         return family, v.model.eval(), v.manifest, v.variant_id
     from harness.models.base import quiet_transformers

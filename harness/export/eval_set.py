@@ -17,6 +17,7 @@ from harness.contracts import BenchConfig, EvalSetMeta, TaskSpec, stable_hash
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.models.checkpoint import checkpoint_family
+from harness.tasks.eval_data import eval_examples, file_sha256
 
 EVAL_SEED = 20261130  # generated (teacher) inputs: disjoint from the timed inputs (seed 0)
 TEACHER_EXAMPLES = 256  # generated examples for the teacher task unless eval_limit says otherwise
@@ -24,8 +25,6 @@ DENSE_CHUNK = 32
 
 
 def eval_key(task: TaskSpec, family, config: BenchConfig, dense_id: str) -> dict:
-    from harness.tasks.eval_data import file_sha256
-
     data = None
     if task.name == "sst2":
         data = file_sha256(Path(task.data) / "dev.tsv") if (Path(task.data) / "dev.tsv").is_file() else task.data
@@ -55,7 +54,6 @@ def _inputs(task: TaskSpec, family, config: BenchConfig):
     if family.kind != "text":
         raise HarnessError(f"task {task.name} is text but model {family.name!r} is an {family.kind} model; "
                            "use --task teacher (agreement with the dense model on generated inputs)")
-    from harness.tasks.eval_data import eval_examples
 
     # a zoo family loading a checkpoint (`--model bert-base --checkpoint DIR`) answers with the checkpoint's head
     labels = checkpoint_family(config.checkpoint) if config.checkpoint else family

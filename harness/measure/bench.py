@@ -18,6 +18,7 @@ from harness.results.store import Rescued, append_or_rescue, encode_line, record
 from harness.runner.calibrate import peak_gflops
 from harness.runner.parent import run_config
 from harness.runner.record import make_record
+from harness.variants.identify import variant_id
 
 
 def variant_key(config: BenchConfig) -> str | None:
@@ -25,7 +26,6 @@ def variant_key(config: BenchConfig) -> str | None:
     the run then reports why)."""
     if not config.variant:
         return None
-    from harness.variants.identify import variant_id
 
     try:
         return variant_id(config.variant)

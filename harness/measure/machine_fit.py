@@ -21,6 +21,7 @@ from harness.foundation.limits import (
     model_bytes,
     usable_cpus,
 )
+from harness.models.registry import family_for
 
 
 def _flag(flags: dict | None, key: str) -> str:
@@ -40,8 +41,6 @@ def check_threads(threads: int, *, force: bool = False, flag: str = "threads", c
 
 def configuration_bytes(config: BenchConfig) -> int | None:
     """The lower bound of `config`'s inputs and activations in bytes (None when its model cannot say)."""
-    from harness.models.registry import family_for
-
     try:
         family = family_for(config.model, config.checkpoint)
         shape = family.make_config() if family.kind in ("text", "image") else None

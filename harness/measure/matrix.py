@@ -33,12 +33,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from harness.backends.registry import USER_BACKENDS, backend_class
 from harness.contracts import KERNELS, PRECISIONS, SCENARIOS, BenchConfig, RecordError, Settings, TaskSpec
 from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.limits import MAX_CONFIGURATIONS
 from harness.foundation.machine import fingerprint
 from harness.foundation.pathchecks import check_input_dir
+from harness.foundation.scheduler_env import shard_from_env
 from harness.foundation.validation import short, validate
+from harness.foundation.yamlio import read_yaml
 from harness.models.checkpoint import checkpoint_family
 from harness.models.registry import MODELS, family_for
 from harness.pricing.catalog import all_instances, isa_classes, matching_instance
+from harness.tasks.eval_data import eval_examples
 
 SLA_SCENARIOS = ("server",)  # the scenarios that read settings.sla_ms
 
@@ -134,8 +138,6 @@ class Matrix:
 
 def load_matrix(path: str | Path) -> Matrix:
     """Read and validate a matrix file."""
-    from harness.foundation.yamlio import read_yaml
-
     path = Path(path)
     return validate_matrix(read_yaml(path, "matrix"), path.name)
 
@@ -174,8 +176,6 @@ def validate_matrix(data, where: str | None = "matrix", flags: dict | None = Non
 
 def check_task(task: TaskSpec, family, prefix: str = "") -> None:
     """Before any work: the task's data exists, parses, and its labels are ones `family` can predict."""
-    from harness.tasks.eval_data import eval_examples
-
     if family.framework != "torch":
         raise ConfigError(f"{prefix}task: {family.name} is a decision tree; its quality is measured by `harness trees`")
     if task.name == "teacher":
@@ -273,8 +273,6 @@ def expand(matrix: Matrix) -> list[BenchConfig]:
 
 def check_size(parsed: MatrixFile, prefix: str = "") -> None:
     """The product of the matrix's lists stays within MAX_CONFIGURATIONS (before any of it is built)."""
-    from harness.foundation.limits import MAX_CONFIGURATIONS
-
     lists = ("variants", "backends", "threads", "batch_sizes", "seq_lens", "precisions", "kernels")
     total = len(parsed.models) + len(parsed.checkpoints)
     for name in lists:
@@ -289,8 +287,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
     if text == "auto":
-        from harness.foundation.scheduler_env import shard_from_env
-
         return shard_from_env()
     try:
         i, n = (int(x) for x in text.split("/"))

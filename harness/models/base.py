@@ -10,6 +10,8 @@ from torch import nn
 
 from harness.foundation.errors import HarnessError
 
+from .tokenizers import package_tokenizer
+
 
 class ExportWrapper(nn.Module):
     """Calls a Hugging Face model with keyword arguments and returns plain logits.
@@ -134,7 +136,6 @@ class ModelFamily:
         family's own tokenizer, else all-MiniLM-L6-v2's with ids clamped to this model's vocabulary."""
         if hasattr(self, "tokenizer"):
             return self.tokenizer(), self.name, None
-        from .tokenizers import package_tokenizer
 
         vocab = self.make_config().vocab_size
         return package_tokenizer(), f"minilm-clamp{vocab}", vocab

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from harness.foundation.errors import HarnessError
 
+from .book import load_price_book
 from .catalog import lookup
 from .formats import HardwareRow
 from .quotes import PriceQuote, validate_region
+from .snapshot import save_snapshot
 
 PRICING_API_REGION = "us-east-1"  # the Query API endpoint; it serves every region's prices
 SPOT_PRODUCT = "Linux/UNIX"
@@ -270,8 +272,6 @@ def refresh(
     try:
         quotes = fetch_on_demand(instances, region, client=pricing_client, today=now.date())
     except errors as exc:
-        from .book import load_price_book
-
         book = load_price_book(snapshot_dir)
         newest = book.layers[-1] if book.layers else None
         where = f"{newest.kind} {Path(newest.path).name}, as of {newest.as_of}" if newest else "none"
@@ -294,7 +294,6 @@ def refresh(
         msg = f"warning: instance-type refresh failed ({_one_line(exc)}); the catalogue keeps its hardware facts"
         warn(msg)
         warnings.append(msg)
-    from .snapshot import save_snapshot
 
     path = save_snapshot(
         quotes,

@@ -7,6 +7,8 @@ import datetime as _dt
 import harness.pricing.quotes as _quotes  # current_date through the module: tests replace it there
 
 from .quotes import PriceBook, PriceLayer, PriceQuote, parse_source_date
+from .snapshot import bundled_snapshot, find_snapshots
+from .user_csv import load_prices_csv
 
 
 def load_price_book(
@@ -16,8 +18,6 @@ def load_price_book(
 ) -> PriceBook:
     """The book in force: bundled snapshot < user snapshots (oldest to newest) < user CSV; the hardware facts of
     the newest snapshot that has each instance type."""
-    from .snapshot import bundled_snapshot, find_snapshots
-
     layered: list[tuple[PriceLayer, list[PriceQuote]]] = []
     hardware = []
     if include_bundled:
@@ -29,8 +29,6 @@ def load_price_book(
             layered.append((snap.layer("snapshot"), list(snap.quotes)))
             hardware += snap.hardware
     if prices_csv:
-        from .user_csv import load_prices_csv
-
         quotes = load_prices_csv(prices_csv)
         newest = max((q.as_of_date for q in quotes), default=_quotes.current_date()).isoformat()
         layered.append((PriceLayer("csv", str(prices_csv), newest, len(quotes)), quotes))

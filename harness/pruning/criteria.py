@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.foundation.errors import HarnessError
+from harness.foundation.errors import HarnessError, choices_error
 
 from . import METHODS
 from .masks import from_rows, to_rows
@@ -197,6 +197,5 @@ def make_criterion(method: str, layers: dict[str, nn.Module], **second_order) ->
         return Movement(layers)
     if method == "second-order":
         return SecondOrder(layers, **second_order)
-    from harness.foundation.errors import choices_error
 
     raise choices_error("method", method, METHODS)

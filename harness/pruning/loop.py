@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from harness.foundation.errors import HarnessError
+from harness.tasks.base import derive_seed
 
 from .criteria import Criterion, make_criterion
 from .masks import apply_masks, full_masks, masks_from_weights, param_masks, param_names, sparsity_report
@@ -90,7 +91,6 @@ class Pruner:
     def _train(self, model, steps: int, masks, layers, callbacks=()) -> None:
         if steps <= 0:
             return
-        from harness.tasks.base import derive_seed
 
         from .training import train
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.foundation.errors import ConfigError
+from harness.quantization.calibration import encode
 from harness.variants.architecture import ARCHITECTURE_SCHEMA_VERSION, apply_architecture, compose_architectures
 
 from .mask_fisher import mask_gradients
@@ -193,8 +194,6 @@ def _architecture(masks: UnitMasks, head_keep: list[list[int]], neuron_keep: lis
 # -- data -------------------------------------------------------------------------------------------------
 def torch_batches(family, part, seq_len: int = SEQ_LEN, batch_size: int = BATCH_SIZE) -> list[tuple[dict, torch.Tensor]]:
     """(inputs, labels) batches of a training slice, sorted by length and padded to each batch's longest."""
-    from harness.quantization.calibration import encode
-
     arrays = encode(family, part.texts, part.pairs, seq_len)
     mask = arrays.get("attention_mask")
     lengths = mask.sum(1) if mask is not None else [seq_len] * part.examples

@@ -29,6 +29,8 @@ import torch
 
 from harness.contracts import TaskSpec
 from harness.foundation.errors import ConfigError
+from harness.quantization.calibration import training_slice
+from harness.variants.neural import save_variant
 
 from .mask_fisher import mask_gradients
 from .peak_rss import PeakRSS
@@ -54,7 +56,6 @@ class PostTrainingPruner:
                  heldout_examples: int = DEFAULT_HELDOUT_EXAMPLES, seq_len: int = SEQ_LEN, threads: int | None = None):
         from harness.models.base import quiet_transformers
         from harness.models.checkpoint import checkpoint_family, checkpoint_id
-        from harness.quantization.calibration import training_slice
 
         if task.name not in ("sst2", "text-classification"):
             raise ConfigError(f"post-training pruning needs a labelled task with a training split (sst2), got {task.name!r}")
@@ -108,8 +109,6 @@ class PostTrainingPruner:
 
     def make(self, target: Target, out_dir, *, progress=None) -> tuple[Path, dict]:
         """Prune a copy of the dense model to `target`, evaluate it on the held-back slice and save the variant."""
-        from harness.variants.neural import save_variant
-
         self.check(target)
         shared_fisher_s = self.timings["fisher_s"] if self._gradients is not None else 0.0
         started = time.perf_counter()

@@ -27,7 +27,11 @@ from pathlib import Path
 from torch import nn
 
 from harness.foundation.errors import ConfigError, HarnessError
+from harness.foundation.machine import cache_dir
+from harness.models.registry import family_for
+from harness.tasks import make_task
 from harness.variants.architecture import STRUCTURE_KINDS
+from harness.variants.neural import load_variant, save_variant
 
 from .loop import PruneOutcome, Pruner
 from .peak_rss import PeakRSS
@@ -48,15 +52,11 @@ def check_fits(family, recipe: Recipe, model: nn.Module | None = None) -> None:
 
 def default_cache_dir() -> Path:
     """Where dense fine-tuning results are cached: $HARNESS_CACHE_DIR/finetune, else <repo>/.cache/finetune."""
-    from harness.foundation.machine import cache_dir
-
     return cache_dir() / "finetune"
 
 
 def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, progress: bool = True):
     """(dense model to prune, dense teacher copy, task, timings): dense fine-tuning on data when given."""
-    from harness.tasks import make_task
-
     from .training import finetune_dense
 
     r = recipe
@@ -89,8 +89,6 @@ def prepare(family, recipe: Recipe, *, data_dir: str | None, cache_dir=None, pro
 
 def load_start(path, family):
     """The variant at `path` as a trainable starting model (it must be a variant of `family`)."""
-    from harness.variants.neural import load_variant
-
     v = load_variant(path)
     if v.model_name != family.name:
         raise ConfigError(f"--from: variant {str(path)!r} was made from model {v.model_name!r}, not {family.name!r}")
@@ -110,9 +108,6 @@ def make_variant(model_name: str, recipe: Recipe, *, out_dir, data_dir: str | No
     """Prune `model_name` with `recipe` (every stage of it), starting from the dense model (a zoo family's, or
     the local `checkpoint`'s) or from the variant directory `start_from`, and save the variant; return
     (path, manifest)."""
-    from harness.models.registry import family_for
-    from harness.variants.neural import save_variant
-
     from .training import evaluate
 
     family = family_for(model_name, checkpoint)

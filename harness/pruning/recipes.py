@@ -52,6 +52,7 @@ from harness.contracts.codec import document_version, upgrade
 from harness.foundation.errors import ConfigError
 from harness.foundation.paths import REPO_ROOT
 from harness.foundation.validation import short, validate
+from harness.foundation.yamlio import read_yaml
 
 from . import LAYER_SELECTS, METHODS, MOVEMENT_VARIANTS, SCHEDULE_KINDS, SCOPES, STRUCTURES, UNIT_STRUCTURES
 
@@ -379,8 +380,6 @@ def _resolve(r: Stage, bad) -> dict:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe YAML file."""
-    from harness.foundation.yamlio import read_yaml
-
     return Recipe.from_dict(read_yaml(path, "recipe"), str(path))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.foundation.errors import HarnessError
+from harness.foundation.errors import HarnessError, choices_error
 
 from . import MASK_STRUCTURES, SCOPES, STRUCTURES, UNIT_STRUCTURES  # noqa: F401 (re-exported)
 from .criteria import Criterion
@@ -181,6 +181,5 @@ def make_structure(name: str) -> Structure:
         return Block()
     if name == "2:4":
         return NM(2, 4)
-    from harness.foundation.errors import choices_error
 
     raise choices_error("structure", name, MASK_STRUCTURES)

@@ -27,6 +27,7 @@ from harness.contracts import BenchConfig, TaskSpec, stable_hash
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output, atomic_write_text
 from harness.foundation.machine import cache_dir
+from harness.tasks.eval_data import file_sha256, label_mapping, read_columns
 
 CALIBRATION_SEED = 7  # the shuffle of the training split; generated inputs: disjoint from timed (0) and evaluation inputs
 CACHE_VERSION = 1
@@ -71,8 +72,6 @@ def training_slice(task: TaskSpec, count: int, *, heldout: bool = False, reserve
 
 def _training_split(task: TaskSpec, num_labels: int, id2label: dict):
     """(texts, second texts or None, labels, name, sha256 of the file) of the task's training split."""
-    from harness.tasks.eval_data import file_sha256, label_mapping, read_columns
-
     if task.name == "sst2":
         from harness.tasks.sst2 import read_tsv
 
@@ -128,8 +127,6 @@ def labelled_text_task(config: BenchConfig, family) -> bool:
 def _batches_key(config: BenchConfig, family, examples: int) -> str:
     data = None
     if labelled_text_task(config, family):
-        from harness.tasks.eval_data import file_sha256
-
         task = config.task
         path = Path(task.data) / "train.tsv" if task.name == "sst2" else Path(task.data)
         data = [task.to_json(), file_sha256(path) if path.is_file() else str(path)]

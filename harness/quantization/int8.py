@@ -15,8 +15,9 @@ from pathlib import Path
 from harness.contracts import BenchConfig, Calibration, Quantization, stable_hash
 from harness.foundation.fsutil import atomic_write_text
 
-from .calibration import CALIBRATION_SEED, labelled_text_task, calibration_batches, encode, training_slice
+from .calibration import CALIBRATION_SEED, calibration_batches, encode, labelled_text_task, training_slice
 from .quantize import quantize_nncf, quantize_onnx
+from .sensitivity import Heldout
 
 CALIBRATED = ("qdq", "nncf", "matmulinteger")
 HELDOUT_SEED = CALIBRATION_SEED + 1  # generated held-back inputs: disjoint from the calibration ones
@@ -58,7 +59,6 @@ def heldout_examples(config: BenchConfig, family, batch: int):
     or generated inputs judged by agreement with the fp32 model when there is no labelled text task."""
     import numpy as np
 
-    from .sensitivity import Heldout
 
     n = config.settings.heldout_examples
     if labelled_text_task(config, family):

@@ -29,6 +29,11 @@ from harness.contracts import Calibration, Quantization, Settings
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_output
 
+from .deepsparse_int8 import rewrite_for_deepsparse
+from .nncf_control import nncf_parameters, quantize_with_control
+from .sensitivity import restore
+from .smoothquant import smooth
+
 FORMATS = ("qdq", "dynamic", "nncf", "matmulinteger")
 KEEP_FP32 = re.compile(r"classifier|pooler", re.I)  # node names left in fp32
 PERCENTILE = 99.999
@@ -63,8 +68,6 @@ def quantize_onnx(src: Path, dst: Path, fmt: str, batches: list[dict] | None, se
     with atomic_output(dst, ".onnx") as tmp, atomic_output(dst.with_name(f".{dst.stem}-fp32.onnx"), ".onnx") as fp32:
         source = src
         if alpha is not None:
-            from .smoothquant import smooth
-
             smooth(src, fp32, batches, alpha, KEEP_FP32)
             source = fp32
         model = onnx.load(str(source))
@@ -88,14 +91,10 @@ def quantize_onnx(src: Path, dst: Path, fmt: str, batches: list[dict] | None, se
                       f"{settings.int8_calibration} calibration" + (f", SmoothQuant alpha {alpha:g}" if alpha is not None else "") + ")")
         sensitivity, returned = None, ()
         if settings.int8_max_drop is not None and heldout is not None and fmt != "dynamic":
-            from .sensitivity import restore
-
             restored, sensitivity, returned = restore(onnx.load(str(source)), onnx.load(str(tmp)), heldout,
                                                       settings.int8_max_drop)
             onnx.save(restored, str(tmp))
         if fmt == "matmulinteger":
-            from .deepsparse_int8 import rewrite_for_deepsparse
-
             rewritten = rewrite_for_deepsparse(onnx.load(str(tmp)))
             onnx.save(rewritten.model, str(tmp))
             method += f", rewritten to MatMulInteger for DeepSparse ({rewritten.converted} MatMuls)"
@@ -116,7 +115,6 @@ def quantize_nncf(src: Path, dst_xml: Path, batches: list[dict], kind: str, sett
     import nncf
     import openvino as ov
 
-    from .nncf_control import nncf_parameters, quantize_with_control
 
     nncf.set_log_level(40)  # errors only: its progress bars would fill the log
     model = ov.Core().read_model(str(src))

@@ -30,6 +30,8 @@ import numpy as np
 from harness.contracts import RunRecord
 from harness.foundation.errors import ConfigError, HarnessError
 from harness.foundation.machine import cpu_label
+from harness.foundation.stats import mann_whitney_p, ratio_with_spread
+from harness.foundation.tables import format_table
 
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
@@ -122,8 +124,6 @@ def _usable(record: RunRecord) -> bool:
 
 
 def _ratio_ci(latest: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
-    from harness.foundation.stats import ratio_with_spread
-
     rng = np.random.default_rng(0)
 
     def cap(x):
@@ -136,8 +136,6 @@ def _ratio_ci(latest: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
 def compare_runs(baseline_runs: list[list[float]], latest_runs: list[list[float]], *,
                  threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA) -> dict:
     """The numbers and verdict for one benchmark, from the samples of each run at each commit."""
-    from harness.foundation.stats import mann_whitney_p
-
     base = np.concatenate([np.asarray(r, dtype=np.float64) for r in baseline_runs])
     last = np.concatenate([np.asarray(r, dtype=np.float64) for r in latest_runs])
     ratio = float(np.median(last) / np.median(base))
@@ -255,8 +253,6 @@ def table_rows(comparisons) -> list[dict]:
 
 def render(report: Report, *, show_all: bool = False) -> str:
     """The text `harness regressions` prints: a headline, and a table of what changed (or of everything)."""
-    from harness.foundation.tables import format_table
-
     if report.latest_commit is None:
         return "harness regressions: no successful run records yet; nothing to compare"
     against = f"commit {report.since}" if report.since else "each benchmark's previous commit"

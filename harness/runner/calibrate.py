@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from harness.backends.gemm import GEMM_ENGINES
+from harness.backends.registry import BACKENDS
 from harness.contracts import Artifact, BenchConfig, GemmEngine, Settings, WorkerJob
 from harness.foundation.machine import gemm_peak_gflops
 
@@ -35,8 +36,6 @@ def calibrate_peak(threads: int, precision: str = "fp32") -> float | None:
 
 
 def _gemm_spec() -> str:
-    from harness.backends.registry import BACKENDS
-
     return BACKENDS["gemm"]
 
 

@@ -38,32 +38,34 @@ def lease_dir() -> Path:
     return Path(os.environ.get(LEASE_DIR_ENV) or Path(tempfile.gettempdir()) / f"harness-cpu-leases-{os.getuid()}")
 
 
-def usable_cpus() -> list[int]:
+def _usable() -> list[int]:
     return sorted(os.sched_getaffinity(0))
-
-
-def first_cpus(threads: int) -> list[int]:
-    """The first `threads` CPUs this process may use (all of them when fewer exist)."""
-    usable = usable_cpus()
-    return usable[: max(1, min(threads, len(usable)))]
 
 
 def _try_lease(directory: Path, usable: list[int], want: int) -> list[tuple[int, int]] | None:
     """(cpu, fd) pairs for the first `want` free CPUs, locked; None (nothing held) when fewer are free."""
     held: list[tuple[int, int]] = []
-    for cpu in usable:
-        fd = os.open(directory / f"cpu-{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        held.append((cpu, fd))
-        if len(held) == want:
-            return held
-    for _, fd in held:
-        os.close(fd)
+    try:
+        for cpu in usable:
+            fd = os.open(directory / f"cpu-{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            held.append((cpu, fd))
+            if len(held) == want:
+                return held
+    except BaseException:
+        _release(fd for _, fd in held)
+        raise
+    _release(fd for _, fd in held)
     return None
+
+
+def _release(fds) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _lease_in_line(directory: Path, usable: list[int], want: int, clock) -> tuple[list[tuple[int, int]], float]:
@@ -91,21 +93,21 @@ def _lease_in_line(directory: Path, usable: list[int], want: int, clock) -> tupl
 def lease_cpus(threads: int, *, pinning: bool = True, directory: Path | None = None, clock=time.monotonic):
     """Yield a CpuLease of `threads` CPUs (at most the usable ones), waiting while other harness runs hold them;
     released on exit. pinning=False: every usable CPU, no lease (the run asked not to be pinned)."""
+    usable = _usable()
     if not pinning:
-        yield CpuLease(tuple(usable_cpus()))
+        yield CpuLease(tuple(usable))
         return
-    usable = usable_cpus()
     want = max(1, min(threads, len(usable)))
     directory = directory or lease_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         held, waited_s = _lease_in_line(directory, usable, want, clock)
-    except OSError:  # no place for lock files: pinned as before, unleased
+    except OSError:  # no place for lock files: pinned as before, to the first CPUs, unleased
+        held, waited_s = None, 0.0
+    if held is None:
         yield CpuLease(tuple(usable[:want]))
         return
-    lease = CpuLease(tuple(cpu for cpu, _ in held), tuple(fd for _, fd in held), waited_s)
     try:
-        yield lease
+        yield CpuLease(tuple(cpu for cpu, _ in held), tuple(fd for _, fd in held), waited_s)
     finally:
-        for fd in lease.fds:
-            os.close(fd)
+        _release(fd for _, fd in held)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from harness.foundation.errors import HarnessError
 
+from .neural import check_variant
+from .neural import variant_id as neural_variant_id
+from .trees import is_tree_variant, read_tree_manifest, tree_variant_id
+
 
 def variant_id(path) -> str:
     """Short hash of a variant's manifest and payload, the same on every load; a one-line error when unreadable."""
-    from .trees import is_tree_variant, tree_variant_id
-
     if is_tree_variant(path):
         return tree_variant_id(path)
-    from .neural import variant_id as neural_variant_id
 
     try:
         return neural_variant_id(path)
@@ -22,9 +23,6 @@ def variant_id(path) -> str:
 def check_variant_dir(path, model: str | None = None) -> None:
     """A variant directory of either kind (a pruned torch model or a pruned tree), checked as loading it would,
     without reading its weights' data; with `model`, one made from another model is refused."""
-    from .neural import check_variant
-    from .trees import is_tree_variant, read_tree_manifest
-
     if is_tree_variant(path):
         _, manifest = read_tree_manifest(path)
         if model is not None and manifest.model != model:

@@ -17,10 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness import __version__
 from harness.contracts.manifest import VARIANT_KIND, VariantManifest
 from harness.foundation.errors import HarnessError
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
+from harness.models.registry import MODELS, family_for
 
 from .manifest import MANIFEST_FILE, manifest_kind, read_checked_manifest
 
@@ -49,7 +51,6 @@ def save_variant(model, family_name: str, manifest: dict, out_dir) -> Path:
     """Write model weights and manifest to out_dir (replacing a previous variant there); return the path."""
     from safetensors.torch import save_model  # lazy: keeps `import harness.variant` light
 
-    from harness import __version__
 
     out = check_replaceable_output(out_dir, "--out", what="a variant directory", owned=is_variant)
     full = {
@@ -97,8 +98,6 @@ def variant_id(path) -> str:
 def variant_family(manifest: VariantManifest, path, model: str | None = None):
     """The family a variant's manifest names (a zoo family, or the checkpoint it was made from), checked against
     the model it is used with."""
-    from harness.models.registry import MODELS, family_for
-
     p = Path(path)
     if model is not None and manifest.model != model:
         raise HarnessError(f"variant {str(p)!r} was made from model {manifest.model!r}, not {model!r}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness import __version__
 from harness.contracts.manifest import TREE_VARIANT_KIND, TreeVariantManifest
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
@@ -79,7 +80,6 @@ def save_tree_variant(estimator, manifest: dict, out_dir) -> Path:
     """Write tree.npz + manifest.json into out_dir, replacing a previous variant there, all or nothing."""
     import sklearn
 
-    from harness import __version__
 
     out = check_replaceable_output(out_dir, "--variants", what="a tree variant directory", owned=is_tree_variant)
     full = {"schema_version": TREE_VARIANT_SCHEMA_VERSION, "kind": TREE_VARIANT_KIND,

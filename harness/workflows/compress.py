@@ -42,6 +42,10 @@ from . import compress_report
 
 CONFIRM_ROUNDS = 2
 CONFIRM_STEP_S = 8.0  # a timing-only measurement of a cached artifact: worker, load, warm-up, the timed loop
+from harness.foundation.machine import fingerprint, git_commit
+from harness.results.store import iter_records
+from harness.variants.neural import read_manifest
+
 from .compress_plan import (  # noqa: F401 (the plan and its checks are part of this workflow's interface)
     CANDIDATE_OVERHEAD_S,
     COMPRESS_SETTINGS,
@@ -86,9 +90,7 @@ class Compressor:
     """One compress run: the plan, OUT, the budget clock, the records so far."""
 
     def __init__(self, plan: CompressPlan, out, *, progress: bool = True, echo=None, started: float | None = None):
-        from harness.foundation.machine import fingerprint, git_commit
         from harness.models.checkpoint import checkpoint_family
-        from harness.results.store import iter_records
 
         self.plan, self.out = plan, Path(out)
         self.say = echo or (lambda m: print(f"harness compress: {m}", file=sys.stderr))
@@ -154,7 +156,6 @@ class Compressor:
         """The post-training variant at `flops` (made, or found in OUT/variants); None when the budget is out."""
         from harness.pruning.post_training import Target
         from harness.pruning.post_training_variant import PostTrainingPruner
-        from harness.variants.neural import read_manifest
 
         name = f"post-training-{round(100 * (1 - flops))}"
         path = self.out / "variants" / name

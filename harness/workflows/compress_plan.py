@@ -10,8 +10,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.backends.registry import USER_BACKENDS, backend_class
 from harness.contracts import Settings, TaskSpec
-from harness.foundation.errors import ConfigError
+from harness.foundation.errors import ConfigError, choices_error
+from harness.tasks.eval_data import eval_examples
 
 DEFAULT_TARGETS = (0.7, 0.6, 0.5, 0.4, 0.3)  # kept fraction of the dense model's head and FFN FLOPs
 SCREEN_MARGIN_POINTS = 2.0  # held-back drop beyond budget + this: the target is not measured, no harsher one made
@@ -56,10 +58,7 @@ def minimum_budget_s(plan: CompressPlan, dev_examples: int) -> float:
 
 def check_plan(plan: CompressPlan) -> None:
     """Everything that can be refused before any work: one line each (harness.cli turns it into exit 2)."""
-    from harness.backends.registry import USER_BACKENDS, backend_class
-    from harness.foundation.errors import choices_error
     from harness.models.checkpoint import checkpoint_family
-    from harness.tasks.eval_data import eval_examples
 
     if plan.task != "sst2":
         raise ConfigError(f"--task {plan.task}: compress needs a task with a training split (calibration and "

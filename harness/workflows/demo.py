@@ -21,7 +21,18 @@ import json
 import sys
 from pathlib import Path
 
+from harness.contracts import TaskSpec
+from harness.foundation.machine import cache_dir
 from harness.foundation.paths import REPO_ROOT
+from harness.pricing.catalog import all_instances, get, isa_classes, isa_mismatch, matching_instance
+from harness.pruning.recipes import Recipe, load_recipe
+from harness.results.cost.query import CostQuery
+from harness.results.report.cost_report import write_cost_report, write_seed_example
+from harness.results.report.seed import SEED
+from harness.results.report.summary import print_summary
+from harness.results.store import iter_records
+
+from .compress import CompressPlan, run_compress
 
 ZOO_PRUNED_RECIPE = REPO_ROOT / "recipes" / "magnitude-oneshot-90.yaml"
 ZOO_AGREEMENT_EXAMPLES = 64
@@ -59,9 +70,7 @@ def _say(message: str) -> None:
 
 def ensure_demo_variant(model: str = "bert-base", *, progress: bool = True) -> Path:
     """The zoo's pruned variant (one-shot 90% magnitude, no data), made once and cached."""
-    from harness.foundation.machine import cache_dir
     from harness.pruning.pruner import make_variant
-    from harness.pruning.recipes import Recipe, load_recipe
 
     out = cache_dir() / "variants" / f"{model}-magnitude-90"
     if not (out / "manifest.json").is_file():
@@ -77,9 +86,6 @@ def ensure_demo_variant(model: str = "bert-base", *, progress: bool = True) -> P
 def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = True) -> tuple[Path, dict | None]:
     """(the fine-tuned checkpoint, what `harness compress` chose for it: compress.json's `chosen`), made once and
     cached; the compress run resumes where an interrupted one stopped."""
-    from harness.foundation.machine import cache_dir
-
-    from .compress import CompressPlan, run_compress
     from .finetune import finetune
 
     root = cache_dir() / "demo"
@@ -106,8 +112,6 @@ def ensure_quality_models(part: QualityPart, data_dir: str, *, progress: bool = 
 def quality_configs(template, part: QualityPart, checkpoint: Path, chosen: dict | None, data_dir: str) -> list:
     """The checkpoint on every engine in fp32 and in int8 where the engine has it, and the variant `harness compress`
     chose on every engine in fp32 and in its chosen precision on its engine, SST-2 accuracy measured on each."""
-    from harness.contracts import TaskSpec
-
     task = TaskSpec(name="sst2", data=str(data_dir), eval_limit=part.eval_limit)
     # the zoo's short cap would stop the slower engines before p99 has its 368 samples: these rows are the answer
     settings = dataclasses.replace(template.settings, max_duration_s=max(template.settings.max_duration_s,
@@ -157,7 +161,6 @@ def demo_configs(matrix_path, *, data_dir: str | None, prune: bool, pruned_model
 def run_demo(*, matrix_path, root=None, force=False, progress=True, prune=True, report=True,
              pruned_model: str = "bert-base", data_dir: str | None = None, part: QualityPart = QualityPart()) -> int:
     from harness.measure.bench import run_configs
-    from harness.results.report.summary import print_summary
 
     configs = demo_configs(matrix_path, data_dir=data_dir, prune=prune, pruned_model=pruned_model, part=part,
                            progress=progress)
@@ -174,8 +177,6 @@ def run_demo(*, matrix_path, root=None, force=False, progress=True, prune=True, 
 def machine_note(records: list) -> list[str]:
     """A caveat per declared instance type whose CPU's ISA differs from the CPU that measured, naming the catalogue type
     that matches the measuring CPU."""
-    from harness.pricing.catalog import all_instances, get, isa_classes, isa_mismatch, matching_instance
-
     notes = []
     for instance in sorted({r.instance_type for r in records if r.instance_type}):
         entry = get(instance)
@@ -193,10 +194,6 @@ def machine_note(records: list) -> list[str]:
 
 
 def write_reports(records: list, root=None) -> dict:
-    from harness.results.cost.query import CostQuery
-    from harness.results.report.cost_report import write_cost_report, write_seed_example
-    from harness.results.report.seed import SEED
-
     reports = Path(root or "results") / "reports"
     notes = machine_note(records)
     query = CostQuery(sla_ms=DEMO_SLA_MS, qps=DEMO_QPS, region=DEMO_REGION)
@@ -214,7 +211,6 @@ def write_reports(records: list, root=None) -> dict:
 def latest_per_config(root, configs) -> list:
     """The newest record of each configuration (including ones skipped because already recorded)."""
     from harness.measure.bench import variant_key
-    from harness.results.store import iter_records
 
     wanted = {}
     for i, c in enumerate(configs):

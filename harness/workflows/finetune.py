@@ -25,6 +25,8 @@ from harness.contracts import FinetuneDescription, FinetuneQuality, FinetuneSett
 from harness.foundation.errors import ConfigError
 from harness.foundation.fsutil import atomic_write_dir
 from harness.foundation.pathchecks import check_replaceable_output
+from harness.models.registry import family_for
+from harness.tasks import make_task
 
 DESCRIPTION_FILE = "harness-finetune.json"
 
@@ -47,10 +49,8 @@ def finetune(model_name: str, data_dir: str, out_dir, *, steps: int = 300, lr: f
              max_train: int | None = None, seq_len: int | None = None, seed: int = 0, checkpoint: str | None = None,
              progress: bool = True) -> tuple[Path, FinetuneDescription]:
     """Fine-tune and save; returns (checkpoint directory, description with dev accuracy before and after)."""
-    from harness.models.registry import family_for
     from harness.pruning.pruner import default_cache_dir
     from harness.pruning.training import evaluate, finetune_dense
-    from harness.tasks import make_task
 
     family = family_for(model_name, checkpoint)
     if family.kind != "text":

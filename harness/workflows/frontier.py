@@ -22,7 +22,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.backends.registry import backend_class
 from harness.contracts import BenchConfig, RunRecord, Settings, TaskSpec
+from harness.foundation.stats import ratio_with_spread
+from harness.models.registry import model_family
+from harness.pruning.recipes import Recipe
+from harness.results.report.frontier import write_frontier
 
 KD = {"temperature": 2.0, "hardness": 1.0}
 
@@ -110,8 +115,6 @@ class FrontierPlan:
 
 
 def frontier_plan(model: str, data_dir: str | None = None, **kw) -> FrontierPlan:
-    from harness.models.registry import model_family
-
     seq = kw.pop("seq_len", None) or (64 if data_dir else model_family(model).default_seq_len)
     return FrontierPlan(model=model, data_dir=data_dir, seq_len=seq, **kw)
 
@@ -119,7 +122,6 @@ def frontier_plan(model: str, data_dir: str | None = None, **kw) -> FrontierPlan
 def build_models(plan: FrontierPlan, work: Path, echo=print) -> tuple[str | None, dict[str, str]]:
     """(dense checkpoint or None, {variant name: directory}): fine-tune (with data), then prune; all cached."""
     from harness.pruning.pruner import make_variant
-    from harness.pruning.recipes import Recipe
 
     from .finetune import finetune
 
@@ -166,7 +168,6 @@ def post_training_variants(checkpoint: str, plan: FrontierPlan, work: Path, echo
 
 
 def frontier_configs(plan: FrontierPlan, checkpoint: str | None, variants: dict[str, str]) -> list[BenchConfig]:
-    from harness.backends.registry import backend_class
     from harness.models.checkpoint import checkpoint_family
 
     model = checkpoint_family(checkpoint).name if checkpoint else plan.model
@@ -248,8 +249,6 @@ def fastest_dense(records: list[RunRecord]) -> Baseline | None:
 def frontier_rows(records: list[RunRecord]) -> list[FrontierRow]:
     """One row per configuration (samples pooled over rounds): speed-up against the fastest dense fp32 engine,
     with the same engine's dense fp32 beside it, and quality with its drop against the same engine's dense fp32."""
-    from harness.foundation.stats import ratio_with_spread
-
     groups = _groups(records)
     base = dense_baselines(records)
     fastest = fastest_dense(records)
@@ -304,7 +303,6 @@ def mark_pareto(rows: list[FrontierRow]) -> list[FrontierRow]:
 
 def run_frontier(plan: FrontierPlan, *, out_dir, repeats: int = 2, progress: bool = True, echo=None) -> list[FrontierRow]:
     from harness.measure.bench import run_configs
-    from harness.results.report.frontier import write_frontier
 
     say = echo or (lambda m: print(m, file=sys.stderr))
     out = Path(out_dir)

@@ -19,8 +19,11 @@ import dataclasses
 import statistics
 from pathlib import Path
 
+from harness.backends.registry import backend_class
 from harness.contracts import BenchConfig, Settings, TaskSpec
 from harness.foundation.errors import ConfigError
+from harness.foundation.machine import cache_dir
+from harness.variants.neural import save_variant
 
 PROBE_SETTINGS = Settings(warmup_iters=5, warmup_s=0.3, min_iters=30, min_duration_s=1.5, max_duration_s=6.0,
                           percentile_target=None, timeout_s=300.0)
@@ -37,13 +40,11 @@ def measure_latency_table(checkpoint: str, backend: str, work, *, threads: int =
                           settings: Settings | None = None, echo=print):
     """(head LatencyModel, neuron LatencyModel, dense p50 ms, description) of one layer on `backend`; each probe is
     timed with `settings` (PROBE_SETTINGS as the module holds it when called)."""
-    from harness.backends.registry import backend_class
     from harness.measure.bench import measure
     from harness.models.checkpoint import checkpoint_family, checkpoint_id
     from harness.pruning.mask_search import LatencyModel
     from harness.pruning.unit_masks import layer_parts
     from harness.variants.architecture import apply_architecture
-    from harness.variants.neural import save_variant
 
     backend_class(backend)
     family = checkpoint_family(checkpoint)
@@ -94,7 +95,6 @@ def post_training_variant(checkpoint: str, data_dir: str, out, *, target_flops: 
                           seq_len: int = 64, calibration_examples: int | None = None,
                           heldout_examples: int | None = None, echo=print):
     """Prune `checkpoint` after training to a FLOPs or a latency target and save the variant: (path, manifest)."""
-    from harness.foundation.machine import cache_dir
     from harness.models.checkpoint import checkpoint_id
     from harness.pruning.mask_search import latency_model
     from harness.pruning.post_training import DEFAULT_CALIBRATION_EXAMPLES, DEFAULT_HELDOUT_EXAMPLES, Target

@@ -25,9 +25,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.backends.registry import USER_BACKENDS
 from harness.contracts import KERNELS, BenchConfig, RunRecord, Settings, TaskSpec
 from harness.foundation.errors import ConfigError, HarnessError, choices_error
+from harness.foundation.machine import cache_dir
+from harness.foundation.stats import ratio_with_spread
 from harness.foundation.tables import format_markdown_table
+from harness.models.registry import MODELS, model_family
+from harness.pruning.recipes import Recipe
+from harness.variants.neural import read_manifest
 
 SCOPES = ("global", "per-layer")
 DEFAULT_SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97)
@@ -63,9 +69,6 @@ class SweepSpec:
     task: TaskSpec | None = None  # quality measured on each engine after timing
 
     def __post_init__(self):
-        from harness.backends.registry import USER_BACKENDS
-        from harness.models.registry import MODELS
-
         if self.model not in MODELS:
             raise choices_error("model", self.model, MODELS)
         if not self.sparsities:
@@ -128,8 +131,6 @@ class SweepResult:
 
 def variant_path(spec_or_model, sparsity: float, scope: str = "global", variants_dir: str | Path | None = None) -> Path:
     """Where the sweep keeps the variant of `model` at `sparsity` (a name that says what it is)."""
-    from harness.foundation.machine import cache_dir
-
     model = spec_or_model.model if isinstance(spec_or_model, SweepSpec) else spec_or_model
     if isinstance(spec_or_model, SweepSpec):
         scope, variants_dir = spec_or_model.scope, spec_or_model.variants_dir
@@ -143,7 +144,6 @@ def make_magnitude_variant(model_name: str, sparsity: float, out_dir: str | Path
     through the pruning library's make_variant (so the manifest carries the recipe and the quality of the
     pruned model against the dense one on generated inputs). Returns the variant directory."""
     from harness.pruning.pruner import make_variant
-    from harness.pruning.recipes import Recipe
 
     if scope not in SCOPES:
         raise choices_error("scope", scope, SCOPES)
@@ -163,8 +163,6 @@ def ensure_variants(spec: SweepSpec, *, echo=None) -> dict:
     A variant already at its path is reused when its manifest says the same model, method, structure,
     scope and target sparsity, without fine-tuning; otherwise it is remade.
     """
-    from harness.variants.neural import read_manifest
-
     out = {}
     for s in spec.sparsities:
         if s == 0:
@@ -191,7 +189,6 @@ def ensure_variants(spec: SweepSpec, *, echo=None) -> dict:
 def sweep_configs(spec: SweepSpec, variants: dict) -> list[BenchConfig]:
     """Sparsity x backend x kernel configurations, in a stable order (sparsity outermost)."""
     from harness.measure.matrix import backend_settings_for
-    from harness.models.registry import model_family
 
     seq_len = spec.seq_len or model_family(spec.model).default_seq_len
     configs = []
@@ -234,8 +231,6 @@ def sweep_rows(records: list[RunRecord], sparsity_of=None) -> list[SweepRow]:
     """Group records by (backend, requested kernel, sparsity) and compare each group with the backend's
     dense model. `sparsity_of(record)` gives a record's target sparsity (default: the realised sparsity in
     its config rounded to 2 decimals, 0 for the dense model)."""
-    from harness.foundation.stats import ratio_with_spread
-
     def default_sparsity(r):
         s = r.config.sparsity
         return 0.0 if not r.config.variant else (round(s, 2) if s is not None else None)

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from harness.contracts import RunRecord
 from harness.foundation.errors import HarnessError
+from harness.results.cost.query import CostQuery
+from harness.results.report.cost_report import write_cost_report
+from harness.results.store import load_records
+from harness.results.sync import parse_s3_url, pull
 
 from . import selfcost
 
@@ -28,9 +32,6 @@ def _results_root(into):
 
 def pull_records(results_url: str, into=None, endpoint_url: str | None = None) -> tuple[list[RunRecord], int]:
     """(every record under the URL, number of machine files) after pulling into `into` or a temporary directory."""
-    from harness.results.store import load_records
-    from harness.results.sync import parse_s3_url, pull
-
     parse_s3_url(results_url)
     with _results_root(into) as root:
         pulled = pull(results_url, root, endpoint_url=endpoint_url)
@@ -43,9 +44,6 @@ def pull_records(results_url: str, into=None, endpoint_url: str | None = None) -
 def collect(results_url: str, out_dir, *, sla_ms: float, qps: float, region: str, book, into=None,
             endpoint_url: str | None = None, purchase_option: str = "on-demand", batch_children=None) -> dict[str, Path]:
     """Pull, report, price the fleet; returns the paths written. `batch_children`: submit.child_times(...)."""
-    from harness.results.cost.query import CostQuery
-    from harness.results.report.cost_report import write_cost_report
-
     records, files = pull_records(results_url, into, endpoint_url)
     preface = [f"Merged from {results_url}: {len(records)} record(s) in {files} machine file(s)."]
     query = CostQuery(sla_ms=sla_ms, qps=qps, region=region, purchase_options=(purchase_option,))

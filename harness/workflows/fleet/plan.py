@@ -19,6 +19,9 @@ from pathlib import Path
 from harness.contracts import FleetPlan, PlanFiles, RecordError
 from harness.foundation.errors import ConfigError
 from harness.foundation.fsutil import atomic_write_dir
+from harness.foundation.scheduler_env import COUNT_VAR
+from harness.pricing.catalog import lookup
+from harness.results.sync import parse_s3_url
 
 from . import batch, kubernetes
 from .spec import FleetSpec, slug, validate
@@ -105,10 +108,6 @@ def read_batch_plan(plan_dir) -> list[BatchJob]:
 
 def check_batch_job(job: BatchJob, where) -> None:
     """Shapes, then what the shapes cannot say: the type exists, N agrees, the command pushes to s3://."""
-    from harness.foundation.scheduler_env import COUNT_VAR
-    from harness.pricing.catalog import lookup
-    from harness.results.sync import parse_s3_url
-
     label = f"{where}: {job.instance_type}"
     batch.check_request("RegisterJobDefinition", job.job_definition, f"{label} job definition")
     batch.check_request("SubmitJob", job.submit_job, f"{label} submission")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from harness.foundation.errors import ConfigError
 from harness.measure.matrix import Matrix
 from harness.pricing.catalog import InstanceType, lookup
+from harness.results.sync import parse_s3_url
 
 MAX_SHARDS = 10_000  # AWS Batch: an array job has 2..10,000 children (one shard is a plain job)
 MAX_MATRIX_BYTES = 16_384  # the matrix travels in the job's environment; keep it well inside API limits
@@ -82,8 +83,6 @@ def default_name(matrix: Matrix) -> str:
 
 def validate(spec: FleetSpec) -> FleetSpec:
     """Every check `plan` and `submit` rely on; the first problem is one ConfigError line."""
-    from harness.results.sync import parse_s3_url
-
     for instance in spec.instance_types:
         lookup(instance)
     if isinstance(spec.shards, bool) or not isinstance(spec.shards, int) or not 1 <= spec.shards <= MAX_SHARDS:

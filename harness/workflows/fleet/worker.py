@@ -13,6 +13,9 @@ import json
 import os
 
 from harness.foundation.errors import ConfigError, HarnessError
+from harness.pricing.catalog import lookup
+from harness.results import sync
+from harness.results.sync import parse_s3_url
 
 from .batch import INSTANCE_VAR, MATRIX_VAR
 
@@ -47,15 +50,13 @@ def run_shard(matrix, instance_type: str, results_url: str, *, shard_text: str =
               endpoint_url: str | None = None, run=None, push=None, echo=print) -> dict:
     """Run this child's shard on `instance_type`, push the records; returns {'shard', 'configs', 'pushed'}."""
     from harness.measure.matrix import expand, parse_shard, shard
-    from harness.pricing.catalog import lookup
-    from harness.results.sync import parse_s3_url
 
     lookup(instance_type)
     parse_s3_url(results_url)  # a bad URL fails before an hour of measuring, not after
     if run is None:
         from harness.measure.bench import run_configs as run
     if push is None:
-        from harness.results.sync import push
+        push = sync.push
     spec = parse_shard(shard_text) or (1, 1)
     configs = shard(expand(dataclasses.replace(matrix, instance_type=instance_type)), spec)
     echo(f"harness fleet worker: shard {spec[0]}/{spec[1]} on {instance_type}: {len(configs)} configuration(s)")

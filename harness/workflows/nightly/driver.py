@@ -27,6 +27,8 @@ from pathlib import Path
 
 from harness.foundation.errors import HarnessError, choices_error
 from harness.foundation.fsutil import atomic_write_dir, atomic_write_text
+from harness.foundation.machine import cpu_label, fingerprint, git_commit
+from harness.pricing import validate_instance_name, validate_region
 
 from .assets import vendor_site_assets
 from .measure import REPO_ROOT
@@ -124,8 +126,6 @@ def asv_machine_name(fp: dict) -> str:
 
 def asv_machine_args(fp: dict) -> list[str]:
     """What `asv machine` records about this machine besides its name."""
-    from harness.foundation.machine import cpu_label
-
     ram_gb = f"{(fp.get('ram_bytes') or 0) / 2**30:.0f}GB"
     return ["--cpu", cpu_label(fp), "--arch", str(fp.get("architecture") or platform.machine()),
             "--num_cpu", str(fp.get("logical_cpus") or os.cpu_count() or 1), "--ram", ram_gb,
@@ -142,9 +142,6 @@ def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Pa
     (replaced whole, never half-written). Returns what ran; asv's own return code says whether every
     benchmark succeeded (a skipped backend is not a failure).
     """
-    from harness.foundation.machine import fingerprint, git_commit
-    from harness.pricing import validate_instance_name, validate_region
-
     out = out or sys.stdout
     name = suite or ("quick" if quick else os.environ.get("HARNESS_ASV_SUITE") or "nightly")
     if name not in SUITES:
@@ -183,7 +180,6 @@ def run_nightly(*, quick: bool = False, suite: str | None = None, repo: str | Pa
 
 def publish_site(asv: Asv, html: Path, vendor_assets: bool) -> Path:
     """`asv publish` into a directory beside `html`, with the vendored scripts, swapped in whole."""
-
     def fill(tmp: Path) -> None:
         asv.run("publish", "--html-dir", str(tmp), check=True)
         if vendor_assets:

@@ -18,9 +18,13 @@ import functools
 import os
 from pathlib import Path
 
+from harness.backends.registry import backend_class
 from harness.contracts import AsvCache, AsvResult, AsvSummary, BenchConfig, RecordError, RunRecord
 from harness.foundation.errors import HarnessError
+from harness.foundation.machine import git_commit
 from harness.foundation.paths import REPO_ROOT
+from harness.foundation.stats import PERCENTILES, percentile_interval
+from harness.pricing import load_price_book
 
 from .suites import Suite, selected_suite
 from .variants import ensure_variant
@@ -33,7 +37,6 @@ def min_samples(percentile: str) -> int:
     """The fewest samples for which harness.foundation.stats reports `percentile` ("p99") with a 95% interval."""
     import numpy as np
 
-    from harness.foundation.stats import PERCENTILES, percentile_interval
 
     def supported(n: int) -> bool:
         return percentile_interval(np.arange(n, dtype=np.float64), PERCENTILES[percentile], CONFIDENCE) is not None
@@ -49,8 +52,6 @@ def min_samples(percentile: str) -> int:
 
 def backend_unavailable(name: str) -> str | None:
     """Why the backend cannot run in this environment, or None when it can (or only a run can tell)."""
-    from harness.backends.registry import backend_class
-
     try:
         cls = backend_class(name)
     except (ImportError, AttributeError) as exc:
@@ -78,15 +79,12 @@ def record_commit(environ=None) -> str | None:
     env = os.environ if environ is None else environ
     if env.get("HARNESS_NIGHTLY_COMMIT"):
         return env["HARNESS_NIGHTLY_COMMIT"]
-    from harness.foundation.machine import git_commit
 
     return git_commit()
 
 
 def price_book(root: Path):
     """The price book in force for results under `root` (bundled snapshot < root/prices snapshots)."""
-    from harness.pricing import load_price_book
-
     return load_price_book(snapshot_dir=str(Path(root) / "prices"))
 
 

@@ -19,6 +19,7 @@ from harness.contracts import Settings
 from harness.foundation.errors import ConfigError, choices_error
 from harness.foundation.validation import validate
 from harness.models.registry import MODELS, model_family
+from harness.pricing import validate_instance_name, validate_region
 
 PARAM_NAMES = ("model", "variant", "backend", "threads", "batch")  # asv's parameters, in order
 DEFAULT_REGION = "us-east-2"
@@ -114,8 +115,6 @@ SUITES = {
 def selected_suite(environ=None) -> Suite:
     """The suite named by HARNESS_ASV_SUITE (or quick when HARNESS_ASV_QUICK=1), with env overrides applied:
     HARNESS_ASV_INSTANCE_TYPE and HARNESS_ASV_REGION."""
-    from harness.pricing import validate_instance_name, validate_region
-
     env = os.environ if environ is None else environ
     name = env.get("HARNESS_ASV_SUITE") or ("quick" if env.get("HARNESS_ASV_QUICK", "") not in ("", "0") else "nightly")
     if name not in SUITES:

@@ -16,7 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.foundation.errors import ConfigError
+from harness.foundation.machine import cache_dir
+from harness.variants.manifest import MANIFEST_FILE
 
+from ..sweep import make_magnitude_variant
 from .suites import parse_variant
 
 # 1: pruned by hand here, quality on 32 seeded inputs at the suite's length
@@ -26,17 +29,11 @@ VARIANT_RECIPE_VERSION = 2
 
 def variant_dir(model: str, spec: str, cache: Path | None = None) -> Path:
     """Where the suite variant `spec` of `model` is kept."""
-    from harness.foundation.machine import cache_dir
-
     return Path(cache or cache_dir()) / "asv-variants" / f"{model}-r{VARIANT_RECIPE_VERSION}" / spec
 
 
 def ensure_variant(model: str, spec: str, cache: Path | None = None) -> Path:
     """The directory of the suite variant `spec` of `model`, made the first time it is asked for."""
-    from harness.variants.manifest import MANIFEST_FILE
-
-    from ..sweep import make_magnitude_variant
-
     sparsity = parse_variant(spec)
     if sparsity is None:
         raise ConfigError("'dense' is not a pruned variant; valid: magnitude-NN (NN = 1..99, percent zeros)")
