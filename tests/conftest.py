@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 # get an equal share of the CPUs: two workers each running torch on every core spin against each other. Set before
 # torch is imported; the harness's measuring workers set their own thread variables (harness.runner.parent).
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and "OMP_NUM_THREADS" not in os.environ:
-    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    _share = len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ["OMP_NUM_THREADS"] = str(max(1, _share))
 
 
 # the files that take longest (pytest --durations), run first: `make test`'s two workers (pytest-xdist, --dist loadfile)

@@ -48,5 +48,6 @@ def run(args) -> int:
         for split in ("train.tsv", "dev.tsv"):
             if not (Path(data) / split).is_file():
                 raise ConfigError(f"--data: {data} has no {split} (the SST-2 layout: train.tsv and dev.tsv)")
-    return demo_workflow.run_demo(matrix_path=args.matrix, root=args.results, force=args.force, progress=not args.quiet,
-                    prune=not args.no_prune, report=not args.no_report, data_dir=data)
+    return demo_workflow.run_demo(matrix_path=args.matrix, root=args.results, force=args.force,
+                                  progress=not args.quiet, prune=not args.no_prune, report=not args.no_report,
+                                  data_dir=data)

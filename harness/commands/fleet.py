@@ -160,9 +160,9 @@ def run_collect(args) -> int:
     check_path_text(args.snapshot_dir, "--snapshot-dir")
     book = load_price_book(snapshot_dir=args.snapshot_dir, prices_csv=args.prices)
     children = _batch_children(args.plan, args.region) if args.plan else None
-    paths = fleet_collect.collect(args.results, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region, book=book,
-                    into=args.into, endpoint_url=args.endpoint_url, purchase_option=args.purchase_option,
-                    batch_children=children)
+    paths = fleet_collect.collect(args.results, args.out, sla_ms=args.sla_ms, qps=args.qps, region=args.region,
+                                  book=book, into=args.into, endpoint_url=args.endpoint_url,
+                                  purchase_option=args.purchase_option, batch_children=children)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -96,7 +96,8 @@ def sync(args) -> int:
         raise ConfigError(f"results {args.action} needs an s3://bucket/prefix URL")
     if args.action == "pull":  # records are appended to the local store
         check_results_root(args.results)
-    moved = (store_sync.push if args.action == "push" else store_sync.pull)(args.url, args.results, endpoint_url=args.endpoint_url)
+    move = store_sync.push if args.action == "push" else store_sync.pull
+    moved = move(args.url, args.results, endpoint_url=args.endpoint_url)
     total = sum(moved.values())
     verb = "uploaded" if args.action == "push" else "downloaded"
     print(f"{verb} {total} new record(s) in {len(moved)} file(s) ({args.url})")
