@@ -38,10 +38,21 @@ SCHEMA_VERSION history (RunRecord JSON lines):
       where the configuration's wall time went (export, quantization, worker start, load, timed loop, ...).
 """
 
+from .architecture import Architecture
 from .caches import ArtifactMeta, GemmPeaks, TreeArtifactMeta
 from .codec import Contract, FutureVersion, RecordError, Versioned, stable_hash
-from .config import INT8_CALIBRATIONS, KERNELS, LOADGEN_PRESETS, MIN_SAMPLES, PRECISIONS, SCENARIOS, TASKS, BenchConfig, Settings, TaskSpec
-from .architecture import Architecture
+from .config import (
+                     INT8_CALIBRATIONS,
+                     KERNELS,
+                     LOADGEN_PRESETS,
+                     MIN_SAMPLES,
+                     PRECISIONS,
+                     SCENARIOS,
+                     TASKS,
+                     BenchConfig,
+                     Settings,
+                     TaskSpec,
+)
 from .engine import (
                      CsrEvidence,
                      CudaEngine,
@@ -59,13 +70,12 @@ from .engine import (
                      TorchEngine,
                      describe_evidence,
 )
-from .int8 import Calibration, Quantization, SensitivityPass
 from .fleet import FleetPlan, PlanFiles, Submissions, SubmittedJob
+from .int8 import Calibration, Quantization, SensitivityPass
+from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .nightly import AsvCache, AsvResult, AsvSummary
 from .options import EngineOptions, Option, check_options, option, options
 from .quality import EvalDetails, EvalSetMeta, ManifestDetails, ModelQuality, Quality
-from .training import DenseFinetuneEntry, DenseFinetuneSettings, FinetuneDescription, FinetuneQuality, FinetuneSettings, VocabularyResize
-from .manifest import TreeVariantManifest, VariantManifest, manifest_from_json
 from .record import (
                      MIGRATIONS,
                      READABLE_VERSIONS,
@@ -76,6 +86,14 @@ from .record import (
                      Metrics,
                      RecordConfig,
                      RunRecord,
+)
+from .training import (
+                     DenseFinetuneEntry,
+                     DenseFinetuneSettings,
+                     FinetuneDescription,
+                     FinetuneQuality,
+                     FinetuneSettings,
+                     VocabularyResize,
 )
 from .worker import (
                      STATUSES,

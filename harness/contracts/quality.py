@@ -65,14 +65,10 @@ class EvalDetails(Contract):
 
 
 @dataclass(frozen=True)
-class ManifestDetails(Contract):
-    """A manifest's quality: the pruned model's evaluation (its fields) and the dense model's (`dense`),
-    the baseline of the drop."""
+class ManifestDetails(ModelQuality):
+    """A manifest's quality: the pruned model's evaluation (the fields of ModelQuality) and the dense model's
+    (`dense`), the baseline of the drop."""
 
-    n: int
-    top1_agreement: float | None = None
-    accuracy: float | None = None
-    kl_dense_pruned: float | None = None
     dense: ModelQuality | None = None
 
 
